@@ -1,0 +1,473 @@
+"""retrainer.yaml as pydantic models, and the environment settings (RETRAINER_*).
+
+A config is validated when it is loaded; ``load_config`` raises ``ConfigError`` with
+every problem found (dotted field path and reason), never a traceback.
+
+>>> parse_duration("180d"), parse_duration("90m"), parse_duration(30)
+(datetime.timedelta(days=180), datetime.timedelta(seconds=5400), datetime.timedelta(seconds=30))
+>>> parse_fraction("15%"), parse_fraction(0.2)
+(0.15, 0.2)
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from retrainer.domain.jobs import RetryPolicy
+from retrainer.domain.metrics import METRICS, Task, default_metric, metrics_for
+from retrainer.domain.readings import Severity
+from retrainer.exceptions import ConfigError, ConfigProblem
+
+DEFAULT_CONFIG_FILE = "retrainer.yaml"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> Any:
+    """'90s', '15m', '12h', '180d', '2w' or a number of seconds -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '7d', '12h' or a number of seconds")
+    if isinstance(value, int | float):
+        return timedelta(seconds=float(value))
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    raise ValueError(f"{value!r} is not a duration such as '7d', '12h', '30m' or '90s'")
+
+
+def parse_fraction(value: Any) -> Any:
+    """'15%' -> 0.15; numbers pass through."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100.0
+        except ValueError:
+            raise ValueError(f"{value!r} is not a percentage such as '15%'") from None
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Fraction = Annotated[float, BeforeValidator(parse_fraction), Field(ge=0.0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- project -------------------------------------------------------------------------------
+
+EVENT_NAMES = Literal[
+    "trigger_fired", "data_not_ready", "job_failed", "candidate_rejected", "promoted", "rolled_back"
+]
+
+
+class WebhookTarget(Strict):
+    kind: Literal["webhook"] = "webhook"
+    url: str = Field(pattern=r"^https?://", description="http(s) URL that receives a JSON POST")
+    events: list[EVENT_NAMES] | None = None  # None: every event
+    headers: dict[str, str] = {}
+    timeout_seconds: float = Field(5.0, gt=0)
+    max_attempts: int = Field(3, ge=1, le=10)
+
+
+class ProjectConfig(Strict):
+    state_store_url: str = "sqlite:///.retrainer/state.db"
+    mlflow_tracking_uri: str = "sqlite:///.retrainer/mlflow.db"
+    mlflow_artifact_location: str = ".retrainer/mlartifacts"
+    notifications: list[WebhookTarget] = []
+
+
+class RetryConfig(Strict):
+    max_retries: int = Field(2, ge=0)
+    base_delay_seconds: float = Field(30.0, ge=0)
+    backoff: float = Field(2.0, ge=1.0)
+    jitter: float = Field(0.2, ge=0.0, le=1.0)
+    max_delay_seconds: float = Field(3600.0, ge=0)
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(**self.model_dump())
+
+
+class ExecutorConfig(Strict):
+    kind: Literal["local"] = "local"
+    max_concurrency: int = Field(1, ge=1, le=64)
+    timeout_seconds: float = Field(3600.0, gt=0)
+    heartbeat_seconds: float = Field(5.0, gt=0)
+    stale_after_seconds: float = Field(60.0, gt=0)
+    retry: RetryConfig = RetryConfig()
+
+    @model_validator(mode="after")
+    def _stale_after_heartbeats(self) -> ExecutorConfig:
+        if self.stale_after_seconds <= 2 * self.heartbeat_seconds:
+            raise ValueError("stale_after_seconds must exceed two heartbeat intervals")
+        return self
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+class FileSource(Strict):
+    kind: Literal["csv", "parquet"]
+    path: str
+    # extra keyword arguments for pandas.read_csv (csv only)
+    options: dict[str, Any] = {}
+
+
+class SqlSource(Strict):
+    kind: Literal["sql"]
+    url: str
+    # may use :start and :end, bound to the window's bounds
+    query: str
+
+
+Source = Annotated[FileSource | SqlSource, Field(discriminator="kind")]
+
+
+class ReadinessConfig(Strict):
+    max_null_share: Fraction = Field(0.2, le=1.0)  # per feature column
+    max_label_null_share: Fraction = Field(0.5, le=1.0)
+    max_staleness: Duration | None = None  # newest row must be at most this old at as_of
+
+
+# --- monitors ------------------------------------------------------------------------------
+
+
+class NumericDriftRules(Strict):
+    psi: float | None = Field(0.25, gt=0)
+    mean_shift: Fraction | None = 0.25  # relative, |mean - ref_mean| / |ref_mean|
+    variance_ratio: tuple[float, float] | None = (0.5, 2.0)
+    bins: int = Field(10, ge=2, le=100)
+
+    @field_validator("variance_ratio")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 < value[0] < value[1]:
+            raise ValueError("must be [low, high] with 0 < low < high")
+        return value
+
+
+class CategoricalDriftRules(Strict):
+    method: Literal["psi", "chi2"] = "psi"
+    psi: float = Field(0.25, gt=0)
+    chi2_alpha: float = Field(0.01, gt=0, lt=1)
+
+
+class ColumnDriftOverride(Strict):
+    ignore: bool = False
+    severity: Severity | None = None
+    psi: float | None = Field(None, gt=0)
+    mean_shift: Fraction | None = None
+    variance_ratio: tuple[float, float] | None = None
+    method: Literal["psi", "chi2"] | None = None
+    chi2_alpha: float | None = Field(None, gt=0, lt=1)
+
+
+class DriftMonitorConfig(Strict):
+    enabled: bool = True
+    numeric: NumericDriftRules = NumericDriftRules()
+    categorical: CategoricalDriftRules = CategoricalDriftRules()
+    severity: Severity = Severity.WARNING  # severity of a drifted column unless overridden
+    columns: dict[str, ColumnDriftOverride] = {}
+
+
+class PerformanceRule(Strict):
+    metric: str | None = None  # default: the validation metric
+    degradation: Fraction  # relative worsening vs the version's validation baseline
+    severity: Severity = Severity.HIGH
+
+
+class PerformanceMonitorConfig(Strict):
+    enabled: bool = True
+    rules: list[PerformanceRule] = [
+        PerformanceRule(degradation=0.15, severity=Severity.HIGH),
+        PerformanceRule(degradation=0.30, severity=Severity.CRITICAL),
+    ]
+
+
+class MonitorsConfig(Strict):
+    drift: DriftMonitorConfig = DriftMonitorConfig()
+    performance: PerformanceMonitorConfig = PerformanceMonitorConfig()
+
+
+# --- triggers ------------------------------------------------------------------------------
+
+
+class DriftTriggerConfig(Strict):
+    enabled: bool = True
+    min_drifted_share: Fraction = Field(0.3, le=1.0)
+    # a single drifted column at or above this severity fires on its own
+    fire_on_severity: Severity = Severity.CRITICAL
+
+
+class PerformanceTriggerConfig(Strict):
+    enabled: bool = True
+    min_severity: Severity = Severity.HIGH
+
+
+class ScheduleTriggerConfig(Strict):
+    cron: str | None = None
+    every: Duration | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ScheduleTriggerConfig:
+        if (self.cron is None) == (self.every is None):
+            raise ValueError("give exactly one of 'cron' or 'every'")
+        if self.cron is not None:
+            from croniter import croniter
+
+            if not croniter.is_valid(self.cron):
+                raise ValueError(f"{self.cron!r} is not a valid cron expression")
+        return self
+
+
+BudgetPeriod = Literal["day", "week", "month", "weekend"]
+
+
+class BudgetConfig(Strict):
+    max_retrains: int = Field(ge=1)
+    # a rolling duration ('7d') or a calendar period; 'weekend' budgets Saturday+Sunday only
+    period: BudgetPeriod | Duration
+
+
+class TriggersConfig(Strict):
+    drift: DriftTriggerConfig = DriftTriggerConfig()
+    performance: PerformanceTriggerConfig = PerformanceTriggerConfig()
+    schedule: ScheduleTriggerConfig | None = None
+    debounce_seconds: float = Field(0.0, ge=0)
+    cooldown: Duration = timedelta(0)
+    budget: BudgetConfig | None = None
+
+
+# --- training and validation ---------------------------------------------------------------
+
+
+class TrainingConfig(Strict):
+    # lightgbm | xgboost | any scikit-learn estimator as 'package.module:Class'
+    trainer: str = "lightgbm"
+    params: dict[str, Any] = {}
+    holdout_fraction: float = Field(0.2, gt=0, lt=0.9)
+    # slice before the holdout used for early stopping (boosters only)
+    early_stopping_fraction: float = Field(0.1, ge=0, lt=0.5)
+    early_stopping_rounds: int = Field(50, ge=1)
+    seed: int = 0
+
+    @field_validator("trainer")
+    @classmethod
+    def _known_trainer(cls, value: str) -> str:
+        if value in ("lightgbm", "xgboost") or re.match(r"^[\w.]+:[\w]+$", value):
+            return value
+        raise ValueError("use 'lightgbm', 'xgboost' or a scikit-learn estimator 'module:Class'")
+
+
+class ValidationConfig(Strict):
+    metric: str | None = None  # default: rmse (regression) / roc_auc (classification)
+    # absolute in the metric's units (0.02 AUC) or relative with '%' ('2%' better RMSE)
+    min_improvement: float | str = 0.0
+    test: Literal["diebold_mariano", "paired_t", "wilcoxon", "none"] = "diebold_mariano"
+    alpha: float = Field(0.05, gt=0, lt=1)
+    # max_<metric> / min_<metric>: absolute limits every candidate must meet
+    gates: dict[str, float] = {}
+
+    @field_validator("min_improvement")
+    @classmethod
+    def _improvement(cls, value: float | str) -> float | str:
+        if isinstance(value, str):
+            parse_fraction(value)
+            if not value.strip().endswith("%"):
+                raise ValueError("use a number (metric units) or a percentage such as '2%'")
+        elif value < 0:
+            raise ValueError("must be >= 0")
+        return value
+
+    @property
+    def min_improvement_relative(self) -> bool:
+        return isinstance(self.min_improvement, str)
+
+    @property
+    def min_improvement_value(self) -> float:
+        return float(parse_fraction(self.min_improvement))
+
+
+# --- models --------------------------------------------------------------------------------
+
+
+class ModelConfig(Strict):
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+    source: Source
+    time_column: str
+    target: str
+    task: Task
+    features: list[str] | None = None  # None: every column but target, time and exclude
+    exclude: list[str] = []
+    categorical: list[str] = []
+    id_column: str | None = None
+    training_window: Duration = timedelta(days=180)
+    monitoring_window: Duration = timedelta(days=7)
+    min_rows: int = Field(10_000, ge=1)
+    readiness: ReadinessConfig = ReadinessConfig()
+    monitors: MonitorsConfig = MonitorsConfig()
+    triggers: TriggersConfig = TriggersConfig()
+    training: TrainingConfig = TrainingConfig()
+    validation: ValidationConfig = ValidationConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelConfig:
+        special = {self.time_column, self.target}
+        if self.features is not None:
+            overlap = special & set(self.features)
+            if overlap:
+                raise ValueError(f"features must not include {sorted(overlap)}")
+            missing = set(self.categorical) - set(self.features)
+            if missing:
+                raise ValueError(f"categorical columns {sorted(missing)} are not in features")
+        metric = self.metric
+        if metric not in METRICS or METRICS[metric].task is not self.task:
+            raise ValueError(
+                f"validation.metric {metric!r} is not a {self.task} metric; "
+                f"use one of {metrics_for(self.task)}"
+            )
+        for gate in self.validation.gates:
+            kind, _, name = gate.partition("_")
+            if kind not in ("max", "min") or name not in metrics_for(self.task):
+                raise ValueError(
+                    f"validation.gates key {gate!r} must be max_<metric> or min_<metric> "
+                    f"with a {self.task} metric: {metrics_for(self.task)}"
+                )
+        for rule in self.monitors.performance.rules:
+            if rule.metric is not None and rule.metric not in metrics_for(self.task):
+                raise ValueError(
+                    f"monitors.performance metric {rule.metric!r} is not a {self.task} metric"
+                )
+        return self
+
+    @property
+    def metric(self) -> str:
+        return self.validation.metric or default_metric(self.task)
+
+    def feature_columns(self, available: list[str]) -> list[str]:
+        """The features in use given the columns a source actually has."""
+        if self.features is not None:
+            return list(self.features)
+        skip = {self.time_column, self.target, *self.exclude}
+        if self.id_column:
+            skip.add(self.id_column)
+        return [c for c in available if c not in skip]
+
+
+class RetrainerConfig(Strict):
+    project: ProjectConfig = ProjectConfig()
+    executor: ExecutorConfig = ExecutorConfig()
+    models: list[ModelConfig] = Field(min_length=1)
+
+    _root: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_names(cls, models: list[ModelConfig]) -> list[ModelConfig]:
+        names = [m.name for m in models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"model names must be unique; repeated: {dupes}")
+        return models
+
+    @property
+    def root(self) -> Path:
+        """Directory relative paths in the config are resolved against."""
+        return self._root
+
+    def model(self, name: str) -> ModelConfig:
+        from retrainer.exceptions import UsageError
+
+        for model in self.models:
+            if model.name == name:
+                return model
+        known = ", ".join(m.name for m in self.models)
+        raise UsageError(f"no model named {name!r} in the configuration (known: {known})")
+
+    def resolve_path(self, path: str) -> Path:
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else (self.root / candidate)
+
+
+class Settings(BaseSettings):
+    """Environment overrides. They win over retrainer.yaml."""
+
+    model_config = SettingsConfigDict(env_prefix="RETRAINER_", extra="ignore")
+
+    config: Path = Path(DEFAULT_CONFIG_FILE)
+    state_store_url: str | None = None
+    mlflow_tracking_uri: str | None = None
+
+
+def resolve_url(url: str, root: Path) -> str:
+    """Make a relative SQLite URL (``sqlite:///relative/path.db``) absolute against ``root``.
+
+    >>> resolve_url("sqlite:///.retrainer/state.db", Path("/srv/proj"))
+    'sqlite:////srv/proj/.retrainer/state.db'
+    >>> resolve_url("postgresql+psycopg://db/x", Path("/srv"))
+    'postgresql+psycopg://db/x'
+    """
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return f"sqlite:///{(root / url[len(prefix):]).resolve()}"
+    return url
+
+
+def _problems(error: ValidationError) -> list[ConfigProblem]:
+    problems = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"])
+        message = item["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        problems.append(ConfigProblem(path, message))
+    return problems
+
+
+def parse_config(data: Any, source: str = "<config>", root: Path | None = None) -> RetrainerConfig:
+    """Validate an already-parsed mapping."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, [ConfigProblem("", "the file must hold a mapping at top level")])
+    try:
+        config = RetrainerConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(source, _problems(error)) from None
+    config._root = (root or Path.cwd()).resolve()
+    return config
+
+
+def load_config(path: str | Path) -> RetrainerConfig:
+    """Read and validate retrainer.yaml. Raises ConfigError (exit code 2) on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            str(path), [ConfigProblem("", "file not found (run 'retrainer init' to write one)")]
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(error, "problem", None) or str(error)
+        raise ConfigError(str(path), [ConfigProblem(where, f"not valid YAML: {reason}")]) from None
+    return parse_config(data, str(path), path.parent)

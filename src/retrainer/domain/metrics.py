@@ -1,0 +1,53 @@
+"""Names and directions of the metrics retrainer knows. Implementations: validation/metrics.py.
+
+>>> METRICS["rmse"].greater_is_better, METRICS["roc_auc"].greater_is_better
+(False, True)
+>>> default_metric(Task.REGRESSION)
+'rmse'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Task(StrEnum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    task: Task
+    greater_is_better: bool
+    #: per-row loss the paired tests compare for this metric (see validation/metrics.py)
+    row_loss: str
+
+    def better(self, candidate: float, reference: float) -> float:
+        """Improvement of ``candidate`` over ``reference`` in the metric's good direction."""
+        return candidate - reference if self.greater_is_better else reference - candidate
+
+
+METRICS: dict[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec("rmse", Task.REGRESSION, False, "squared_error"),
+        MetricSpec("mae", Task.REGRESSION, False, "absolute_error"),
+        MetricSpec("r2", Task.REGRESSION, True, "squared_error"),
+        MetricSpec("accuracy", Task.CLASSIFICATION, True, "zero_one"),
+        MetricSpec("roc_auc", Task.CLASSIFICATION, True, "log_loss"),
+        MetricSpec("log_loss", Task.CLASSIFICATION, False, "log_loss"),
+        MetricSpec("f1", Task.CLASSIFICATION, True, "zero_one"),
+        MetricSpec("brier", Task.CLASSIFICATION, False, "brier"),
+    )
+}
+
+
+def default_metric(task: Task) -> str:
+    return "rmse" if task is Task.REGRESSION else "roc_auc"
+
+
+def metrics_for(task: Task) -> list[str]:
+    return [name for name, spec in METRICS.items() if spec.task is task]
