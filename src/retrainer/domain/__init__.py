@@ -9,6 +9,7 @@ from retrainer.domain.metrics import METRICS, MetricSpec, Task, default_metric
 from retrainer.domain.readings import MonitorReading, Severity
 from retrainer.domain.validation import GateResult, StatTestResult, ValidationReport
 from retrainer.domain.versions import ModelVersion, Promotion
+from retrainer.domain.windows import Window
 
 __all__ = [
     "METRICS",
@@ -28,6 +29,7 @@ __all__ = [
     "Task",
     "TriggerDecision",
     "ValidationReport",
+    "Window",
     "can_transition",
     "default_metric",
 ]
