@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -51,6 +52,11 @@ def parse_duration(value: Any) -> Any:
         match = _DURATION.match(value)
         if match:
             return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        if value.startswith("P"):  # ISO 8601, as written by model_dump(mode="json")
+            try:
+                return TypeAdapter(timedelta).validate_python(value)
+            except ValidationError:
+                pass
     raise ValueError(f"{value!r} is not a duration such as '7d', '12h', '30m' or '90s'")
 
 
@@ -431,10 +437,23 @@ def resolve_url(url: str, root: Path) -> str:
     return url
 
 
+def _field_path(loc: tuple[Any, ...]) -> str:
+    """('models', 0, 'source', 'csv', 'path') -> 'models[0].source.path'."""
+    path = ""
+    for index, part in enumerate(loc):
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif index and loc[index - 1] == "source" and part in ("csv", "parquet", "sql"):
+            continue  # the discriminator tag pydantic adds for the tagged source union
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
 def _problems(error: ValidationError) -> list[ConfigProblem]:
     problems = []
     for item in error.errors():
-        path = ".".join(str(part) for part in item["loc"])
+        path = _field_path(item["loc"])
         message = item["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]

@@ -1,0 +1,1 @@
+"""Typer command line. Commands parse arguments, call the orchestrator/store, and print."""

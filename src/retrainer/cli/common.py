@@ -1,0 +1,125 @@
+"""What every command shares: the consoles, the --config option, the runtime, JSON output."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from retrainer.clock import as_utc
+from retrainer.exceptions import UsageError
+
+if TYPE_CHECKING:
+    from retrainer.config import RetrainerConfig
+    from retrainer.executors import EventCallback
+    from retrainer.runtime import Runtime
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class CliState:
+    config_path: Path | None = None
+    _runtime: Runtime | None = field(default=None, repr=False)
+
+    def settings(self) -> Any:
+        from retrainer.config import Settings
+
+        settings = Settings()
+        if self.config_path is not None:
+            settings = settings.model_copy(update={"config": self.config_path})
+        return settings
+
+    def config(self) -> RetrainerConfig:
+        from retrainer.config import load_config
+
+        return load_config(self.settings().config)
+
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            from retrainer.runtime import build_runtime
+
+            self._runtime = build_runtime(self.config(), self.settings())
+        return self._runtime
+
+
+def state(ctx: typer.Context) -> CliState:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, CliState):
+        obj = CliState()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def parse_as_of(value: str | None) -> datetime | None:
+    """--as-of accepts ISO 8601 ('2014-03-01', '2014-03-01T06:00:00+08:00'); naive means UTC."""
+    if value is None:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise UsageError(f"--as-of {value!r} is not an ISO 8601 date or time") from None
+
+
+def actor() -> str:
+    try:
+        return os.environ.get("RETRAINER_ACTOR") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "value"):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+@contextmanager
+def job_progress(enabled: bool = True) -> Iterator[EventCallback]:
+    """A spinner per running job on stderr; yields the executor's on_event callback."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not enabled,
+    )
+    tasks: dict[int, Any] = {}
+
+    def on_event(job_id: int, what: str, detail: str) -> None:
+        if what == "started":
+            tasks[job_id] = progress.add_task(f"job #{job_id} training ({detail})", total=None)
+        elif job_id in tasks:
+            progress.update(tasks.pop(job_id), description=f"job #{job_id} {what}: {detail}",
+                            visible=False)
+
+    with progress:
+        yield on_event
+
+
+def fmt_time(value: datetime | str | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.strftime("%Y-%m-%d %H:%M")

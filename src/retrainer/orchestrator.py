@@ -1,0 +1,351 @@
+"""The retraining loop as plain functions. The CLI, the demo and (later) the API and the
+scheduler all call these; none of them holds business logic of its own.
+
+    tick ─ reap stale jobs ─ decide finished jobs ─ per model: monitor → triggers → guards
+         → job → readiness ─ run due jobs on the executor ─ decide: promote | reject
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from retrainer.config import ModelConfig
+from retrainer.data.readiness import CheckResult, ReadinessContext, check_readiness
+from retrainer.data.sources import make_source
+from retrainer.domain import (
+    Event,
+    EventKind,
+    Job,
+    JobState,
+    ModelVersion,
+    MonitorReading,
+    Promotion,
+    TriggerDecision,
+    Window,
+)
+from retrainer.exceptions import DataError, RegistryError, UsageError
+from retrainer.executors import EventCallback
+from retrainer.monitoring.window import drift_reading, failed_load_reading, performance_reading
+from retrainer.runtime import Runtime
+from retrainer.store import ActiveJobExistsError
+from retrainer.training.run import retry_policy_for
+from retrainer.triggers import UNTRAINED, Evaluation, TriggerContext, evaluate_triggers
+from retrainer.triggers import guard_manual as _guard_manual
+
+log = logging.getLogger(__name__)
+MAX_PASSES = 50
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job_id: int
+    model: str
+    state: JobState
+    version: str | None
+    reason: str
+
+
+@dataclass
+class ModelTick:
+    model: str
+    as_of: datetime
+    champion: str | None
+    readings: dict[str, MonitorReading] = field(default_factory=dict)
+    evaluation: Evaluation | None = None
+    job: Job | None = None
+    readiness: list[CheckResult] = field(default_factory=list)
+
+
+@dataclass
+class TickReport:
+    as_of: datetime
+    models: list[ModelTick] = field(default_factory=list)
+    outcomes: list[JobOutcome] = field(default_factory=list)
+    reaped: list[int] = field(default_factory=list)
+
+    def outcome_for(self, model: str) -> JobOutcome | None:
+        found = [o for o in self.outcomes if o.model == model]
+        return found[-1] if found else None
+
+
+def _notify(rt: Runtime, kind: EventKind, model: str, as_of: datetime, message: str,
+            job_id: int | None = None, **details: Any) -> None:
+    rt.notifier.send(Event(kind, model, as_of, message, job_id, details))
+
+
+# --- monitoring and triggers ---------------------------------------------------------------
+
+
+def monitor(rt: Runtime, model: ModelConfig, as_of: datetime,
+            champion: ModelVersion | None) -> dict[str, MonitorReading]:
+    """Compute and store this window's readings for the production version."""
+    if champion is None:
+        return {}
+    window = Window.latest(as_of, model.monitoring_window)
+    readings: dict[str, MonitorReading] = {}
+    try:
+        frame = make_source(model, rt.config.root).load(window)
+        if len(frame):
+            if model.monitors.drift.enabled and champion.profile:
+                readings["drift"] = drift_reading(model, champion, frame, window, as_of)
+            if model.monitors.performance.enabled:
+                bundle = rt.bundle(champion)
+                reading = performance_reading(model, champion, bundle, frame, window, as_of)
+                if reading is not None:
+                    readings["performance"] = reading
+    except DataError as error:
+        readings = {"data": failed_load_reading(model, window, as_of, error)}
+    for reading in readings.values():
+        rt.store.add_reading(reading)
+    return readings
+
+
+def _context(rt: Runtime, model: ModelConfig, as_of: datetime, champion: ModelVersion | None,
+             readings: dict[str, MonitorReading]) -> TriggerContext:
+    return TriggerContext(
+        model=model,
+        as_of=as_of,
+        champion=champion,
+        readings=readings,
+        last_job_as_of=rt.store.last_job_as_of(model.name, exclude=UNTRAINED),
+    )
+
+
+def tick_model(rt: Runtime, model: ModelConfig, as_of: datetime) -> ModelTick:
+    champion = rt.store.champion(model.name)
+    result = ModelTick(model.name, as_of, champion.version if champion else None)
+    result.readings = monitor(rt, model, as_of, champion)
+    evaluation = evaluate_triggers(rt.store, _context(rt, model, as_of, champion, result.readings))
+    result.evaluation = evaluation
+    ids = [rt.store.add_decision(d) for d in evaluation.decisions]
+    if evaluation.fire and evaluation.trigger:
+        fired_ids = [i for i, d in zip(ids, evaluation.decisions, strict=True) if d.fired]
+        evidence = {d.trigger: d.evidence for d in evaluation.decisions if d.fired}
+        try:
+            result.job, result.readiness = start_job(
+                rt, model, evaluation.trigger, evaluation.reason, as_of, evidence, fired_ids
+            )
+        except ActiveJobExistsError as error:  # another scheduler won the race
+            log.warning("%s", error)
+    return result
+
+
+# --- jobs ----------------------------------------------------------------------------------
+
+
+def readiness(rt: Runtime, model: ModelConfig, as_of: datetime) -> list[CheckResult]:
+    window = Window.latest(as_of, model.training_window)
+    try:
+        frame = make_source(model, rt.config.root).load(window)
+    except DataError as error:
+        return [CheckResult("load", False, str(error), {})]
+    champion = rt.store.champion(model.name)
+    expected = champion.lineage.get("schema") if champion else None
+    context = ReadinessContext(
+        model=model,
+        window=window,
+        features=model.feature_columns(list(frame.columns)),
+        expected_schema=expected,
+    )
+    return check_readiness(frame, context)
+
+
+def start_job(rt: Runtime, model: ModelConfig, trigger: str, reason: str, as_of: datetime,
+              evidence: dict[str, Any], decision_ids: list[int],
+              actor: str = "retrainer") -> tuple[Job, list[CheckResult]]:
+    """Create the job, announce it, and skip it at once if its data is not ready."""
+    job = rt.store.create_job(
+        model.name,
+        trigger=trigger,
+        reason=reason,
+        as_of=as_of,
+        config=rt.snapshot(model).to_json(),
+        max_attempts=rt.config.executor.retry.max_retries + 1,
+        evidence=evidence,
+        actor=actor,
+    )
+    rt.store.link_decisions(decision_ids, job.id)
+    _notify(rt, EventKind.TRIGGER_FIRED, model.name, as_of,
+            f"{trigger} trigger fired: {reason}", job.id, trigger=trigger)
+    checks = readiness(rt, model, as_of)
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        why = "; ".join(f"{c.name}: {c.reason}" for c in failed)
+        job = rt.store.transition(job.id, JobState.SKIPPED, reason=f"data not ready: {why}",
+                                  as_of=as_of)
+        _notify(rt, EventKind.DATA_NOT_READY, model.name, as_of,
+                f"job #{job.id} skipped, data not ready: {why}", job.id,
+                checks=[c.name for c in failed])
+    return job, checks
+
+
+def run_pending(rt: Runtime, as_of: datetime, *,
+                on_event: EventCallback | None = None) -> list[JobOutcome]:
+    """Run every due job on the executor, then decide each finished one."""
+    outcomes: list[JobOutcome] = []
+    executor = rt.executor(on_event)
+    # a retry whose delay has already passed (e.g. zero) runs in a later pass of this loop;
+    # the bound only guards against a job that keeps coming back due
+    for _ in range(MAX_PASSES):
+        due = rt.store.due_jobs()
+        if not due:
+            break
+        for job in due:
+            executor.submit(job.id)
+        for job_id in executor.wait():
+            outcome = _after_attempt(rt, rt.store.get_job(job_id), as_of)
+            if outcome is not None:
+                outcomes.append(outcome)
+    return outcomes
+
+
+def _after_attempt(rt: Runtime, job: Job, as_of: datetime) -> JobOutcome | None:
+    if job.state is JobState.SUCCEEDED:
+        return decide(rt, job, as_of)
+    if job.state is JobState.FAILED:
+        _notify(rt, EventKind.JOB_FAILED, job.model, as_of,
+                f"job #{job.id} failed after {job.attempts} attempt(s): {job.state_reason}",
+                job.id)
+        return JobOutcome(job.id, job.model, job.state, None, job.state_reason or "")
+    if job.state is JobState.QUEUED:
+        log.warning("job #%s: %s", job.id, job.state_reason)
+        return None
+    return JobOutcome(job.id, job.model, job.state, job.candidate_version,
+                      job.state_reason or "")
+
+
+def decide(rt: Runtime, job: Job, as_of: datetime) -> JobOutcome:
+    """Promote or reject a trained candidate. The decision is made in the store first."""
+    version = job.candidate_version
+    report = rt.store.report(job.id)
+    pointer = rt.store.champion_pointer(job.model)
+    current = pointer[0] if pointer else None
+    if report is None or version is None:
+        reason = "no validation report was stored for the candidate"
+    elif report.champion_version != current:
+        reason = (f"production changed from {report.champion_version} to {current} while the "
+                  "candidate trained; it was not compared with the current version")
+    elif report.passed:
+        reason = "; ".join(report.reasons)
+        promotion = rt.store.promote(job.model, version, expected_current=current,
+                                     job_id=job.id, reason=reason, as_of=as_of)
+        mirror(rt, job.model)
+        _notify(rt, EventKind.PROMOTED, job.model, as_of,
+                f"version {version} promoted to production (was {current or 'none'})", job.id,
+                version=version, previous=current, promotion_id=promotion.id)
+        return JobOutcome(job.id, job.model, JobState.PROMOTED, version, reason)
+    else:
+        reason = "; ".join(report.reasons)
+    rt.store.transition(job.id, JobState.REJECTED, reason=reason, as_of=as_of)
+    if version is not None:
+        rt.store.set_version_status(job.model, version, "rejected")
+        try:
+            rt.registry.set_version_tags(job.model, version, {"retrainer.status": "rejected"})
+        except RegistryError as error:
+            log.warning("could not tag rejected version %s: %s", version, error)
+    _notify(rt, EventKind.CANDIDATE_REJECTED, job.model, as_of,
+            f"candidate {version} rejected; production stays {current}: {reason}", job.id,
+            version=version)
+    return JobOutcome(job.id, job.model, JobState.REJECTED, version, reason)
+
+
+def decide_finished(rt: Runtime, as_of: datetime) -> list[JobOutcome]:
+    """Jobs trained by an earlier run (or another executor) that still await their decision."""
+    return [decide(rt, job, as_of) for job in rt.store.list_jobs(states={JobState.SUCCEEDED})]
+
+
+def reap(rt: Runtime) -> list[int]:
+    """Running jobs whose worker stopped heartbeating: fail the attempt, retry per policy."""
+    reaped = []
+    stale_after = rt.config.executor.stale_after_seconds
+    for job in rt.store.stale_jobs(timedelta(seconds=stale_after)):
+        result = rt.store.fail_attempt(
+            job.id, job.attempts, outcome="stale",
+            error=f"no heartbeat for over {stale_after:.0f}s: the worker died",
+            policy=retry_policy_for(job),
+        )
+        if result is not None:
+            reaped.append(job.id)
+            log.warning("job #%s reaped (%s)", job.id, result.state_reason)
+    return reaped
+
+
+# --- registry mirror and rollback ----------------------------------------------------------
+
+
+def mirror(rt: Runtime, model: str) -> bool:
+    """Make MLflow's aliases match the store. Idempotent; retried on the next tick on failure."""
+    pointer = rt.store.champion_pointer(model)
+    champion, previous = pointer if pointer else (None, None)
+    try:
+        rt.registry.sync_aliases(model, champion, previous)
+        if champion:
+            rt.registry.set_version_tags(model, champion, {"retrainer.status": "champion"})
+    except RegistryError as error:
+        log.warning("MLflow aliases of %s not mirrored yet: %s", model, error)
+        return False
+    rt.store.mark_mirrored(model)
+    return True
+
+
+def rollback(rt: Runtime, model: str, *, reason: str, actor: str,
+             as_of: datetime | None = None) -> Promotion:
+    """Restore the previous champion, in the store then in MLflow, and tell everyone."""
+    rt.config.model(model)
+    as_of = as_of or rt.clock.now()
+    promotion = rt.store.rollback(model, reason=reason, as_of=as_of, actor=actor)
+    if promotion.from_version:
+        try:
+            rt.registry.set_version_tags(model, promotion.from_version,
+                                         {"retrainer.status": "rolled_back"})
+        except RegistryError as error:
+            log.warning("could not tag rolled-back version: %s", error)
+    mirror(rt, model)
+    _notify(rt, EventKind.ROLLED_BACK, model, as_of,
+            f"rolled back from version {promotion.from_version} to {promotion.to_version}: "
+            f"{reason}", None, version=promotion.to_version, rolled_back=promotion.from_version)
+    return promotion
+
+
+# --- entry points --------------------------------------------------------------------------
+
+
+def tick(rt: Runtime, *, as_of: datetime | None = None, models: list[str] | None = None,
+         on_event: EventCallback | None = None) -> TickReport:
+    """One pass of the loop for every (or the named) model(s)."""
+    as_of = as_of or rt.clock.now()
+    report = TickReport(as_of)
+    report.reaped = reap(rt)
+    for name in rt.store.unmirrored_models():
+        mirror(rt, name)
+    report.outcomes.extend(decide_finished(rt, as_of))
+    selected = [rt.config.model(n) for n in models] if models else rt.config.models
+    for model in selected:
+        report.models.append(tick_model(rt, model, as_of))
+    report.outcomes.extend(run_pending(rt, as_of, on_event=on_event))
+    return report
+
+
+def request_retrain(rt: Runtime, model_name: str, *, reason: str, actor: str,
+                    as_of: datetime | None = None, force: bool = False,
+                    on_event: EventCallback | None = None) -> tuple[Job, list[JobOutcome]]:
+    """The manual trigger: skips debounce and cooldown; budgets hold unless ``force``."""
+    model = rt.config.model(model_name)
+    as_of = as_of or rt.clock.now()
+    champion = rt.store.champion(model.name)
+    holds = _guard_manual(rt.store, _context(rt, model, as_of, champion, {}), force=force)
+    text = reason + (f" — held: {'; '.join(holds)}" if holds else "")
+    decision_id = rt.store.add_decision(TriggerDecision(
+        model=model.name, trigger="manual", as_of=as_of, condition_met=True, fired=not holds,
+        reason=text, evidence={"actor": actor, "force": force},
+    ))
+    if holds:
+        raise UsageError(f"retrain of {model.name!r} not started: {'; '.join(holds)}"
+                         + ("" if force else " (use --force to override a budget)"))
+    job, _ = start_job(rt, model, "manual", reason, as_of, {"manual": {"actor": actor}},
+                       [decision_id], actor=actor)
+    outcomes = run_pending(rt, as_of, on_event=on_event) if job.state is JobState.QUEUED else []
+    return rt.store.get_job(job.id), outcomes

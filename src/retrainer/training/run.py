@@ -1,0 +1,282 @@
+"""``run_job``: the code that runs inside any executor.
+
+It trains a candidate on the job's training window, scores it and the production model on
+the same most recent holdout, registers the candidate in MLflow with its lineage, stores
+the validation report, and marks the attempt succeeded. The promote / reject decision is
+the orchestrator's (``orchestrator.decide``), made in the store and mirrored to MLflow.
+
+Everything a job needs travels in its config snapshot (taken when the job was created),
+so a retry runs with the same configuration as the first attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+import traceback
+from dataclasses import dataclass, replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+# imported here so the executor's fork server preloads the whole training stack
+import retrainer.registry.mlflow_registry  # noqa: F401
+from retrainer import __version__
+from retrainer.clock import wall_now
+from retrainer.config import ExecutorConfig, ModelConfig
+from retrainer.data.readiness import schema_of
+from retrainer.data.sources import make_source
+from retrainer.domain import Job, ModelVersion, RetryPolicy, Window
+from retrainer.exceptions import ConfigError, DataError, DigestMismatchError, TrainingError
+from retrainer.monitoring.profile import build_profile
+from retrainer.store import Store
+from retrainer.training.fit import fit_candidate, time_split
+from retrainer.validation.gate import evaluate_candidate
+
+log = logging.getLogger(__name__)
+
+#: errors a retry cannot fix: the job fails at once
+PERMANENT_ERRORS = (DigestMismatchError, ConfigError)
+PACKAGES = ("lightgbm", "xgboost", "scikit-learn", "pandas", "numpy", "mlflow")
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """What a job was created with: the model's config and where MLflow lives."""
+
+    model: ModelConfig
+    executor: ExecutorConfig
+    root: Path
+    tracking_uri: str
+    artifact_location: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model.model_dump(mode="json"),
+            "executor": self.executor.model_dump(mode="json"),
+            "root": str(self.root),
+            "mlflow_tracking_uri": self.tracking_uri,
+            "mlflow_artifact_location": self.artifact_location,
+        }
+
+    @classmethod
+    def of(cls, job: Job) -> JobSnapshot:
+        data = job.config
+        return cls(
+            model=ModelConfig.model_validate(data["model"]),
+            executor=ExecutorConfig.model_validate(data["executor"]),
+            root=Path(data["root"]),
+            tracking_uri=data["mlflow_tracking_uri"],
+            artifact_location=data["mlflow_artifact_location"],
+        )
+
+
+def retry_policy_for(job: Job) -> RetryPolicy:
+    return JobSnapshot.of(job).executor.retry.policy()
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """Order-sensitive digest of a frame's values and column names (training-data lineage)."""
+    digest = hashlib.sha256(",".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"retrainer": __version__}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _iso(value: Any) -> str:
+    return pd.Timestamp(value).isoformat()
+
+
+def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
+    """Train, validate and register the job's candidate. Returns its MLflow version."""
+    from retrainer.registry.mlflow_registry import Registry
+
+    job = store.get_job(job_id)
+    snapshot = JobSnapshot.of(job)
+    model = snapshot.model
+    window = Window.latest(job.as_of, model.training_window)
+    frame = make_source(model, snapshot.root).load(window)
+    features = model.feature_columns(list(frame.columns))
+    missing = [c for c in [*features, model.target] if c not in frame.columns]
+    if missing:
+        raise DataError(f"training data lacks columns {missing}")
+    labelled = frame.dropna(subset=[model.target]).reset_index(drop=True)
+    if len(labelled) < 20:
+        raise TrainingError(f"only {len(labelled)} labelled rows in {window.start}..{window.end}")
+
+    train, holdout = time_split(labelled, model.time_column, model.training.holdout_fraction)
+    fit = fit_candidate(train, model, n_jobs=n_jobs)
+    y_true = holdout[model.target].to_numpy()
+    candidate_prediction = fit.bundle.prediction(holdout)
+
+    registry = Registry(snapshot.tracking_uri, snapshot.artifact_location)
+    champion = store.champion(model.name)
+    champion_prediction = None
+    notes: dict[str, Any] = {}
+    if champion is not None:
+        champion_bundle = registry.load_bundle(
+            model.name, champion.version, champion.artifact_sha256
+        )
+        try:
+            champion_prediction = champion_bundle.prediction(holdout)
+        except DataError as error:
+            notes["champion_unscored"] = f"the champion could not score the holdout: {error}"
+        trained_until = champion.lineage.get("data_end")
+        if trained_until:
+            overlap = int((holdout[model.time_column] < pd.Timestamp(trained_until)).sum())
+            notes["holdout_rows_seen_by_champion"] = overlap
+
+    holdout_times = holdout[model.time_column]
+    report = evaluate_candidate(
+        model=model,
+        y_true=y_true,
+        candidate_prediction=candidate_prediction,
+        champion_prediction=champion_prediction,
+        champion_version=champion.version if champion else None,
+        holdout_start=_iso(holdout_times.min()),
+        holdout_end=_iso(holdout_times.max()),
+        classes=fit.bundle.classes,
+    )
+    if notes:
+        unscored = [notes["champion_unscored"]] if "champion_unscored" in notes else []
+        report = replace(report, extra={**report.extra, **notes},
+                         reasons=[*report.reasons, *unscored])
+
+    numeric = [c for c in features if c not in model.categorical]
+    categorical = [c for c in features if c in model.categorical]
+    profile = build_profile(train, numeric, categorical, bins=model.monitors.drift.numeric.bins)
+    columns = [model.time_column, *features, model.target]
+    lineage: dict[str, Any] = {
+        "job_id": job.id,
+        "attempt": attempt,
+        "trigger": job.trigger,
+        "reason": job.reason,
+        "as_of": job.as_of.isoformat(),
+        "data_start": window.start.isoformat(),
+        "data_end": window.end.isoformat(),
+        "rows_train": fit.rows_train,
+        "rows_holdout": len(holdout),
+        "rows_early_stopping": fit.rows_early_stopping,
+        "data_sha256": frame_sha256(labelled[columns]),
+        "features": features,
+        "schema": schema_of(labelled, features, model.categorical),
+        "trainer": model.training.trainer,
+        "best_iteration": fit.best_iteration,
+        "fit_seconds": round(fit.fit_seconds, 3),
+        "packages": package_versions(),
+    }
+    tags = {
+        "retrainer.job_id": str(job.id),
+        "retrainer.attempt": str(attempt),
+        "retrainer.trigger": job.trigger,
+        "retrainer.reason": job.reason[:500],
+        "retrainer.as_of": lineage["as_of"],
+        "retrainer.data_start": lineage["data_start"],
+        "retrainer.data_end": lineage["data_end"],
+        "retrainer.rows": str(fit.rows_train + len(holdout)),
+        "retrainer.data_hash": lineage["data_sha256"],
+        "retrainer.trainer": model.training.trainer,
+        "retrainer.version": __version__,
+        "retrainer.validation_passed": str(report.passed).lower(),
+    }
+    with tempfile.TemporaryDirectory(prefix="retrainer-bundle-") as tmp:
+        bundle_dir = Path(tmp) / "bundle"
+        fit.bundle.save(bundle_dir)
+        registered = registry.register(
+            model=model.name,
+            bundle_dir=bundle_dir,
+            params=fit.params,
+            metrics={f"holdout_{k}": v for k, v in report.candidate_metrics.items()},
+            tags=tags,
+            extra_artifacts={
+                "validation_report.json": report.to_dict(),
+                "reference_profile.json": profile,
+                "lineage.json": lineage,
+            },
+        )
+    lineage["artifact_sha256"] = registered.sha256
+    store.add_version(
+        ModelVersion(
+            model=model.name,
+            version=registered.version,
+            job_id=job.id,
+            run_id=registered.run_id,
+            artifact_uri=registered.artifact_uri,
+            artifact_sha256=registered.sha256,
+            status="candidate",
+            metrics=report.candidate_metrics,
+            created_at=wall_now(),
+            lineage=lineage,
+            profile=profile,
+        )
+    )
+    store.save_report(job.id, report)
+    store.complete_attempt(job.id, attempt, registered.version)
+    return registered.version
+
+
+class Heartbeat:
+    """Refreshes a running attempt's heartbeat; exits the process if the attempt lost its lease."""
+
+    def __init__(self, store: Store, job_id: int, attempt: int, every_seconds: float):
+        self.store, self.job_id, self.attempt = store, job_id, attempt
+        self.every = every_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                owned = self.store.heartbeat(self.job_id, self.attempt)
+            except Exception:  # a transient store error must not kill the job
+                log.exception("heartbeat of job #%s failed", self.job_id)
+                continue
+            if not owned:
+                log.error("job #%s attempt %s lost its lease; stopping", self.job_id, self.attempt)
+                os._exit(3)
+
+
+def run_job_entry(
+    job_id: int, attempt: int, store_url: str, n_jobs: int, heartbeat_seconds: float
+) -> None:
+    """Process entry point used by executors. Records its own failures in the store."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("OMP_NUM_THREADS", str(n_jobs))
+    store = Store(store_url, migrate_schema=False)
+    try:
+        with Heartbeat(store, job_id, attempt, heartbeat_seconds):
+            run_job(store, job_id, attempt, n_jobs)
+    except BaseException as error:  # noqa: BLE001 - every failure must reach the store
+        job = store.get_job(job_id)
+        policy = retry_policy_for(job)
+        if isinstance(error, PERMANENT_ERRORS):
+            policy = replace(policy, max_retries=0)
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        if not isinstance(error, DataError | TrainingError | DigestMismatchError):
+            detail += "\n" + traceback.format_exc(limit=8)
+        store.fail_attempt(job_id, attempt, outcome="failed", error=detail, policy=policy)
+    finally:
+        store.close()
+

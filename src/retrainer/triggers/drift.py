@@ -1,0 +1,51 @@
+"""Fires when enough of the model's columns drifted, or one drifted column is severe enough."""
+
+from __future__ import annotations
+
+from retrainer.config import DriftTriggerConfig
+from retrainer.domain import Severity, TriggerDecision
+from retrainer.triggers.base import TriggerContext, decision
+
+
+class DriftTrigger:
+    name = "drift"
+
+    def __init__(self, config: DriftTriggerConfig):
+        self.config = config
+
+    def evaluate(self, ctx: TriggerContext) -> TriggerDecision:
+        reading = ctx.readings.get("drift")
+        if reading is None:
+            return decision(ctx, self.name, False, "no drift reading this tick")
+        share = reading.score or 0.0
+        drifted = reading.details.get("drifted_columns", [])
+        columns = reading.details.get("columns", {})
+        severe = [
+            name
+            for name in drifted
+            if Severity(columns.get(name, {}).get("severity", "none")).at_least(
+                self.config.fire_on_severity
+            )
+        ]
+        evidence = {"drifted_share": share, "drifted_columns": drifted, "severe_columns": severe}
+        summary = f"{len(drifted)} of {len(columns)} columns drifted ({share:.0%})"
+        if share >= self.config.min_drifted_share and drifted:
+            return decision(
+                ctx,
+                self.name,
+                True,
+                f"{summary} >= {self.config.min_drifted_share:.0%}: {', '.join(drifted)}",
+                evidence,
+            )
+        if severe:
+            return decision(
+                ctx,
+                self.name,
+                True,
+                f"{summary}; {', '.join(severe)} at severity "
+                f">= {self.config.fire_on_severity.value}",
+                evidence,
+            )
+        return decision(
+            ctx, self.name, False, f"{summary} < {self.config.min_drifted_share:.0%}", evidence
+        )
