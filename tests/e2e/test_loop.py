@@ -1,0 +1,174 @@
+"""The loop end to end through the real CLI, SQLite state store, MLflow and worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pandas as pd
+import pytest
+from tests.e2e.harness import Hook, Project, project_config
+
+pytestmark = pytest.mark.e2e
+
+
+def first_version(project: Project) -> None:
+    out = project.json("retrain", "pm25", "--reason", "first version", "--as-of", "2010-08-01")
+    assert out["job"]["state"] == "promoted", out
+    assert out["job"]["candidate_version"] == "1"
+
+
+def champion_alias(project: Project) -> dict[str, list[str]]:
+    versions = project.json("models", "pm25")["versions"]
+    return {str(v["version"]): v["aliases"] for v in versions}
+
+
+def test_drift_fires_a_retrain_that_is_promoted_then_rolled_back(project: Project) -> None:
+    first_version(project)
+
+    tick = project.json("tick", "--as-of", "2010-12-01")
+    model = tick["models"][0]
+    assert model["readings"]["drift"]["alert"], model["readings"]
+    assert model["fired"] and model["trigger"] in ("drift", "performance"), model["reason"]
+    assert tick["outcomes"][0]["state"] == "promoted", tick["outcomes"]
+    assert tick["outcomes"][0]["version"] == "2"
+
+    status = project.json("status")["models"][0]
+    assert (status["champion"], status["previous"]) == ("2", "1")
+    aliases = champion_alias(project)
+    assert aliases["2"] == ["champion"] and aliases["1"] == ["previous"]
+
+    versions = {str(v["version"]): v for v in project.json("models", "pm25")["versions"]}
+    tags = versions["2"]["tags"]
+    for key in ("retrainer.job_id", "retrainer.trigger", "retrainer.data_hash",
+                "retrainer.artifact_sha256", "retrainer.data_start", "retrainer.rows"):
+        assert tags.get(key), key
+    assert tags["retrainer.trigger"] == model["trigger"]
+
+    job = project.json("history", "--job", str(tick["outcomes"][0]["job_id"]))
+    report = job["validation_report"]
+    assert report["passed"] and report["champion_version"] == "1"
+    assert report["test"]["p_value"] < 0.05
+
+    rolled = project.json("rollback", "pm25", "--reason", "canary looked bad")
+    assert (rolled["from_version"], rolled["to_version"]) == ("2", "1")
+    status = project.json("status")["models"][0]
+    assert status["champion"] == "1"
+    assert champion_alias(project)["1"] == ["champion"]
+    audit = project.json("history", "pm25")["audit"]
+    assert any(a["action"] == "model.rolled_back" and a["details"]["reason"] == "canary looked bad"
+               for a in audit)
+    # nothing earlier to go back to: a clear error, exit code 2
+    result = project.run("rollback", "pm25", check=2)
+    assert "no previous champion" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_worse_candidate_is_rejected_and_production_is_untouched(
+    project: Project, hook: Hook
+) -> None:
+    config = project_config()
+    config["project"] = {"notifications": [{"url": hook.url}]}
+    project.write_config(config)
+    first_version(project)
+
+    config["models"][0]["training"] = {"trainer": "sklearn.dummy:DummyRegressor"}
+    project.write_config(config)
+    out = project.json("retrain", "pm25", "--reason", "try a mean model", "--as-of", "2010-09-01")
+    assert out["job"]["state"] == "rejected"
+    assert "improvement" in out["job"]["state_reason"]
+
+    assert project.json("status")["models"][0]["champion"] == "1"
+    versions = {str(v["version"]): v for v in project.json("models", "pm25")["versions"]}
+    assert versions["1"]["aliases"] == ["champion"]
+    assert versions["2"]["aliases"] == []
+    assert versions["2"]["tags"]["retrainer.status"] == "rejected"
+    assert "candidate_rejected" in hook.kinds()
+
+
+def test_bad_data_skips_the_job_with_a_notification(project: Project, hook: Hook) -> None:
+    config = project_config()
+    config["project"] = {"notifications": [{"url": hook.url, "events": ["data_not_ready"]}]}
+    project.write_config(config)
+    first_version(project)
+
+    data = pd.read_csv(project.root / "data" / "pm25.csv")
+    late = pd.to_datetime(data["time"]) >= pd.Timestamp("2010-08-15", tz="UTC")
+    data["TEMP"] = data["TEMP"].astype(object)
+    data.loc[late, "TEMP"] = "sensor offline"
+    data.to_csv(project.root / "data" / "pm25.csv", index=False)
+
+    result = project.run("retrain", "pm25", "--reason", "after the sensor fault",
+                         "--as-of", "2010-10-01", check=1)
+    assert "skipped" in result.stdout and "TEMP" in result.stdout
+    jobs = project.json("history", "pm25")["jobs"]
+    assert jobs[0]["state"] == "skipped" and "TEMP" in jobs[0]["state_reason"]
+    assert hook.kinds() == ["data_not_ready"]
+    assert "TEMP" in hook.events[0]["message"]
+    assert project.json("status")["models"][0]["champion"] == "1"
+    assert champion_alias(project)["1"] == ["champion"]
+
+
+def _wait_for_running_attempt(project: Project, timeout: float = 60) -> tuple[int, str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            store = project.store()
+            jobs = store.list_jobs("pm25")
+            if jobs and jobs[0].state.value == "running":
+                attempts = store.attempts(jobs[0].id)
+                if attempts and attempts[-1].worker and ">" in attempts[-1].worker:
+                    store.close()
+                    return jobs[0].id, attempts[-1].worker
+            store.close()
+        except Exception:  # the store may not exist yet
+            pass
+        time.sleep(0.2)
+    raise AssertionError("no running attempt appeared")
+
+
+def slow_project(project: Project) -> None:
+    config = project_config()
+    config["models"][0]["training"] = {"trainer": "plugins:SlowRidge", "params": {"seconds": 4}}
+    project.write_config(config)
+
+
+def test_a_job_whose_processes_were_killed_is_reaped_and_retried(project: Project) -> None:
+    slow_project(project)
+    proc = project.spawn("retrain", "pm25", "--reason", "first", "--as-of", "2010-08-01")
+    job_id, _worker = _wait_for_running_attempt(project)
+    os.killpg(proc.pid, signal.SIGKILL)  # the command, its fork server and the worker
+    proc.wait(10)
+
+    time.sleep(3.5)  # longer than stale_after_seconds: the heartbeat is now stale
+    tick = project.json("tick", "--as-of", "2010-08-01")
+    assert tick["reaped"] == [job_id]
+    assert [(o["job_id"], o["state"]) for o in tick["outcomes"]] == [(job_id, "promoted")]
+    attempts = project.json("history", "--job", str(job_id))["attempts"]
+    assert [a["outcome"] for a in attempts] == ["stale", "succeeded"]
+    assert "heartbeat" in attempts[0]["error"]
+
+
+def test_a_killed_worker_is_detected_and_retried_at_once(project: Project) -> None:
+    slow_project(project)
+    proc = project.spawn("retrain", "pm25", "--reason", "first", "--as-of", "2010-08-01",
+                         "--json")
+    job_id, worker = _wait_for_running_attempt(project)
+    os.kill(int(worker.rsplit(">", 1)[1]), signal.SIGKILL)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    attempts = project.json("history", "--job", str(job_id))["attempts"]
+    assert [a["outcome"] for a in attempts] == ["died", "succeeded"]
+    assert "SIGKILL" in attempts[0]["error"]
+    assert project.json("status")["models"][0]["champion"] == "1"
+
+
+def test_a_bad_config_exits_2_naming_the_field(project: Project) -> None:
+    config = project_config(task="regresion")
+    config["executor"]["max_concurrency"] = 0
+    project.write_config(config)
+    for command in (["tick"], ["validate-config"], ["status"]):
+        result = project.run(*command, check=2)
+        assert "models[0].task" in result.stderr, result.stderr
+        assert "executor.max_concurrency" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from retrainer.cli.template import EXAMPLE_CONFIG
+from retrainer.config import ModelConfig, load_config, parse_config, resolve_url
+from retrainer.exceptions import ConfigError
+
+
+def minimal_model(**overrides: object) -> dict[str, object]:
+    model: dict[str, object] = {
+        "name": "pm25",
+        "source": {"kind": "csv", "path": "data.csv"},
+        "time_column": "time",
+        "target": "pm",
+        "task": "regression",
+    }
+    model.update(overrides)
+    return model
+
+
+def problems(data: dict[str, object]) -> dict[str, str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    return {p.path: p.reason for p in caught.value.problems}
+
+
+def test_example_config_is_valid(tmp_path: Path) -> None:
+    path = tmp_path / "retrainer.yaml"
+    path.write_text(EXAMPLE_CONFIG)
+    config = load_config(path)
+    model = config.models[0]
+    assert model.training_window == timedelta(days=180)
+    assert model.triggers.budget is not None and model.triggers.budget.period == "weekend"
+    assert model.validation.min_improvement_relative
+    assert model.validation.min_improvement_value == pytest.approx(0.02)
+    assert config.root == tmp_path.resolve()
+
+
+def test_every_problem_is_reported_with_its_field_path() -> None:
+    found = problems({
+        "project": {"bogus": 1},
+        "executor": {"max_concurrency": 0},
+        "models": [minimal_model(source={"kind": "csv"}, task="regresion",
+                                 training_window="10 days")],
+    })
+    assert found["project.bogus"] == "unknown field"
+    assert "greater than or equal to 1" in found["executor.max_concurrency"]
+    assert "Field required" in found["models[0].source.path"]
+    assert "regression" in found["models[0].task"]
+    assert "not a duration" in found["models[0].training_window"]
+
+
+@pytest.mark.parametrize(
+    ("validation", "expected"),
+    [
+        ({"metric": "roc_auc"}, "not a regression metric"),
+        ({"gates": {"max_foo": 3}}, "max_<metric> or min_<metric>"),
+        ({"min_improvement": "two"}, "percentage"),
+        ({"min_improvement": -1}, ">= 0"),
+    ],
+)
+def test_validation_settings_are_checked(validation: dict[str, object], expected: str) -> None:
+    found = problems({"models": [minimal_model(validation=validation)]})
+    assert any(expected in reason for reason in found.values()), found
+
+
+def test_schedule_needs_exactly_one_valid_form() -> None:
+    assert problems({"models": [minimal_model(triggers={"schedule": {}})]})
+    found = problems({"models": [minimal_model(triggers={"schedule": {"cron": "61 * * * *"}})]})
+    assert any("cron" in reason for reason in found.values())
+
+
+def test_duplicate_model_names_are_refused() -> None:
+    found = problems({"models": [minimal_model(), minimal_model()]})
+    assert "repeated" in found["models"]
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("models:\n  - name: x\n   bad indent: [\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems[0].path.startswith("line ")
+    assert caught.value.exit_code == 2
+
+
+def test_model_config_survives_a_json_round_trip() -> None:
+    config = parse_config({"models": [minimal_model(
+        triggers={"cooldown": "30d", "budget": {"max_retrains": 2, "period": "14d"}},
+        validation={"min_improvement": "2%", "gates": {"max_rmse": 25}},
+    )]})
+    dumped = yaml.safe_load(yaml.safe_dump(config.models[0].model_dump(mode="json")))
+    assert ModelConfig.model_validate(dumped) == config.models[0]
+
+
+def test_features_default_to_all_but_target_time_and_excluded() -> None:
+    model = parse_config({"models": [minimal_model(exclude=["id"])]}).models[0]
+    assert model.feature_columns(["time", "a", "id", "pm", "b"]) == ["a", "b"]
+
+
+def test_relative_sqlite_urls_resolve_against_the_config_directory(tmp_path: Path) -> None:
+    assert resolve_url("sqlite:///.retrainer/state.db", tmp_path) == (
+        f"sqlite:///{tmp_path.resolve()}/.retrainer/state.db"
+    )
+    assert resolve_url("sqlite:////abs/state.db", tmp_path) == "sqlite:////abs/state.db"

@@ -1,0 +1,99 @@
+"""Triggers plus guards against a real store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from retrainer.config import parse_config
+from retrainer.domain import ModelVersion, MonitorReading, Severity
+from retrainer.store import Store
+from retrainer.triggers import TriggerContext, evaluate_triggers
+
+T0 = datetime(2024, 6, 3, tzinfo=UTC)
+
+
+def model_config(**triggers: object):  # type: ignore[no-untyped-def]
+    return parse_config({"models": [{
+        "name": "m", "source": {"kind": "csv", "path": "x.csv"}, "time_column": "t",
+        "target": "y", "task": "regression", "triggers": triggers,
+    }]}).models[0]
+
+
+def champion() -> ModelVersion:
+    return ModelVersion("m", "1", None, None, "file:///x", "0" * 64, "champion", {"rmse": 1.0},
+                        T0)
+
+
+def drift(share: float, drifted: list[str], severity: str = "warning") -> MonitorReading:
+    columns = {c: {"severity": severity} for c in drifted} | {"quiet": {"severity": "none"}}
+    return MonitorReading("m", "drift", T0, T0 - timedelta(days=7), T0, 100, share,
+                          Severity(severity), bool(drifted), "s",
+                          {"columns": columns, "drifted_columns": drifted})
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 's.db'}")
+
+
+def test_initial_trigger_fires_without_a_champion(store: Store) -> None:
+    ctx = TriggerContext(model_config(), T0, None)
+    result = evaluate_triggers(store, ctx)
+    assert result.fire and result.trigger == "initial"
+
+
+def test_drift_fires_on_share_and_on_a_critical_column(store: Store) -> None:
+    model = model_config(drift={"min_drifted_share": 0.5})
+    low = evaluate_triggers(
+        store, TriggerContext(model, T0, champion(), {"drift": drift(0.25, ["a"])})
+    )
+    assert not low.fire
+    high = evaluate_triggers(store, TriggerContext(model, T0, champion(),
+                                                  {"drift": drift(0.6, ["a", "b"])}))
+    assert high.fire and high.trigger == "drift"
+    critical = evaluate_triggers(store, TriggerContext(
+        model, T0, champion(), {"drift": drift(0.1, ["a"], "critical")}))
+    assert critical.fire and "critical" in critical.reason
+
+
+def test_cooldown_holds_a_met_condition_and_says_why(store: Store) -> None:
+    model = model_config(cooldown="30d")
+    ctx = TriggerContext(model, T0, champion(), {"drift": drift(0.9, ["a", "b"])},
+                         last_job_as_of=T0 - timedelta(days=3))
+    result = evaluate_triggers(store, ctx)
+    assert not result.fire
+    drift_decision = next(d for d in result.decisions if d.trigger == "drift")
+    assert drift_decision.condition_met and not drift_decision.fired
+    assert "cooldown" in drift_decision.reason
+
+
+def test_active_job_holds_a_new_one(store: Store) -> None:
+    store.create_job("m", trigger="drift", reason="r", as_of=T0, config={}, max_attempts=1)
+    ctx = TriggerContext(model_config(), T0, champion(), {"drift": drift(0.9, ["a", "b"])})
+    result = evaluate_triggers(store, ctx)
+    assert not result.fire and "already queued" in result.reason
+
+
+def test_debounce_uses_stored_decision_history(store: Store) -> None:
+    model = model_config(debounce_seconds=3 * 3600)
+    for hours in (0, 1, 2, 3):
+        at = T0 + timedelta(hours=hours)
+        reading = drift(0.9, ["a", "b"])
+        result = evaluate_triggers(store, TriggerContext(model, at, champion(), {"drift": reading}))
+        for decision in result.decisions:
+            store.add_decision(decision)
+        assert result.fire is (hours == 3), hours
+
+
+def test_budget_counts_jobs_in_the_period(store: Store) -> None:
+    model = model_config(budget={"max_retrains": 1, "period": "7d"})
+    job = store.create_job("m", trigger="drift", reason="r", as_of=T0 - timedelta(days=1),
+                           config={}, max_attempts=1)
+    store.claim(job.id)
+    store.transition(job.id, job.state.FAILED, attempt=1)
+    result = evaluate_triggers(store, TriggerContext(model, T0, champion(),
+                                                    {"drift": drift(0.9, ["a", "b"])}))
+    assert not result.fire and "budget: 1 of 1" in result.reason
