@@ -10,15 +10,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from retrainer.cli.common import console, err_console, print_json
+from retrainer.exceptions import UsageError
 
 
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Project directory to create.")]
     = Path("retrainer-demo"),
+    until: Annotated[str | None, typer.Option(
+        "--until", help="Stop the replay before this month (YYYY-MM; default 2015-01).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Replay 2010-2014 Beijing PM2.5 month by month through the real loop (about 2 minutes)."""
-    from retrainer.demo.runner import MonthRow, run_demo
+    from retrainer.cli.common import parse_as_of
+    from retrainer.demo.runner import END, START, MonthRow, run_demo
+
+    end = parse_as_of(f"{until}-01") if until else END
+    if end is None or end <= START:
+        raise UsageError(f"--until must be a month after {START:%Y-%m}")
 
     table = Table(title="pm25: one tick per month (simulated clock)")
     for column, justify in (("month", "left"), ("production", "right"), ("RMSE", "right"),
@@ -43,7 +51,7 @@ def demo(
                 row.outcome,
             )
 
-        summary = run_demo(output, on_month=on_month)
+        summary = run_demo(output, end=end, on_month=on_month)
     if as_json:
         print_json({k: v for k, v in summary.items() if k != "months"})
         return

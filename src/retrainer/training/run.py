@@ -26,11 +26,12 @@ import pandas as pd
 
 # imported here so the executor's fork server preloads the whole training stack
 import retrainer.registry.mlflow_registry  # noqa: F401
+from retrainer.data.readiness import schema_of
+from retrainer.data.sources import make_source
+
 from retrainer import __version__
 from retrainer.clock import wall_now
 from retrainer.config import ExecutorConfig, ModelConfig
-from retrainer.data.readiness import schema_of
-from retrainer.data.sources import make_source
 from retrainer.domain import Job, ModelVersion, RetryPolicy, Window
 from retrainer.exceptions import ConfigError, DataError, DigestMismatchError, TrainingError
 from retrainer.monitoring.profile import build_profile
@@ -268,7 +269,7 @@ def run_job_entry(
     try:
         with Heartbeat(store, job_id, attempt, heartbeat_seconds):
             run_job(store, job_id, attempt, n_jobs)
-    except BaseException as error:  # noqa: BLE001 - every failure must reach the store
+    except BaseException as error:
         job = store.get_job(job_id)
         policy = retry_policy_for(job)
         if isinstance(error, PERMANENT_ERRORS):

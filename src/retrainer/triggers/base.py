@@ -30,7 +30,11 @@ class Trigger(Protocol):
 
 
 def decision(
-    ctx: TriggerContext, trigger: str, met: bool, reason: str, evidence: dict[str, Any] | None = None
+    ctx: TriggerContext,
+    trigger: str,
+    met: bool,
+    reason: str,
+    evidence: dict[str, Any] | None = None,
 ) -> TriggerDecision:
     """A decision whose ``fired`` equals ``condition_met`` until the guards have their say."""
     return TriggerDecision(

@@ -43,7 +43,9 @@ def debounce_hold(
     )
 
 
-def cooldown_hold(cooldown: timedelta, last_job_as_of: datetime | None, as_of: datetime) -> str | None:
+def cooldown_hold(
+    cooldown: timedelta, last_job_as_of: datetime | None, as_of: datetime
+) -> str | None:
     if not cooldown or last_job_as_of is None:
         return None
     allowed = last_job_as_of + cooldown

@@ -2,10 +2,10 @@
 
 >>> from datetime import datetime, timezone
 >>> from retrainer.config import ScheduleTriggerConfig
->>> t = datetime(2024, 1, 8, 12, tzinfo=timezone.utc)
->>> due_since(ScheduleTriggerConfig(cron="0 3 * * 1"), datetime(2024, 1, 1, 4, tzinfo=timezone.utc), t)
+>>> now, utc = datetime(2024, 1, 8, 12, tzinfo=timezone.utc), timezone.utc
+>>> due_since(ScheduleTriggerConfig(cron="0 3 * * 1"), datetime(2024, 1, 1, 4, tzinfo=utc), now)
 datetime.datetime(2024, 1, 8, 3, 0, tzinfo=datetime.timezone.utc)
->>> due_since(ScheduleTriggerConfig(every="7d"), datetime(2024, 1, 2, tzinfo=timezone.utc), t) is None
+>>> due_since(ScheduleTriggerConfig(every="7d"), datetime(2024, 1, 2, tzinfo=utc), now) is None
 True
 """
 
@@ -27,7 +27,7 @@ def due_since(config: ScheduleTriggerConfig, last: datetime, now: datetime) -> d
         due = last + config.every
         return due if due <= now else None
     assert config.cron is not None
-    instant = as_utc(croniter(config.cron, now).get_prev(datetime))
+    instant = as_utc(croniter(config.cron, now).get_prev(datetime)).replace(fold=0)
     return instant if instant > last else None
 
 
