@@ -1,0 +1,239 @@
+"""The fitted model together with its preprocessing, saved in native formats.
+
+Production scoring and retraining both go through :meth:`ModelBundle.prepare`: columns are
+selected and ordered by ``features``, numeric columns become float64, categorical columns
+become pandas ``category`` columns with the levels learned at fit time (unseen levels become
+missing). A bundle directory holds ``bundle.json`` (everything but the estimator) and the
+estimator in its native format: LightGBM booster text, XGBoost UBJSON, or joblib for other
+scikit-learn estimators (never a pickle for a booster).
+
+>>> import pandas as pd
+>>> from retrainer.domain.metrics import Task
+>>> bundle = ModelBundle(Task.REGRESSION, features=["x", "colour"], categorical=["colour"],
+...                      categories={"colour": ["blue", "red"]}, classes=None,
+...                      trainer="lightgbm", estimator=None)
+>>> frame = pd.DataFrame({"colour": ["red", "green"], "x": [1, 2], "extra": [0, 0]})
+>>> prepared = bundle.prepare(frame)
+>>> list(prepared.columns), prepared["colour"].tolist(), prepared["x"].dtype.name
+(['x', 'colour'], ['red', nan], 'float64')
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retrainer.domain.metrics import Task
+from retrainer.exceptions import DataError, TrainingError, UsageError
+
+FORMAT_VERSION = 1
+BUNDLE_FILE = "bundle.json"
+_FILES = {"lightgbm": "model.lgb.txt", "xgboost": "model.xgb.ubj", "joblib": "estimator.joblib"}
+
+
+def category_labels(series: pd.Series) -> pd.Series:
+    """A column's values as strings for category matching; missing stays missing.
+
+    Integral floats are written without a decimal part, so a level ``3`` matches whether the
+    column arrives as int64 or (because of a missing value) as float64.
+
+    >>> category_labels(pd.Series([3.0, None, 1.5])).tolist()
+    ['3', <NA>, '1.5']
+    """
+    if pd.api.types.is_float_dtype(series.dtype):
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        text = [
+            None if np.isnan(v) else str(int(v)) if float(v).is_integer() else str(v)
+            for v in values
+        ]
+        return pd.Series(text, index=series.index, dtype="string")
+    return series.astype("string")
+
+
+def learn_levels(series: pd.Series) -> list[str]:
+    """The sorted distinct category labels of a training column."""
+    return sorted(str(v) for v in category_labels(series).dropna().unique())
+
+
+def _numeric(series: pd.Series, column: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+        return series.astype("float64")
+    try:
+        return pd.to_numeric(series, errors="raise").astype("float64")
+    except (TypeError, ValueError):
+        raise DataError(
+            f"feature column {column!r} is not numeric (dtype {series.dtype}); "
+            "declare it in 'categorical' or fix the data"
+        ) from None
+
+
+@dataclass(eq=False)
+class ModelBundle:
+    """A fitted model and everything needed to score a raw frame with it.
+
+    ``estimator`` is the fitted predictor: a ``lightgbm.Booster`` / ``xgboost.Booster`` for
+    the built-in trainers (their native, file-backed form) or a fitted scikit-learn estimator.
+    Classifiers are fitted on labels encoded as ``0..k-1``; ``classes`` maps them back.
+    ``n_jobs`` caps prediction threads for boosters; it is a runtime setting, not saved.
+    """
+
+    task: Task
+    features: list[str]
+    categorical: list[str]
+    categories: dict[str, list[str]]
+    classes: list[Any] | None
+    trainer: str
+    estimator: Any
+    n_jobs: int | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    # --- preprocessing ----------------------------------------------------------------------
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's input: ``features`` in order, categories mapped to the learned levels.
+
+        Raises DataError naming every feature column the frame lacks.
+        """
+        missing = [c for c in self.features if c not in frame.columns]
+        if missing:
+            raise DataError(f"missing feature column(s) {missing}; the model uses {self.features}")
+        columns: dict[str, Any] = {}
+        for column in self.features:
+            series = frame[column]
+            if column in self.categories:
+                levels = self.categories[column]
+                labels = category_labels(series)
+                labels = labels.where(labels.isin(levels))
+                dtype = pd.CategoricalDtype(levels)
+                columns[column] = pd.Series(pd.Categorical(labels, dtype=dtype), index=frame.index)
+            else:
+                columns[column] = _numeric(series, column)
+        return pd.DataFrame(columns, index=frame.index)
+
+    # --- prediction -------------------------------------------------------------------------
+
+    def _raw(self, prepared: pd.DataFrame, proba: bool) -> np.ndarray:
+        kind = _estimator_format(self.trainer)
+        if kind == "lightgbm":
+            extra = {"num_threads": self.n_jobs} if self.n_jobs else {}
+            return np.asarray(self.estimator.predict(prepared, **extra), dtype="float64")
+        if kind == "xgboost":
+            return np.asarray(self.estimator.inplace_predict(prepared), dtype="float64")
+        if proba:
+            return np.asarray(self.estimator.predict_proba(prepared), dtype="float64")
+        return np.asarray(self.estimator.predict(prepared), dtype="float64")
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class probabilities, shape (n, len(classes)), columns in ``classes`` order."""
+        if self.task is not Task.CLASSIFICATION or self.classes is None:
+            raise UsageError("predict_proba is only defined for classification models")
+        raw = self._raw(self.prepare(frame), proba=True)
+        if raw.ndim == 1:  # binary boosters return P(classes[1])
+            raw = np.column_stack([1.0 - raw, raw])
+        return raw
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Regression: 1-D predictions. Classification: the most probable class labels."""
+        if self.task is Task.CLASSIFICATION:
+            assert self.classes is not None
+            return np.asarray(self.classes)[np.argmax(self.predict_proba(frame), axis=1)]
+        return self._raw(self.prepare(frame), proba=False).reshape(-1)
+
+    def prediction(self, frame: pd.DataFrame) -> np.ndarray:
+        """What the metrics take: regression predictions or the probability matrix."""
+        if self.task is Task.CLASSIFICATION:
+            return self.predict_proba(frame)
+        return self.predict(frame)
+
+    # --- storage ----------------------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        """Write ``bundle.json`` and the estimator's native file into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        kind = _estimator_format(self.trainer)
+        target = directory / _FILES[kind]
+        if kind in ("lightgbm", "xgboost"):  # booster text / UBJSON, both exact
+            self.estimator.save_model(str(target))
+        else:
+            import joblib
+
+            joblib.dump(self.estimator, target)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "task": str(self.task),
+            "trainer": self.trainer,
+            "features": self.features,
+            "categorical": self.categorical,
+            "categories": self.categories,
+            "classes": self.classes,
+            "estimator_format": kind,
+            "estimator_file": target.name,
+            "info": self.info,
+            "library_versions": library_versions(self.trainer),
+        }
+        (directory / BUNDLE_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path, *, n_jobs: int | None = None) -> ModelBundle:
+        """Rebuild a bundle saved by :meth:`save`. Raises TrainingError if it is unreadable."""
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / BUNDLE_FILE).read_text())
+            kind = meta["estimator_format"]
+            path = directory / meta["estimator_file"]
+            if kind == "lightgbm":
+                import lightgbm as lgb
+
+                estimator: Any = lgb.Booster(model_file=str(path))
+            elif kind == "xgboost":
+                import xgboost as xgb
+
+                estimator = xgb.Booster()
+                estimator.load_model(str(path))
+                if n_jobs:
+                    estimator.set_param({"nthread": n_jobs})
+            else:
+                import joblib
+
+                estimator = joblib.load(path)
+            return cls(
+                task=Task(meta["task"]),
+                features=list(meta["features"]),
+                categorical=list(meta["categorical"]),
+                categories={k: list(v) for k, v in meta["categories"].items()},
+                classes=meta["classes"],
+                trainer=meta["trainer"],
+                estimator=estimator,
+                n_jobs=n_jobs,
+                info=dict(meta.get("info", {})),
+            )
+        except Exception as error:  # any reader error (LightGBMError, XGBoostError, ...)
+            raise TrainingError(f"cannot load the model bundle in {directory}: {error}") from error
+
+
+def _estimator_format(trainer: str) -> str:
+    return trainer if trainer in ("lightgbm", "xgboost") else "joblib"
+
+
+def library_versions(trainer: str) -> dict[str, str]:
+    """Installed versions of the libraries a bundle of this trainer needs to load."""
+    names = ["retrainer", "numpy", "pandas", "scikit-learn"]
+    if trainer in ("lightgbm", "xgboost"):
+        names.append(trainer)
+    else:  # the estimator's distribution, when it is named like its top-level module
+        top = trainer.split(":", 1)[0].split(".", 1)[0]
+        names += ["joblib", top, top.replace("_", "-")]
+    versions = {}
+    for name in dict.fromkeys(names):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions

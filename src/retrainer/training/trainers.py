@@ -1,0 +1,180 @@
+"""Trainers: the trainer contract is scikit-learn's estimator contract.
+
+A trainer is any object with ``fit``/``predict``/``get_params`` (classifiers also need
+``predict_proba``). ``lightgbm`` and ``xgboost`` are built in; anything else is named
+``package.module:Class`` and instantiated with the configured params. Boosters take pandas
+``category`` columns and NaN natively; other estimators are wrapped in a Pipeline that imputes
+and standardises numeric columns and one-hot encodes categorical ones.
+
+>>> est = make_estimator("lightgbm", Task.REGRESSION, {"num_leaves": 15}, seed=3, n_jobs=1)
+>>> type(est).__name__, est.get_params()["num_leaves"], est.get_params()["random_state"]
+('LGBMRegressor', 15, 3)
+>>> make_estimator("sklearn.linear_model:Ridge", Task.REGRESSION, {}, 0, 1).steps[-1][0]
+'estimator'
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from typing import Any
+
+import numpy as np
+
+from retrainer.domain.metrics import Task
+from retrainer.exceptions import TrainingError
+
+BOOSTERS = ("lightgbm", "xgboost")
+
+LIGHTGBM_DEFAULTS: dict[str, Any] = {
+    "n_estimators": 1000,  # an upper bound: early stopping picks the number of rounds
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_child_samples": 20,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.9,
+    "verbose": -1,
+}
+
+XGBOOST_DEFAULTS: dict[str, Any] = {
+    "n_estimators": 1000,
+    "learning_rate": 0.05,
+    "max_depth": 6,
+    "min_child_weight": 1.0,
+    "subsample": 0.8,
+    "colsample_bytree": 0.9,
+    "tree_method": "hist",
+    "enable_categorical": True,
+    "max_cat_to_onehot": 8,
+}
+
+
+def make_estimator(trainer: str, task: Task, params: dict[str, Any], seed: int, n_jobs: int) -> Any:
+    """A fresh, unfitted estimator for ``trainer``.
+
+    Precedence: built-in defaults < ``random_state=seed`` < user ``params``; ``n_jobs`` always
+    comes from the caller (the executor's thread budget). Raises TrainingError when the class
+    cannot be imported, rejects the params, or is not a (probabilistic, for classification)
+    scikit-learn style estimator.
+    """
+    classification = task is Task.CLASSIFICATION
+    if trainer == "lightgbm":
+        import lightgbm as lgb
+
+        cls: Any = lgb.LGBMClassifier if classification else lgb.LGBMRegressor
+        return _construct(cls, {**LIGHTGBM_DEFAULTS, "random_state": seed, **params}, n_jobs)
+    if trainer == "xgboost":
+        import xgboost as xgb
+
+        cls = xgb.XGBClassifier if classification else xgb.XGBRegressor
+        return _construct(cls, {**XGBOOST_DEFAULTS, "random_state": seed, **params}, n_jobs)
+    return _wrap(_custom_estimator(trainer, task, params, seed, n_jobs))
+
+
+def _construct(cls: Any, params: dict[str, Any], n_jobs: int) -> Any:
+    try:
+        return cls(**{**params, "n_jobs": n_jobs})
+    except TypeError as error:
+        raise TrainingError(f"{cls.__name__} rejected the training params: {error}") from None
+
+
+def _custom_estimator(
+    trainer: str, task: Task, params: dict[str, Any], seed: int, n_jobs: int
+) -> Any:
+    module_name, _, class_name = trainer.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise TrainingError(f"cannot import trainer {trainer!r}: {error}") from None
+    try:
+        estimator = cls(**params)
+    except TypeError as error:
+        raise TrainingError(f"{trainer} rejected the training params: {error}") from None
+    required = ["fit", "predict", "get_params", "set_params"]
+    if task is Task.CLASSIFICATION:
+        required.append("predict_proba")
+    lacking = [name for name in required if not callable(getattr(estimator, name, None))]
+    if lacking:
+        raise TrainingError(
+            f"trainer {trainer!r} is not a scikit-learn style "
+            f"{'probabilistic classifier' if task is Task.CLASSIFICATION else 'estimator'}: "
+            f"it lacks {', '.join(lacking)}"
+        )
+    own = estimator.get_params(deep=False)
+    updates: dict[str, Any] = {}
+    if "random_state" in own and "random_state" not in params:
+        updates["random_state"] = seed
+    # scikit-learn's n_jobs=None already means one worker; only clamp what the user asked for
+    requested = params.get("n_jobs")
+    if "n_jobs" in own and requested is not None and (requested < 0 or requested > n_jobs):
+        updates["n_jobs"] = n_jobs
+    if updates:
+        estimator.set_params(**updates)
+    return estimator
+
+
+def _wrap(estimator: Any) -> Any:
+    """Impute and scale numeric columns, one-hot encode ``category`` columns, then ``estimator``."""
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    features = ColumnTransformer(
+        [
+            (
+                "numeric",
+                make_pipeline(
+                    SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+                ),
+                make_column_selector(dtype_exclude="category"),
+            ),
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                make_column_selector(dtype_include="category"),
+            ),
+        ],
+        sparse_threshold=0.0,
+    )
+    return Pipeline([("features", features), ("estimator", estimator)])
+
+
+def is_booster(trainer: str) -> bool:
+    return trainer in BOOSTERS
+
+
+def user_estimator(estimator: Any) -> Any:
+    """The estimator the user configured (inside our preprocessing Pipeline, if wrapped)."""
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(estimator, Pipeline) and estimator.steps[-1][0] == "estimator":
+        return estimator.steps[-1][1]
+    return estimator
+
+
+def lineage_params(estimator: Any) -> dict[str, Any]:
+    """``get_params(deep=False)`` of the user's estimator, made JSON-serialisable.
+
+    >>> from sklearn.linear_model import Ridge
+    >>> lineage_params(Ridge(alpha=2.0))["alpha"]
+    2.0
+    """
+    return {k: _jsonable(v) for k, v in sorted(user_estimator(estimator).get_params(False).items())}
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return repr(value)

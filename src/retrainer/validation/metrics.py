@@ -1,0 +1,141 @@
+"""Metrics named in ``domain.metrics.METRICS`` and the per-row losses the paired tests compare.
+
+Regression predictions are 1-D; classification predictions are probability matrices with one
+column per class, in ``classes`` order (a 1-D array is read as P(classes[1]) for binary).
+Binary f1 is the f1 of ``classes[1]``; multiclass f1 is macro-averaged, ROC AUC is
+one-vs-rest (macro over the classes present), and Brier is the mean squared distance to the
+one-hot label (halved for binary, which gives the usual mean of (p - y)^2). The mean of each
+row loss equals its metric:
+squared_error -> rmse², absolute_error -> mae, zero_one -> 1 - accuracy, log_loss, brier.
+
+>>> compute_metrics(Task.REGRESSION, [1.0, 2.0, 3.0], [1.0, 2.0, 5.0])["mae"]
+0.6666666666666666
+>>> row_losses("zero_one", ["a", "b"], [[0.9, 0.1], [0.8, 0.2]], classes=["a", "b"]).tolist()
+[0.0, 1.0]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+
+from retrainer.domain.metrics import Task
+from retrainer.exceptions import ValidationError
+
+ROW_LOSSES = ("squared_error", "absolute_error", "zero_one", "log_loss", "brier")
+
+
+def _regression(y_true: Any, prediction: Any) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true, dtype="float64").reshape(-1)
+    p = np.asarray(prediction, dtype="float64").reshape(-1)
+    if len(y) != len(p):
+        raise ValidationError(f"{len(y)} targets but {len(p)} predictions")
+    if len(y) == 0:
+        raise ValidationError("no rows to score")
+    if not (np.isfinite(y).all() and np.isfinite(p).all()):
+        raise ValidationError("targets and predictions must be finite (drop missing targets)")
+    return y, p
+
+
+def _classification(
+    y_true: Any, prediction: Any, classes: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, probability matrix, classes, label indices into classes)."""
+    y = np.asarray(y_true).reshape(-1)
+    proba = np.asarray(prediction, dtype="float64")
+    cls = np.unique(y) if classes is None else np.asarray(classes)
+    if proba.ndim == 1:
+        proba = np.column_stack([1.0 - proba, proba])
+    if proba.ndim != 2 or proba.shape[1] != len(cls):
+        raise ValidationError(
+            f"expected a probability matrix with {len(cls)} columns (classes {cls.tolist()}), "
+            f"got shape {proba.shape}"
+        )
+    if len(y) != len(proba):
+        raise ValidationError(f"{len(y)} labels but {len(proba)} predictions")
+    if len(y) == 0:
+        raise ValidationError("no rows to score")
+    if not np.isfinite(proba).all():
+        raise ValidationError("probabilities must be finite")
+    lookup = {value: i for i, value in enumerate(cls.tolist())}
+    try:
+        index = np.fromiter((lookup[v] for v in y.tolist()), dtype="int64", count=len(y))
+    except KeyError as error:
+        raise ValidationError(
+            f"label {error.args[0]!r} is not one of the model's classes {cls.tolist()}"
+        ) from None
+    return y, proba, cls, index
+
+
+def compute_metrics(
+    task: Task, y_true: Any, prediction: Any, classes: Any = None
+) -> dict[str, float]:
+    """Every metric of ``task`` in METRICS, as plain floats.
+
+    ROC AUC is NaN when the rows hold a single class (it is undefined there); every other
+    metric is finite (r2 needs two rows). Raises ValidationError when shapes disagree or a
+    label is not among ``classes``.
+    """
+    if task is Task.REGRESSION:
+        y, p = _regression(y_true, prediction)
+        return {
+            "rmse": float(skm.root_mean_squared_error(y, p)),
+            "mae": float(skm.mean_absolute_error(y, p)),
+            "r2": float(skm.r2_score(y, p)) if len(y) > 1 else math.nan,
+        }
+    _, proba, cls, index = _classification(y_true, prediction, classes)
+    k = len(cls)
+    labels = np.arange(k)
+    predicted = np.argmax(proba, axis=1)
+    auc = _roc_auc(index, proba)
+    f1 = (
+        skm.f1_score(index, predicted, average="binary", pos_label=1, zero_division=0.0)
+        if k == 2
+        else skm.f1_score(index, predicted, average="macro", labels=labels, zero_division=0.0)
+    )
+    return {
+        "accuracy": float(skm.accuracy_score(index, predicted)),
+        "roc_auc": auc,
+        "log_loss": float(skm.log_loss(index, proba, labels=labels)),
+        "f1": float(f1),
+        "brier": float(skm.brier_score_loss(index, proba, labels=labels)),
+    }
+
+
+def _roc_auc(index: np.ndarray, proba: np.ndarray) -> float:
+    """Binary AUC of classes[1]; multiclass: macro one-vs-rest over the classes present."""
+    present = np.unique(index)
+    if len(present) < 2:
+        return math.nan
+    if proba.shape[1] == 2:
+        return float(skm.roc_auc_score(index == 1, proba[:, 1]))
+    if len(present) == proba.shape[1]:
+        return float(skm.roc_auc_score(index, proba, multi_class="ovr", average="macro"))
+    return float(np.mean([skm.roc_auc_score(index == c, proba[:, c]) for c in present]))
+
+
+def row_losses(kind: str, y_true: Any, prediction: Any, classes: Any = None) -> np.ndarray:
+    """Per-row losses of one kind (lower is better), 1-D float64.
+
+    Raises ValidationError for an unknown kind or inputs ``compute_metrics`` would reject.
+    """
+    if kind in ("squared_error", "absolute_error"):
+        y, p = _regression(y_true, prediction)
+        error = y - p
+        return error**2 if kind == "squared_error" else np.abs(error)
+    if kind not in ROW_LOSSES:
+        raise ValidationError(f"unknown row loss {kind!r}; known: {', '.join(ROW_LOSSES)}")
+    _, proba, cls, index = _classification(y_true, prediction, classes)
+    rows = np.arange(len(index))
+    if kind == "zero_one":
+        return (np.argmax(proba, axis=1) != index).astype("float64")
+    if kind == "log_loss":
+        eps = np.finfo(proba.dtype).eps
+        return -np.log(np.clip(proba[rows, index], eps, 1 - eps))
+    onehot = np.zeros_like(proba)
+    onehot[rows, index] = 1.0
+    scale = 0.5 if len(cls) == 2 else 1.0
+    return scale * ((proba - onehot) ** 2).sum(axis=1)
