@@ -1,0 +1,367 @@
+"""Data sources: rows of one model's data inside a time window.
+
+The contract (``DataSource``): ``load(window)`` returns the rows with
+``window.start <= time < window.end``, sorted by time (stable), with a fresh 0..n-1 index
+and the time column as tz-aware UTC timestamps. Naive timestamps are taken as UTC; rows
+whose time is null belong to no window and are dropped. Every failure a user can cause
+(missing or empty file, missing or unparseable time column, a failing query) raises
+``DataError`` with a message that names the file or query.
+
+Built-ins (``make_source`` picks one from the model's config):
+
+* ``CsvSource``: ``pandas.read_csv`` with the config's ``options``. The parsed, sorted file
+  is cached per process, keyed by (path, mtime, size, options), because a replay asks for
+  dozens of windows of one file; callers get slices they cannot use to change the cache.
+* ``ParquetSource``: PyArrow with the window pushed down as a filter on the time column,
+  so only matching row groups and rows are read. Only the dataset's metadata is cached.
+* ``SqlSource``: SQLAlchemy ``text(query)`` with ``:start`` / ``:end`` bound to the window
+  when the query uses them. The window is applied in pandas as well, so a query without
+  them, or a database that compares timestamps loosely, still yields exactly the window.
+
+>>> import tempfile
+>>> from datetime import datetime, timezone
+>>> folder = Path(tempfile.mkdtemp())
+>>> _ = (folder / "d.csv").write_text("time,x\\n2024-01-02,2\\n2024-01-01,1\\n2024-01-03,3\\n")
+>>> source = CsvSource(folder / "d.csv", time_column="time")
+>>> utc = timezone.utc
+>>> source.load(Window(datetime(2024, 1, 1, tzinfo=utc), datetime(2024, 1, 3, tzinfo=utc)))
+                       time  x
+0 2024-01-01 00:00:00+00:00  1
+1 2024-01-02 00:00:00+00:00  2
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
+
+from retrainer.config import ModelConfig, resolve_url
+from retrainer.domain.windows import Window
+from retrainer.exceptions import DataError
+
+__all__ = ["CsvSource", "DataSource", "ParquetSource", "SqlSource", "make_source", "to_utc"]
+
+#: parsed files kept per process (least recently used are evicted)
+CACHE_SIZE = 8
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
+
+@runtime_checkable
+class DataSource(Protocol):
+    def load(self, window: Window) -> pd.DataFrame:
+        """Rows with ``window.start <= time < window.end``, sorted by time, time in UTC."""
+        ...
+
+    def columns(self) -> list[str]:
+        """The columns ``load`` returns."""
+        ...
+
+
+def make_source(model: ModelConfig, root: Path) -> DataSource:
+    """The source ``model.source`` describes; relative paths resolve against ``root``."""
+    spec = model.source
+    if spec.kind == "sql":
+        return SqlSource(resolve_url(spec.url, root), spec.query, model.time_column)
+    path = Path(spec.path).expanduser()
+    path = path if path.is_absolute() else root / path
+    if spec.kind == "csv":
+        return CsvSource(path, model.time_column, spec.options)
+    return ParquetSource(path, model.time_column)
+
+
+# --- time handling ---------------------------------------------------------------------------
+
+
+def utc_timestamp(value: datetime | pd.Timestamp) -> pd.Timestamp:
+    """``value`` as a UTC ``Timestamp``; naive values are taken as UTC."""
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def to_utc(series: pd.Series, where: str) -> pd.Series:
+    """Parse a time column to tz-aware UTC (naive = UTC). Raises ``DataError`` naming
+    ``where`` and an offending value when the column does not hold timestamps.
+
+    >>> times = to_utc(pd.Series(["2024-01-01 05:00", "2024-01-01T07:00+01:00"]), "t")
+    >>> [t.isoformat() for t in times]
+    ['2024-01-01T05:00:00+00:00', '2024-01-01T06:00:00+00:00']
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return series.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_dtype(dtype):
+        return series.dt.tz_localize("UTC")
+    name = series.name
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        raise DataError(
+            f"time column {name!r} in {where} holds numbers ({dtype}), not timestamps; "
+            "store ISO 8601 times such as '2024-01-31 13:00:00'"
+        )
+    for fmt in (None, "mixed"):
+        try:
+            kwargs: dict[str, Any] = {} if fmt is None else {"format": fmt}
+            return pd.to_datetime(series, utc=True, **kwargs)
+        except (ValueError, TypeError, OverflowError):
+            continue
+    parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
+    bad = series[series.notna() & parsed.isna()]
+    example = repr(bad.iloc[0]) if len(bad) else "?"
+    raise DataError(
+        f"time column {name!r} in {where} could not be parsed as timestamps "
+        f"({len(bad)} unparseable values, e.g. {example})"
+    )
+
+
+def prepare(frame: pd.DataFrame, time_column: str, where: str) -> pd.DataFrame:
+    """Check and parse the time column, drop rows without a time, sort stably by time."""
+    if time_column not in frame.columns:
+        shown = ", ".join(map(str, list(frame.columns)[:20]))
+        raise DataError(f"time column {time_column!r} not found in {where} (columns: {shown})")
+    times = to_utc(frame[time_column], where)
+    frame = frame.assign(**{time_column: times})
+    frame = frame[times.notna().to_numpy()]
+    return frame.sort_values(time_column, kind="stable").reset_index(drop=True)
+
+
+def window_slice(frame: pd.DataFrame, time_column: str, window: Window) -> pd.DataFrame:
+    """The rows of a frame sorted by ``time_column`` inside ``[window.start, window.end)``."""
+    times = frame[time_column]
+    lo = int(times.searchsorted(utc_timestamp(window.start), side="left"))
+    hi = int(times.searchsorted(utc_timestamp(window.end), side="left"))
+    part = frame.iloc[lo:max(lo, hi)]
+    # pandas >= 3 copies on write, so a slice cannot change the cached frame
+    return part.reset_index(drop=True) if _COPY_ON_WRITE else part.reset_index(drop=True).copy()
+
+
+# --- files -----------------------------------------------------------------------------------
+
+_cache: OrderedDict[tuple[Any, ...], tuple[tuple[int, int], Any]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """(mtime_ns, size) of an existing, non-empty file; ``DataError`` otherwise."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise DataError(f"data file not found: {path}") from None
+    except OSError as error:
+        raise DataError(f"cannot access data file {path}: {error}") from None
+    if path.is_file() and stat.st_size == 0:
+        raise DataError(f"data file is empty: {path}")
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _cached(key: tuple[Any, ...], stamp: tuple[int, int], build: Any) -> Any:
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] == stamp:
+            _cache.move_to_end(key)
+            return hit[1]
+    value = build()  # outside the lock: parsing may take a while
+    with _cache_lock:
+        _cache[key] = (stamp, value)
+        _cache.move_to_end(key)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return value
+
+
+def clear_cache() -> None:
+    """Forget every cached file (tests, long-lived processes that want memory back)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+class CsvSource:
+    """A CSV file read with ``pandas.read_csv(path, **options)``; cached per process."""
+
+    def __init__(self, path: Path, time_column: str, options: dict[str, Any] | None = None):
+        self.path = Path(path)
+        self.time_column = time_column
+        self.options = dict(options or {})
+
+    def __repr__(self) -> str:
+        return f"CsvSource({str(self.path)!r})"
+
+    def _frame(self) -> pd.DataFrame:
+        path = self.path.resolve()
+        stamp = _stamp(path)
+        options_key = json.dumps(self.options, sort_keys=True, default=str)
+        key = ("csv", str(path), options_key, self.time_column)
+        return _cached(key, stamp, self._parse)
+
+    def _parse(self) -> pd.DataFrame:
+        where = str(self.path)
+        try:
+            frame = pd.read_csv(self.path, **self.options)
+        except pd.errors.EmptyDataError:
+            raise DataError(f"data file is empty (no header row): {where}") from None
+        except FileNotFoundError:
+            raise DataError(f"data file not found: {where}") from None
+        except TypeError as error:
+            raise DataError(f"invalid csv options {self.options} for {where}: {error}") from None
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as error:
+            raise DataError(f"could not read CSV file {where}: {error}") from None
+        return prepare(frame, self.time_column, where)
+
+    def load(self, window: Window) -> pd.DataFrame:
+        return window_slice(self._frame(), self.time_column, window)
+
+    def columns(self) -> list[str]:
+        return [str(c) for c in self._frame().columns]
+
+
+class ParquetSource:
+    """A Parquet file (or directory of files) read with the window pushed down to PyArrow."""
+
+    def __init__(self, path: Path, time_column: str):
+        self.path = Path(path)
+        self.time_column = time_column
+
+    def __repr__(self) -> str:
+        return f"ParquetSource({str(self.path)!r})"
+
+    def _dataset(self) -> Any:
+        import pyarrow.dataset as ds
+
+        path = self.path.resolve()
+        stamp = _stamp(path)
+
+        def build() -> Any:
+            try:
+                return ds.dataset(str(path), format="parquet")
+            except (OSError, ValueError) as error:  # pa.ArrowInvalid is a ValueError
+                raise DataError(f"{self.path} is not a readable Parquet file: {error}") from None
+
+        return _cached(("parquet", str(path)), stamp, build)
+
+    def load(self, window: Window) -> pd.DataFrame:
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+
+        dataset = self._dataset()
+        where = str(self.path)
+        names = dataset.schema.names
+        if self.time_column not in names:
+            raise DataError(
+                f"time column {self.time_column!r} not found in {where} (columns: "
+                f"{', '.join(names[:20])})"
+            )
+        kind = dataset.schema.field(self.time_column).type
+        expression = None
+        if pa.types.is_timestamp(kind):
+            start, end = (utc_timestamp(t) for t in (window.start, window.end))
+            if kind.tz is None:  # naive timestamps hold UTC wall time
+                start, end = start.tz_localize(None), end.tz_localize(None)
+            bound = pa.timestamp("us", tz=kind.tz)
+            column = ds.field(self.time_column)
+            expression = (column >= pa.scalar(start.to_pydatetime(), type=bound)) & (
+                column < pa.scalar(end.to_pydatetime(), type=bound)
+            )
+        try:
+            frame = dataset.to_table(filter=expression).to_pandas()
+        except (OSError, ValueError) as error:
+            raise DataError(f"could not read Parquet data {where}: {error}") from None
+        return window_slice(prepare(frame, self.time_column, where), self.time_column, window)
+
+    def columns(self) -> list[str]:
+        return list(self._dataset().schema.names)
+
+
+# --- SQL -------------------------------------------------------------------------------------
+
+_engines: dict[str, Any] = {}
+_engines_lock = threading.Lock()
+
+
+class SqlSource:
+    """Rows from ``query`` on the database at ``url`` (any SQLAlchemy URL).
+
+    ``:start`` / ``:end`` are bound as tz-aware UTC datetimes (on PostgreSQL the session
+    time zone is set to UTC, so naive ``timestamp`` columns are read as UTC), except on
+    SQLite, which has
+    no timestamp type: there they are UTC text ``'YYYY-MM-DD HH:MM:SS'``, which compares
+    correctly with ISO 8601 text written with a space (SQLAlchemy's and pandas' format).
+    For other layouts write ``WHERE datetime(time) >= datetime(:start)``.
+    """
+
+    def __init__(self, url: str, query: str, time_column: str):
+        self.url = url
+        self.query = query.strip().rstrip(";").strip()
+        self.time_column = time_column
+
+    def __repr__(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        return f"SqlSource({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    def _engine(self) -> Any:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+        with _engines_lock:
+            engine = _engines.get(self.url)
+            if engine is not None:
+                return engine
+            try:
+                url = make_url(self.url)
+                database = url.database or ""
+                if (url.get_backend_name() == "sqlite" and database
+                        and database != ":memory:" and not database.startswith("file:")
+                        and not Path(database).is_file()):
+                    raise DataError(f"SQLite database not found: {database}")
+                engine = create_engine(url)
+            except (ArgumentError, SQLAlchemyError) as error:
+                raise DataError(f"invalid SQL source URL for {self!r}: {error}") from None
+            _engines[self.url] = engine
+            return engine
+
+    def _params(self, statement: Any, window: Window, dialect: str) -> dict[str, Any]:
+        wanted = set(statement.compile().params)
+        bounds: dict[str, Any] = {
+            "start": utc_timestamp(window.start).to_pydatetime(),
+            "end": utc_timestamp(window.end).to_pydatetime(),
+        }
+        if dialect == "sqlite":
+            bounds = {k: v.replace(tzinfo=None).isoformat(sep=" ") for k, v in bounds.items()}
+        return {k: v for k, v in bounds.items() if k in wanted}
+
+    def _run(self, sql: str, window: Window) -> pd.DataFrame:
+        from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        engine = self._engine()
+        statement = text(sql)
+        try:
+            params = self._params(statement, window, engine.dialect.name)
+            with engine.connect() as connection:
+                if engine.dialect.name == "postgresql":
+                    # naive `timestamp` columns compare with the UTC bounds in UTC
+                    connection.exec_driver_sql("SET TIME ZONE 'UTC'")
+                result = connection.execute(statement, params)
+                columns = list(result.keys())
+                rows = result.fetchall()
+        except SQLAlchemyError as error:
+            detail = getattr(error, "orig", None) or error
+            raise DataError(f"SQL source query failed on {self!r}: {detail}") from None
+        return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+
+    def load(self, window: Window) -> pd.DataFrame:
+        frame = self._run(self.query, window)
+        where = f"the result of the SQL query on {self!r}"
+        return window_slice(prepare(frame, self.time_column, where), self.time_column, window)
+
+    def columns(self) -> list[str]:
+        epoch = datetime(1970, 1, 1)
+        empty = self._run(
+            f"SELECT * FROM ({self.query}) AS retrainer_columns WHERE 1 = 0", Window(epoch, epoch)
+        )
+        return [str(c) for c in empty.columns]
