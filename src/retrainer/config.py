@@ -158,7 +158,7 @@ class ReadinessConfig(Strict):
 
 class NumericDriftRules(Strict):
     psi: float | None = Field(0.25, gt=0)
-    mean_shift: Fraction | None = 0.25  # relative, |mean - ref_mean| / |ref_mean|
+    mean_shift: Fraction | None = 0.25  # |mean - ref_mean| / max(|ref_mean|, ref_std)
     variance_ratio: tuple[float, float] | None = (0.5, 2.0)
     bins: int = Field(10, ge=2, le=100)
 

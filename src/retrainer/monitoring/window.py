@@ -31,23 +31,15 @@ def drift_reading(
     assert champion.profile is not None
     report: DriftReport = detect_drift(champion.profile, frame, model.monitors.drift)
     drifted = report.drifted_columns()
-    columns = {
-        name: {
-            "method": col.method,
-            "score": col.score,
-            "threshold": col.threshold,
-            "drifted": col.drifted,
-            "severity": col.severity.value,
-            "stats": col.stats,
-            "reasons": col.reasons,
-        }
-        for name, col in report.columns.items()
-    }
-    top = sorted(report.columns.values(), key=lambda c: c.score / (c.threshold or 1), reverse=True)
-    summary = f"{len(drifted)}/{len(columns)} columns drifted ({report.drifted_share:.0%})"
-    if drifted:
-        summary += ": " + ", ".join(f"{c.column} {c.method} {c.score:.2f}" for c in top[:3]
-                                    if c.drifted)
+    details = report.to_json()
+    ranked = sorted(
+        (c for c in report.columns.values() if c.drifted),
+        key=lambda c: (c.score / c.threshold) if c.threshold and c.score == c.score else 0.0,
+        reverse=True,
+    )
+    summary = f"{len(drifted)}/{len(report.columns)} columns drifted ({report.drifted_share:.0%})"
+    if ranked:
+        summary += ": " + ", ".join(f"{c.column} {c.method} {c.score:.2f}" for c in ranked[:3])
     return MonitorReading(
         model=model.name,
         monitor="drift",
@@ -59,7 +51,7 @@ def drift_reading(
         severity=report.max_severity(),
         alert=bool(drifted),
         summary=summary,
-        details={"columns": columns, "drifted_columns": drifted},
+        details=details,
         champion_version=champion.version,
     )
 

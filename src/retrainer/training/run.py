@@ -130,7 +130,7 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
     notes: dict[str, Any] = {}
     if champion is not None:
         champion_bundle = registry.load_bundle(
-            model.name, champion.version, champion.artifact_sha256
+            model.name, champion.version, champion.artifact_sha256, n_jobs=n_jobs
         )
         try:
             champion_prediction = champion_bundle.prediction(holdout)
@@ -157,8 +157,8 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
         report = replace(report, extra={**report.extra, **notes},
                          reasons=[*report.reasons, *unscored])
 
-    numeric = [c for c in features if c not in model.categorical]
-    categorical = [c for c in features if c in model.categorical]
+    categorical = [c for c in features if c in fit.bundle.categorical]
+    numeric = [c for c in features if c not in categorical]
     profile = build_profile(train, numeric, categorical, bins=model.monitors.drift.numeric.bins)
     columns = [model.time_column, *features, model.target]
     lineage: dict[str, Any] = {
@@ -174,7 +174,7 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
         "rows_early_stopping": fit.rows_early_stopping,
         "data_sha256": frame_sha256(labelled[columns]),
         "features": features,
-        "schema": schema_of(labelled, features, model.categorical),
+        "schema": schema_of(labelled, features, categorical),
         "trainer": model.training.trainer,
         "best_iteration": fit.best_iteration,
         "fit_seconds": round(fit.fit_seconds, 3),
