@@ -60,6 +60,19 @@ def parse_duration(value: Any) -> Any:
     raise ValueError(f"{value!r} is not a duration such as '7d', '12h', '30m' or '90s'")
 
 
+def format_duration(value: timedelta) -> str:
+    """The shortest exact form: 365d, 12h, 90s.
+
+    >>> format_duration(timedelta(days=365)), format_duration(timedelta(minutes=90))
+    ('365d', '90m')
+    """
+    seconds = value.total_seconds()
+    for unit in ("w", "d", "h", "m"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{int(seconds // _UNITS[unit])}{unit}"
+    return f"{seconds:g}s"
+
+
 def parse_fraction(value: Any) -> Any:
     """'15%' -> 0.15; numbers pass through."""
     if isinstance(value, str) and value.strip().endswith("%"):

@@ -172,3 +172,23 @@ def test_a_bad_config_exits_2_naming_the_field(project: Project) -> None:
         assert "models[0].task" in result.stderr, result.stderr
         assert "executor.max_concurrency" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_the_demo_leaves_a_working_project(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    demo = Project(tmp_path)
+    out = demo.json("demo", "--output", "d", "--until", "2011-02")
+    assert out["ticks"] == 7 and out["triggers_fired"] >= 3
+    assert out["promotions"] >= 2 and out["rejections"] >= 1, out
+    assert sum(out["jobs"].values()) == out["triggers_fired"]
+    assert out["state_store_url"].endswith("d/.retrainer/state.db")
+
+    project = Project(tmp_path / "d")
+    status = project.json("status")["models"][0]
+    assert status["champion"] == out["champion_version"]
+    history = project.json("history")
+    assert {j["state"] for j in history["jobs"]} >= {"promoted", "rejected"}
+    versions = project.json("models", "pm25")["versions"]
+    assert len(versions) == sum(out["jobs"].values())
+    rolled = project.json("rollback", "pm25")
+    assert rolled["from_version"] == out["champion_version"]
+    assert project.json("status")["models"][0]["champion"] == rolled["to_version"]

@@ -28,7 +28,7 @@ def test_debounce_holds_until_the_condition_has_lasted_long_enough() -> None:
 def test_cooldown() -> None:
     assert cooldown_hold(timedelta(days=7), T0 - timedelta(days=8), T0) is None
     held = cooldown_hold(timedelta(days=7), T0 - timedelta(days=2), T0)
-    assert held is not None and "next allowed 2024-06-08" in held
+    assert held is not None and "until 2024-06-08 12:00" in held
     assert cooldown_hold(timedelta(0), T0, T0) is None
     assert cooldown_hold(timedelta(days=7), None, T0) is None
 

@@ -22,7 +22,7 @@ from retrainer.config import Settings, load_config
 from retrainer.demo.dataset import load_beijing
 from retrainer.exceptions import UsageError
 from retrainer.orchestrator import TickReport
-from retrainer.runtime import build_runtime
+from retrainer.runtime import Runtime, build_runtime
 
 MARKER = ".retrainer-demo"
 MODEL = "pm25"
@@ -58,7 +58,7 @@ def prepare(output: Path) -> Path:
     return output / "retrainer.yaml"
 
 
-def month_row(report: TickReport) -> MonthRow:
+def month_row(rt: Runtime, report: TickReport) -> MonthRow:
     tick = report.models[0]
     perf = tick.readings.get("performance")
     drift = tick.readings.get("drift")
@@ -66,19 +66,17 @@ def month_row(report: TickReport) -> MonthRow:
     evaluation = tick.evaluation
     if evaluation is not None and evaluation.fire:
         decision = f"retrain ({evaluation.trigger})"
-    elif evaluation is not None and any(d.condition_met for d in evaluation.decisions):
-        held = [d for d in evaluation.decisions if d.condition_met]
-        decision = "held: " + held[0].reason.split("held: ")[-1]
+    elif evaluation is not None and evaluation.holds:
+        decision = "held: " + evaluation.holds[0].split(" (")[0]
     else:
-        decision = "no trigger"
+        decision = "-"
+    result = "-"
     if outcome is not None:
-        text = outcome.state.value + (f" v{outcome.version}" if outcome.version else "")
-        reason = outcome.reason.split("; ")[0]
-        result = f"{text}: {reason}"
+        result = outcome.state.value + (f" v{outcome.version}" if outcome.version else "")
+        validation = rt.store.report(outcome.job_id)
+        result += f": {validation.summary()}" if validation else f": {outcome.reason}"
     elif tick.job is not None:
         result = f"{tick.job.state.value}: {tick.job.state_reason or ''}"
-    else:
-        result = "-"
     return MonthRow(
         as_of=report.as_of,
         production=tick.champion,
@@ -86,7 +84,7 @@ def month_row(report: TickReport) -> MonthRow:
         drift_share=drift.score if drift else None,
         decision=decision,
         outcome=result,
-        version_after=None,
+        version_after=(rt.store.champion_pointer(MODEL) or (None,))[0],
     )
 
 
@@ -115,9 +113,7 @@ def run_demo(
             evaluation = report.models[0].evaluation
             if evaluation and evaluation.fire and evaluation.trigger:
                 fired[evaluation.trigger] += 1
-            row = month_row(report)
-            row = MonthRow(**{**row.__dict__,
-                              "version_after": (rt.store.champion_pointer(MODEL) or (None,))[0]})
+            row = month_row(rt, report)
             rows.append(row)
             if on_month:
                 on_month(row, index + 1, len(months))

@@ -49,6 +49,35 @@ class ValidationReport:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self) -> str:
+        """One line with the decisive numbers: what passed, or the first check that failed."""
+        cand = self.candidate_metrics.get(self.metric, float("nan"))
+        failed_gates = [g for g in self.gates if not g.passed]
+        if self.champion_metrics is None:
+            head = f"{self.metric} {cand:.4g}, no production model to compare"
+        else:
+            champ = self.champion_metrics.get(self.metric, float("nan"))
+            head = f"{self.metric} {cand:.4g} vs {champ:.4g}"
+            rel = self.relative_improvement
+            if rel is not None:
+                head += f" ({abs(rel):.1%} {'better' if rel >= 0 else 'worse'})"
+        if failed_gates:
+            gate = failed_gates[0]
+            return f"{head}; gate {gate.name} failed ({gate.value:.4g} vs limit {gate.limit:g})"
+        if self.champion_metrics is None or self.passed:
+            if self.test is not None and self.test.p_value is not None:
+                head += f", p={self.test.p_value:.2g}"
+            return head
+        required = (f"{self.min_improvement:.1%}" if self.min_improvement_relative
+                    else f"{self.min_improvement:g}")
+        achieved = (self.relative_improvement if self.min_improvement_relative
+                    else self.improvement)
+        if achieved is None or achieved < self.min_improvement:
+            return f"{head}; needs {required} better"
+        if self.test is not None and not self.test.rejected_null:
+            return f"{head}; not significant (p={self.test.p_value:.2g} >= {self.test.alpha:g})"
+        return head
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ValidationReport:
         data = dict(data)

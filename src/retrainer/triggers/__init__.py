@@ -46,6 +46,7 @@ class Evaluation:
     fire: bool
     trigger: str | None  # the trigger that names the job
     reason: str
+    holds: list[str]  # why a met condition did not fire (debounce, cooldown, budget, active job)
 
 
 def _model_holds(store: Store, ctx: TriggerContext, *, cooldown: bool) -> list[str]:
@@ -81,21 +82,24 @@ def evaluate_triggers(store: Store, ctx: TriggerContext) -> Evaluation:
     met = [item for item, hold in debounced if item.condition_met and hold is None]
     model_holds = _model_holds(store, ctx, cooldown=True) if met else []
     final = []
+    holds: list[str] = []
     for item, hold in debounced:
         if not item.condition_met:
             final.append(item)
         elif hold or model_holds:
-            why = "; ".join(h for h in [hold, *model_holds] if h)
+            item_holds = [h for h in [hold, *model_holds] if h]
+            holds.extend(h for h in item_holds if h not in holds)
+            why = "; ".join(item_holds)
             final.append(replace(item, fired=False, reason=f"{item.reason} — held: {why}"))
         else:
             final.append(item)
     fired = [item for item in final if item.fired]
     if fired:
         return Evaluation(final, True, fired[0].trigger, "; ".join(
-            f"{item.trigger}: {item.reason}" for item in fired))
+            f"{item.trigger}: {item.reason}" for item in fired), [])
     held = [item for item in final if item.condition_met]
     reason = "; ".join(f"{i.trigger}: {i.reason}" for i in held) if held else "no trigger fired"
-    return Evaluation(final, False, None, reason)
+    return Evaluation(final, False, None, reason, holds)
 
 
 def guard_manual(store: Store, ctx: TriggerContext, *, force: bool) -> list[str]:

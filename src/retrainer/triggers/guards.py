@@ -9,14 +9,14 @@ Each guard returns None when it lets a decision through, or the reason it holds 
 >>> budget_window("weekend", saturday - timedelta(days=2)) is None
 True
 >>> cooldown_hold(timedelta(days=30), saturday - timedelta(days=3), saturday)
-'cooldown 30 days: last training job 2024-06-05, next allowed 2024-07-05'
+'cooldown 30d until 2024-07-05 10:00 (last training job 2024-06-05)'
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from retrainer.config import BudgetConfig
+from retrainer.config import BudgetConfig, format_duration
 from retrainer.domain import TriggerDecision
 
 
@@ -38,8 +38,8 @@ def debounce_hold(
     if held_for >= debounce_seconds:
         return None
     return (
-        f"debounce: condition met since {since:%Y-%m-%d %H:%M} ({held_for:.0f}s), "
-        f"needs {debounce_seconds:.0f}s"
+        f"debounce: condition met for {held_for:.0f}s of {debounce_seconds:.0f}s "
+        f"(since {since:%Y-%m-%d %H:%M})"
     )
 
 
@@ -52,11 +52,8 @@ def cooldown_hold(
     if as_of >= allowed:
         return None
     return (
-        f"cooldown {cooldown.days} days: last training job {last_job_as_of:%Y-%m-%d}, "
-        f"next allowed {allowed:%Y-%m-%d}"
-        if cooldown.days and not cooldown.seconds
-        else f"cooldown {cooldown}: last training job {last_job_as_of:%Y-%m-%d %H:%M}, "
-        f"next allowed {allowed:%Y-%m-%d %H:%M}"
+        f"cooldown {format_duration(cooldown)} until {allowed:%Y-%m-%d %H:%M} "
+        f"(last training job {last_job_as_of:%Y-%m-%d})"
     )
 
 
@@ -86,5 +83,5 @@ def budget_hold(budget: BudgetConfig | None, used: int, as_of: datetime) -> str 
         return None
     if used < budget.max_retrains:
         return None
-    period = budget.period if isinstance(budget.period, str) else f"{budget.period}"
-    return f"budget: {used} of {budget.max_retrains} retrains used this {period}"
+    period = budget.period if isinstance(budget.period, str) else format_duration(budget.period)
+    return f"budget: {used} of {budget.max_retrains} retrains used per {period}"
