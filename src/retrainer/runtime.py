@@ -60,7 +60,7 @@ class Runtime:
             self._bundles[key] = self.registry.load_bundle(
                 version.model, version.version, version.artifact_sha256
             )
-        return self._bundles[key]  # type: ignore[no-any-return]
+        return self._bundles[key]
 
     def close(self) -> None:
         self.store.close()

@@ -13,7 +13,7 @@ import signal
 import time
 from collections import deque
 from dataclasses import dataclass
-from multiprocessing.context import BaseContext
+from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 
 from retrainer.config import ExecutorConfig
@@ -24,10 +24,10 @@ from retrainer.store.store import worker_name
 log = logging.getLogger(__name__)
 
 PRELOAD = ["retrainer.training.run"]
-_context: BaseContext | None = None
+_context: ForkServerContext | SpawnContext | None = None
 
 
-def process_context() -> BaseContext:
+def process_context() -> ForkServerContext | SpawnContext:
     """A fork server with the training stack preloaded (spawn where fork servers don't exist)."""
     global _context
     if _context is None:
