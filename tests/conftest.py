@@ -38,6 +38,13 @@ def _postgres_schema_url(base: str) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture()
+def postgres_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL in a fresh schema (tests using it skip without the env variable)."""
+    assert POSTGRES_URL is not None
+    yield from _postgres_schema_url(POSTGRES_URL)
+
+
 @pytest.fixture(
     params=[
         "sqlite",

@@ -50,6 +50,7 @@ def project_config(**model_overrides: Any) -> dict[str, Any]:
 class Project:
     def __init__(self, root: Path):
         self.root = root
+        self.extra_env: dict[str, str] = {}
 
     @property
     def config_path(self) -> Path:
@@ -62,6 +63,7 @@ class Project:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RETRAINER_")}
         env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
         env["COLUMNS"] = "200"
+        env.update(self.extra_env)
         return env
 
     def run(

@@ -8,6 +8,7 @@ import time
 
 import pandas as pd
 import pytest
+from tests.conftest import POSTGRES_URL
 from tests.e2e.harness import Hook, Project, project_config
 
 pytestmark = pytest.mark.e2e
@@ -192,3 +193,35 @@ def test_the_demo_leaves_a_working_project(tmp_path) -> None:  # type: ignore[no
     rolled = project.json("rollback", "pm25")
     assert rolled["from_version"] == out["champion_version"]
     assert project.json("status")["models"][0]["champion"] == rolled["to_version"]
+
+
+def test_a_job_that_keeps_timing_out_fails_with_a_notification(
+    project: Project, hook: Hook
+) -> None:
+    config = project_config()
+    config["models"][0]["training"] = {"trainer": "plugins:SlowRidge", "params": {"seconds": 30}}
+    config["executor"].update(timeout_seconds=1.5)
+    config["executor"]["retry"]["max_retries"] = 1
+    config["project"] = {"notifications": [{"url": hook.url}]}
+    project.write_config(config)
+    result = project.run("retrain", "pm25", "--reason", "first", "--as-of", "2010-08-01",
+                         check=1)
+    assert "failed" in result.stdout
+    job = project.json("history", "--job", "1")
+    assert job["job"]["state"] == "failed"
+    assert [a["outcome"] for a in job["attempts"]] == ["timeout", "timeout"]
+    assert hook.kinds() == ["trigger_fired", "job_failed"]
+    assert project.json("status")["models"][0]["champion"] is None
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(POSTGRES_URL is None, reason="RETRAINER_TEST_DATABASE_URL is not set")
+def test_the_loop_runs_on_postgresql(project: Project, postgres_schema_url: str) -> None:
+    project.extra_env = {"RETRAINER_STATE_STORE_URL": postgres_schema_url}
+    first_version(project)
+    tick = project.json("tick", "--as-of", "2010-12-01")
+    assert tick["outcomes"][0]["state"] == "promoted"
+    status = project.json("status")
+    assert status["state_store_url"].startswith("postgresql")
+    assert (status["models"][0]["champion"], status["models"][0]["previous"]) == ("2", "1")
+    assert not (project.root / ".retrainer" / "state.db").exists()

@@ -97,3 +97,23 @@ def test_budget_counts_jobs_in_the_period(store: Store) -> None:
     result = evaluate_triggers(store, TriggerContext(model, T0, champion(),
                                                     {"drift": drift(0.9, ["a", "b"])}))
     assert not result.fire and "budget: 1 of 1" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("schedule", "last_days_ago", "fires"),
+    [
+        ({"every": "30d"}, 31, True),
+        ({"every": "30d"}, 29, False),
+        ({"cron": "0 3 * * 1"}, 8, True),  # a Monday 03:00 passed since the last job
+        ({"cron": "0 3 1 1 *"}, 8, False),  # next due on 1 January
+    ],
+)
+def test_schedule_trigger(store: Store, schedule: dict[str, str], last_days_ago: int,
+                          fires: bool) -> None:
+    model = model_config(schedule=schedule)
+    ctx = TriggerContext(model, T0, champion(), {},
+                         last_job_as_of=T0 - timedelta(days=last_days_ago))
+    result = evaluate_triggers(store, ctx)
+    assert result.fire is fires
+    if fires:
+        assert result.trigger == "schedule"

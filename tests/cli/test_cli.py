@@ -1,0 +1,88 @@
+"""Fast command-line tests in-process (Typer's runner); the slow ones live in tests/e2e."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from retrainer import __version__
+from retrainer.cli.app import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str, cwd: Path) -> tuple[int, str]:
+    import os
+
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        result = runner.invoke(app, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    return result.exit_code, result.output
+
+
+@pytest.fixture(autouse=True)
+def _no_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RETRAINER_CONFIG", "RETRAINER_STATE_STORE_URL", "RETRAINER_MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_version(tmp_path: Path) -> None:
+    code, out = invoke("--version", cwd=tmp_path)
+    assert code == 0 and __version__ in out
+
+
+def test_init_writes_a_valid_config_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    from retrainer.exceptions import UsageError
+
+    code, _ = invoke("init", cwd=tmp_path)
+    assert code == 0 and (tmp_path / "retrainer.yaml").is_file()
+    code, out = invoke("validate-config", "--json", cwd=tmp_path)
+    assert code == 0 and json.loads(out) == {
+        "valid": True, "file": "retrainer.yaml", "models": ["demand"]}
+    with pytest.raises(UsageError, match="already exists"):
+        invoke("init", cwd=tmp_path)
+    code, _ = invoke("init", "--force", cwd=tmp_path)
+    assert code == 0
+
+
+def test_validate_config_json_lists_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "models:\n  - name: x\n    source: {kind: excel, path: a}\n    time_column: t\n"
+        "    target: y\n    task: regression\n    min_rows: -1\n"
+    )
+    code, out = invoke("validate-config", "bad.yaml", "--json", cwd=tmp_path)
+    assert code == 2
+    paths = {p["path"] for p in json.loads(out)["problems"]}
+    assert {"models[0].source", "models[0].min_rows"} <= paths
+
+
+def test_db_upgrade_creates_then_keeps_the_schema(tmp_path: Path) -> None:
+    invoke("init", cwd=tmp_path)
+    code, out = invoke("db", "upgrade", "--json", cwd=tmp_path)
+    first = json.loads(out)
+    assert code == 0 and first["before"] is None and first["after"] == first["head"]
+    assert (tmp_path / ".retrainer" / "state.db").is_file()
+    code, out = invoke("db", "upgrade", "--json", cwd=tmp_path)
+    assert json.loads(out)["before"] == first["head"]
+
+
+def test_unknown_model_is_a_usage_error(tmp_path: Path) -> None:
+    from retrainer.exceptions import UsageError
+
+    invoke("init", cwd=tmp_path)
+    with pytest.raises(UsageError, match="no model named 'nope'.*demand"):
+        invoke("rollback", "nope", cwd=tmp_path)
+
+
+def test_status_of_a_fresh_project(tmp_path: Path) -> None:
+    invoke("init", cwd=tmp_path)
+    code, out = invoke("status", "--json", cwd=tmp_path)
+    data = json.loads(out)
+    assert code == 0
+    assert data["models"][0]["model"] == "demand" and data["models"][0]["champion"] is None
