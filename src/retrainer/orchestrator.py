@@ -259,18 +259,11 @@ def decide_finished(rt: Runtime, as_of: datetime) -> list[JobOutcome]:
 
 def reap(rt: Runtime) -> list[int]:
     """Running jobs whose worker stopped heartbeating: fail the attempt, retry per policy."""
-    reaped = []
-    stale_after = rt.config.executor.stale_after_seconds
-    for job in rt.store.stale_jobs(timedelta(seconds=stale_after)):
-        result = rt.store.fail_attempt(
-            job.id, job.attempts, outcome="stale",
-            error=f"no heartbeat for over {stale_after:.0f}s: the worker died",
-            policy=retry_policy_for(job),
-        )
-        if result is not None:
-            reaped.append(job.id)
-            log.warning("job #%s reaped (%s)", job.id, result.state_reason)
-    return reaped
+    stale_after = timedelta(seconds=rt.config.executor.stale_after_seconds)
+    reaped = rt.store.reap_stale(stale_after, retry_policy_for)
+    for job in reaped:
+        log.warning("job #%s reaped (%s)", job.id, job.state_reason)
+    return [job.id for job in reaped]
 
 
 # --- registry mirror and rollback ----------------------------------------------------------
@@ -287,7 +280,7 @@ def mirror(rt: Runtime, model: str) -> bool:
     except RegistryError as error:
         log.warning("MLflow aliases of %s not mirrored yet: %s", model, error)
         return False
-    rt.store.mark_mirrored(model)
+    rt.store.mark_mirrored(model, champion)
     return True
 
 

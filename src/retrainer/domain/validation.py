@@ -23,7 +23,8 @@ class StatTestResult:
     alpha: float
     rejected_null: bool  # True: "no improvement" is rejected at alpha
     n: int
-    mean_loss_difference: float | None = None  # champion loss - candidate loss; > 0 favours the candidate
+    # champion loss - candidate loss: > 0 favours the candidate
+    mean_loss_difference: float | None = None
 
 
 @dataclass(frozen=True)

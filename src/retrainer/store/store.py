@@ -4,12 +4,17 @@ Invariants the store keeps, on SQLite and PostgreSQL alike:
 
 - A job changes state only along ``domain.jobs.TRANSITIONS``, by compare-and-set on its
   current state (and attempt number for a running job): two workers can never both claim,
-  finish or fail the same attempt.
+  finish or fail the same attempt. An attempt owns its job only while the job is running
+  with that attempt number; once reaped (or reclaimed) it can change nothing.
 - At most one job per model is queued, running or awaiting its promotion decision
   (a partial unique index).
 - One champion per model (the ``champions`` primary key), changed by compare-and-set on
-  the expected current champion.
-- Retries are decided in one place, ``fail_attempt``, by the job's ``RetryPolicy``.
+  the expected current champion, and only to a version the store knows.
+- Retries are decided in one place, ``fail_attempt``, by the job's ``RetryPolicy`` within
+  its ``max_attempts``; ``claim`` and ``due_jobs`` honour the retry delay (``not_before``).
+- Every job state change, whichever method makes it, writes a ``job.<state>`` audit row.
+- Datetimes come back timezone-aware UTC; JSON evidence stores NaN/±inf as null, on
+  SQLite and PostgreSQL alike.
 
 Every method raises ``StoreError`` for backend failures, ``NotFoundError`` for missing
 rows and ``IllegalTransitionError`` for a refused state change.
@@ -17,16 +22,14 @@ rows and ``IllegalTransitionError`` for a refused state change.
 
 from __future__ import annotations
 
-import os
-import socket
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, select, update
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,7 +42,6 @@ from retrainer.domain import (
     MonitorReading,
     Promotion,
     RetryPolicy,
-    Severity,
     TriggerDecision,
     ValidationReport,
     can_transition,
@@ -53,6 +55,15 @@ from retrainer.exceptions import (
     UsageError,
 )
 from retrainer.store import migrate
+from retrainer.store.engine import make_engine, worker_name
+from retrainer.store.records import (
+    to_attempt,
+    to_decision,
+    to_job,
+    to_promotion,
+    to_reading,
+    to_version,
+)
 from retrainer.store.schema import (
     AttemptRow,
     AuditRow,
@@ -72,29 +83,6 @@ class ActiveJobExistsError(UsageError):
     def __init__(self, model: str, job_id: int | None):
         self.job_id = job_id
         super().__init__(f"model {model!r} already has an active job (#{job_id})")
-
-
-def make_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Store:
@@ -227,14 +215,14 @@ class Store:
                 active = self.active_job(model)
                 raise ActiveJobExistsError(model, active.id if active else None) from None
             raise
-        return _job(row)
+        return to_job(row)
 
     def get_job(self, job_id: int) -> Job:
         with self.session() as session:
             row = session.get(JobRow, job_id)
             if row is None:
                 raise NotFoundError(f"no job #{job_id}")
-            return _job(row)
+            return to_job(row)
 
     def list_jobs(
         self,
@@ -248,7 +236,7 @@ class Store:
                 query = query.where(JobRow.model == model)
             if states:
                 query = query.where(JobRow.state.in_([s.value for s in states]))
-            return [_job(r) for r in session.scalars(query)]
+            return [to_job(r) for r in session.scalars(query)]
 
     def active_job(self, model: str) -> Job | None:
         jobs = self.list_jobs(model, set(ACTIVE_STATES), limit=1)
@@ -286,54 +274,84 @@ class Store:
     ) -> Job:
         """Move a job to ``target`` if its state allows it (compare-and-set).
 
-        ``attempt``, when given, must equal the job's current attempt number: a worker that
-        lost its lease cannot change a job another worker now owns.
+        ``attempt``, when given, must be the attempt that owns the job: the job is running
+        and that is its current attempt number. A worker that lost its lease (reaped, and
+        perhaps reclaimed by another worker) cannot change the job any more.
         """
         with self.session() as session:
-            row = session.get(JobRow, job_id)
-            if row is None:
-                raise NotFoundError(f"no job #{job_id}")
-            current = JobState(row.state)
-            if not can_transition(current, target):
-                raise IllegalTransitionError(
-                    f"job #{job_id} cannot go from {current.value} to {target.value}"
-                )
-            conditions = [JobRow.id == job_id, JobRow.state == current.value]
-            if attempt is not None:
-                conditions.append(JobRow.attempts == attempt)
-            values: dict[str, Any] = {
-                "state": target.value,
-                "updated_at": wall_now(),
-                "state_reason": reason,
-                **fields,
-            }
-            result = session.execute(update(JobRow).where(*conditions).values(**values))
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise IllegalTransitionError(
-                    f"job #{job_id} changed under us (expected {current.value}"
-                    + (f", attempt {attempt})" if attempt is not None else ")")
-                )
-            self._audit(
-                session,
-                f"job.{target.value}",
-                model=row.model,
-                job_id=job_id,
-                as_of=as_of,
-                actor=actor,
-                details={"from": current.value, "reason": reason},
+            row = self._transition(session, job_id, target, reason=reason, attempt=attempt,
+                                   actor=actor, as_of=as_of, **fields)
+            return to_job(row)
+
+    def _transition(
+        self,
+        session: Session,
+        job_id: int,
+        target: JobState,
+        *,
+        reason: str | None,
+        attempt: int | None = None,
+        actor: str = "retrainer",
+        as_of: datetime | None = None,
+        only_if: tuple[Any, ...] = (),
+        **fields: Any,
+    ) -> JobRow:
+        """``transition`` inside ``session``; ``only_if`` adds conditions to the compare-and-set."""
+        row = session.get(JobRow, job_id)
+        if row is None:
+            raise NotFoundError(f"no job #{job_id}")
+        current = JobState(row.state)
+        if not can_transition(current, target):
+            raise IllegalTransitionError(
+                f"job #{job_id} cannot go from {current.value} to {target.value}"
             )
-            session.flush()
-            session.refresh(row)
-            return _job(row)
+        if attempt is not None and (current is not JobState.RUNNING or row.attempts != attempt):
+            raise IllegalTransitionError(
+                f"attempt {attempt} no longer owns job #{job_id} ({current.value}, "
+                f"attempt {row.attempts})"
+            )
+        conditions = [JobRow.id == job_id, JobRow.state == current.value, *only_if]
+        if attempt is not None:
+            conditions.append(JobRow.attempts == attempt)
+        values: dict[str, Any] = {
+            "state": target.value,
+            "updated_at": wall_now(),
+            "state_reason": reason,
+            **fields,
+        }
+        result = session.execute(update(JobRow).where(*conditions).values(**values))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise IllegalTransitionError(
+                f"job #{job_id} changed under us (expected {current.value}"
+                + (f", attempt {attempt})" if attempt is not None else ")")
+            )
+        self._audit(
+            session,
+            f"job.{target.value}",
+            model=row.model,
+            job_id=job_id,
+            as_of=as_of,
+            actor=actor,
+            details={"from": current.value, "reason": reason},
+        )
+        session.flush()
+        session.refresh(row)
+        return row
 
     def claim(self, job_id: int, worker: str | None = None) -> Attempt | None:
-        """queued -> running for a due job, opening attempt N+1. None if someone else won."""
+        """queued -> running for a due job, opening attempt N+1.
+
+        None if someone else won, or the job is not queued, or its retry delay
+        (``not_before``) has not passed yet.
+        """
         now = wall_now()
         with self.session() as session:
             row = session.get(JobRow, job_id)
             if row is None:
                 raise NotFoundError(f"no job #{job_id}")
             if row.state != JobState.QUEUED.value:
+                return None
+            if row.not_before is not None and row.not_before > now:
                 return None
             number = row.attempts + 1
             result = session.execute(
@@ -342,6 +360,7 @@ class Store:
                     JobRow.id == job_id,
                     JobRow.state == JobState.QUEUED.value,
                     JobRow.attempts == row.attempts,
+                    JobRow.not_before.is_(None) | (JobRow.not_before <= now),
                 )
                 .values(
                     state=JobState.RUNNING.value,
@@ -365,7 +384,7 @@ class Store:
                 job_id=job_id,
                 details={"attempt": number, "worker": attempt.worker},
             )
-            return _attempt(attempt)
+            return to_attempt(attempt)
 
     def set_attempt_worker(self, job_id: int, attempt: int, worker: str) -> None:
         with self.session() as session:
@@ -399,17 +418,21 @@ class Store:
         )
 
     def complete_attempt(self, job_id: int, attempt: int, candidate_version: str) -> Job:
-        """running -> succeeded: the candidate is trained, registered and validated."""
-        job = self.transition(
-            job_id,
-            JobState.SUCCEEDED,
-            attempt=attempt,
-            reason="candidate trained and validated",
-            candidate_version=candidate_version,
-        )
+        """running -> succeeded: the candidate is trained, registered and validated.
+
+        Raises IllegalTransitionError if ``attempt`` no longer owns the job.
+        """
         with self.session() as session:
+            row = self._transition(
+                session,
+                job_id,
+                JobState.SUCCEEDED,
+                attempt=attempt,
+                reason="candidate trained and validated",
+                candidate_version=candidate_version,
+            )
             self._close_attempt(session, job_id, attempt, "succeeded", None)
-        return job
+            return to_job(row)
 
     def fail_attempt(
         self,
@@ -422,26 +445,45 @@ class Store:
     ) -> Job | None:
         """Close a failed attempt and apply the retry policy: running -> queued or failed.
 
-        Returns None (and changes nothing) if the attempt no longer owns the job.
+        The job is retried while ``policy`` gives a delay and the job has attempts left
+        (``max_attempts``); it is queued with ``not_before`` = now + delay. Returns None (and
+        changes nothing) if the attempt no longer owns the job.
         """
+        return self._fail_attempt(job_id, attempt, outcome=outcome, error=error, policy=policy)
+
+    def _fail_attempt(
+        self,
+        job_id: int,
+        attempt: int,
+        *,
+        outcome: str,
+        error: str,
+        policy: RetryPolicy,
+        stale_before: datetime | None = None,
+    ) -> Job | None:
+        """``fail_attempt``; with ``stale_before``, only if the heartbeat is still older."""
         delay = policy.next_delay(attempt)
-        retry = delay is not None
-        target = JobState.QUEUED if retry else JobState.FAILED
         now = wall_now()
-        fields: dict[str, Any] = {"heartbeat_at": None}
-        if retry:
-            assert delay is not None
-            fields["not_before"] = now + timedelta(seconds=delay)
-        reason = f"attempt {attempt} {outcome}: {error}"
-        if retry:
-            reason += f"; retry in {delay:.1f}s"
+        only_if = () if stale_before is None else (JobRow.heartbeat_at < stale_before,)
         try:
-            job = self.transition(job_id, target, attempt=attempt, reason=reason, **fields)
+            with self.session() as session:
+                row = session.get(JobRow, job_id)
+                if row is None:
+                    raise NotFoundError(f"no job #{job_id}")
+                retry = delay is not None and attempt < row.max_attempts
+                fields: dict[str, Any] = {"heartbeat_at": None}
+                reason = f"attempt {attempt} {outcome}: {error}"
+                if retry:
+                    assert delay is not None
+                    fields["not_before"] = now + timedelta(seconds=delay)
+                    reason += f"; retry in {delay:.1f}s"
+                target = JobState.QUEUED if retry else JobState.FAILED
+                row = self._transition(session, job_id, target, attempt=attempt,
+                                       reason=reason, only_if=only_if, **fields)
+                self._close_attempt(session, job_id, attempt, outcome, error[-4000:])
+                return to_job(row)
         except IllegalTransitionError:
             return None
-        with self.session() as session:
-            self._close_attempt(session, job_id, attempt, outcome, error[-4000:])
-        return job
 
     def stale_jobs(self, stale_after: timedelta) -> list[Job]:
         cutoff = wall_now() - stale_after
@@ -449,19 +491,29 @@ class Store:
             query = select(JobRow).where(
                 JobRow.state == JobState.RUNNING.value, JobRow.heartbeat_at < cutoff
             )
-            return [_job(r) for r in session.scalars(query)]
+            return [to_job(r) for r in session.scalars(query)]
 
-    def reap_stale(self, stale_after: timedelta, policy: RetryPolicy) -> list[Job]:
-        """Fail the attempts of running jobs whose heartbeat stopped; retry them per policy."""
+    def reap_stale(
+        self,
+        stale_after: timedelta,
+        policy: RetryPolicy | Callable[[Job], RetryPolicy],
+    ) -> list[Job]:
+        """Fail the attempts of running jobs whose heartbeat stopped; retry them per policy.
+
+        ``policy`` is one RetryPolicy or a function giving each job's own. A job whose
+        worker heartbeats between the scan and the reaping is left alone.
+        """
+        cutoff = wall_now() - stale_after
         reaped = []
         for job in self.stale_jobs(stale_after):
             age = (wall_now() - job.heartbeat_at).total_seconds() if job.heartbeat_at else None
-            result = self.fail_attempt(
+            result = self._fail_attempt(
                 job.id,
                 job.attempts,
                 outcome="stale",
                 error=f"no heartbeat for {age:.0f}s: the worker died" if age else "no heartbeat",
-                policy=policy,
+                policy=policy if isinstance(policy, RetryPolicy) else policy(job),
+                stale_before=cutoff,
             )
             if result is not None:
                 reaped.append(result)
@@ -480,12 +532,14 @@ class Store:
                 .order_by(JobRow.id)
                 .limit(limit)
             )
-            return [_job(r) for r in session.scalars(query)]
+            return [to_job(r) for r in session.scalars(query)]
 
     def attempts(self, job_id: int) -> list[Attempt]:
         with self.session() as session:
-            query = select(AttemptRow).where(AttemptRow.job_id == job_id).order_by(AttemptRow.number)
-            return [_attempt(r) for r in session.scalars(query)]
+            query = (
+                select(AttemptRow).where(AttemptRow.job_id == job_id).order_by(AttemptRow.number)
+            )
+            return [to_attempt(r) for r in session.scalars(query)]
 
     # --- readings and decisions --------------------------------------------------------
 
@@ -498,7 +552,9 @@ class Store:
                 window_start=reading.window_start,
                 window_end=reading.window_end,
                 rows=reading.rows,
-                score=reading.score,
+                # SQLite stores NaN in a REAL column as NULL: do the same everywhere
+                score=None if reading.score is not None and math.isnan(reading.score)
+                else reading.score,
                 severity=reading.severity.value,
                 alert=reading.alert,
                 summary=reading.summary,
@@ -518,7 +574,7 @@ class Store:
             if monitor:
                 query = query.where(ReadingRow.monitor == monitor)
             query = query.order_by(ReadingRow.as_of.desc(), ReadingRow.id.desc()).limit(limit)
-            return [_reading(r) for r in session.scalars(query)]
+            return [to_reading(r) for r in session.scalars(query)]
 
     def add_decision(self, decision: TriggerDecision) -> int:
         with self.session() as session:
@@ -558,7 +614,7 @@ class Store:
             if before is not None:
                 query = query.where(DecisionRow.as_of < before)
             query = query.order_by(DecisionRow.as_of.desc(), DecisionRow.id.desc()).limit(limit)
-            return [_decision(r) for r in session.scalars(query)]
+            return [to_decision(r) for r in session.scalars(query)]
 
     # --- validation reports ------------------------------------------------------------
 
@@ -605,12 +661,12 @@ class Store:
             )
             if row is None:
                 raise NotFoundError(f"model {model!r} has no version {version!r} in the store")
-            return _version(row)
+            return to_version(row)
 
     def versions(self, model: str) -> list[ModelVersion]:
         with self.session() as session:
             query = select(VersionRow).where(VersionRow.model == model).order_by(VersionRow.id)
-            return [_version(r) for r in session.scalars(query)]
+            return [to_version(r) for r in session.scalars(query)]
 
     def set_version_status(self, model: str, version: str, status: str) -> None:
         with self.session() as session:
@@ -630,7 +686,7 @@ class Store:
                     VersionRow.model == model, VersionRow.version == row.version
                 )
             )
-            return _version(version) if version else None
+            return to_version(version) if version else None
 
     def champion_pointer(self, model: str) -> tuple[str, str | None] | None:
         """(champion version, previous version) or None."""
@@ -651,9 +707,21 @@ class Store:
     ) -> Promotion:
         """Make ``version`` the champion if the champion is still ``expected_current``.
 
-        The job (if any) goes succeeded -> promoted in the same transaction.
+        The job (if any) goes succeeded -> promoted in the same transaction. Raises
+        NotFoundError for a version the store does not know, IllegalTransitionError if the
+        champion is no longer ``expected_current``, ``version`` already is the champion or
+        the job is not awaiting its decision; nothing changes then.
         """
+        if version == expected_current:
+            raise IllegalTransitionError(f"version {version} already is the champion of {model!r}")
         with self.session() as session:
+            known = session.scalar(
+                select(VersionRow.id).where(
+                    VersionRow.model == model, VersionRow.version == version
+                )
+            )
+            if known is None:
+                raise NotFoundError(f"model {model!r} has no version {version!r} in the store")
             promotion = PromotionRow(
                 model=model,
                 kind="promote",
@@ -672,14 +740,8 @@ class Store:
                 self._set_status(session, model, expected_current, "retired")
             self._set_status(session, model, version, "champion")
             if job_id is not None:
-                result = session.execute(
-                    update(JobRow)
-                    .where(JobRow.id == job_id, JobRow.state == JobState.SUCCEEDED.value)
-                    .values(state=JobState.PROMOTED.value, state_reason=reason,
-                            updated_at=wall_now())
-                )
-                if result.rowcount != 1:  # type: ignore[attr-defined]
-                    raise IllegalTransitionError(f"job #{job_id} is not awaiting a decision")
+                self._transition(session, job_id, JobState.PROMOTED, reason=reason,
+                                 actor=actor, as_of=as_of)
             self._audit(
                 session,
                 "model.promoted",
@@ -689,7 +751,7 @@ class Store:
                 actor=actor,
                 details={"from": expected_current, "to": version, "reason": reason},
             )
-            return _promotion(promotion)
+            return to_promotion(promotion)
 
     def rollback(self, model: str, *, reason: str, as_of: datetime, actor: str) -> Promotion:
         """Restore the version the current champion replaced. Walks back on repeated calls."""
@@ -732,22 +794,20 @@ class Store:
             bad_row = session.scalar(
                 select(VersionRow).where(VersionRow.model == model, VersionRow.version == bad)
             )
-            if bad_row is not None and bad_row.job_id is not None:
-                session.execute(
-                    update(JobRow)
-                    .where(JobRow.id == bad_row.job_id, JobRow.state == JobState.PROMOTED.value)
-                    .values(state=JobState.ROLLED_BACK.value, state_reason=reason,
-                            updated_at=wall_now())
-                )
+            bad_job = session.get(JobRow, bad_row.job_id) if bad_row and bad_row.job_id else None
+            if bad_job is not None and bad_job.state == JobState.PROMOTED.value:
+                self._transition(session, bad_job.id, JobState.ROLLED_BACK, reason=reason,
+                                 actor=actor, as_of=as_of)
             self._audit(
                 session,
                 "model.rolled_back",
                 model=model,
+                job_id=bad_job.id if bad_job else None,
                 as_of=as_of,
                 actor=actor,
                 details={"from": bad, "to": target, "previous": new_previous, "reason": reason},
             )
-            return _promotion(promotion)
+            return to_promotion(promotion)
 
     def _swap_champion(
         self,
@@ -795,119 +855,37 @@ class Store:
                 .order_by(PromotionRow.id.desc())
                 .limit(limit)
             )
-            return [_promotion(r) for r in session.scalars(query)]
+            return [to_promotion(r) for r in session.scalars(query)]
 
     def unmirrored_models(self) -> list[str]:
         with self.session() as session:
             query = select(PromotionRow.model).where(PromotionRow.mirrored_at.is_(None)).distinct()
             return list(session.scalars(query))
 
-    def mark_mirrored(self, model: str) -> None:
+    def mark_mirrored(self, model: str, version: str | None = None) -> None:
+        """Record that the registry's aliases now show ``model``'s champion.
+
+        Pass the champion ``version`` the mirror read and wrote: promotions recorded after
+        the one that installed it stay unmirrored, so a promotion that lands while the
+        mirror runs is mirrored on the next pass. Without ``version``, marks every one.
+        """
         with self.session() as session:
-            session.execute(
-                update(PromotionRow)
-                .where(PromotionRow.model == model, PromotionRow.mirrored_at.is_(None))
-                .values(mirrored_at=wall_now())
+            query = update(PromotionRow).where(
+                PromotionRow.model == model, PromotionRow.mirrored_at.is_(None)
             )
+            if version is not None:
+                installed = session.scalar(
+                    select(func.max(PromotionRow.id)).where(
+                        PromotionRow.model == model, PromotionRow.to_version == version
+                    )
+                )
+                if installed is None:
+                    return
+                query = query.where(PromotionRow.id <= installed)
+            session.execute(query.values(mirrored_at=wall_now()))
 
     def models_seen(self) -> list[str]:
         with self.session() as session:
             names = set(session.scalars(select(JobRow.model).distinct()))
             names |= set(session.scalars(select(ChampionRow.model)))
             return sorted(names)
-
-
-# --- row -> record ---------------------------------------------------------------------
-
-
-def _job(row: JobRow) -> Job:
-    return Job(
-        id=row.id,
-        model=row.model,
-        state=JobState(row.state),
-        trigger=row.trigger,
-        reason=row.reason,
-        as_of=row.as_of,
-        attempts=row.attempts,
-        max_attempts=row.max_attempts,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        not_before=row.not_before,
-        heartbeat_at=row.heartbeat_at,
-        candidate_version=row.candidate_version,
-        state_reason=row.state_reason,
-        evidence=row.evidence or {},
-        config=row.config or {},
-    )
-
-
-def _attempt(row: AttemptRow) -> Attempt:
-    return Attempt(
-        job_id=row.job_id,
-        number=row.number,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        outcome=row.outcome,
-        error=row.error,
-        worker=row.worker,
-    )
-
-
-def _reading(row: ReadingRow) -> MonitorReading:
-    return MonitorReading(
-        model=row.model,
-        monitor=row.monitor,
-        as_of=row.as_of,
-        window_start=row.window_start,
-        window_end=row.window_end,
-        rows=row.rows,
-        score=row.score,
-        severity=Severity(row.severity),
-        alert=row.alert,
-        summary=row.summary,
-        details=row.details or {},
-        champion_version=row.champion_version,
-    )
-
-
-def _decision(row: DecisionRow) -> TriggerDecision:
-    return TriggerDecision(
-        model=row.model,
-        trigger=row.trigger,
-        as_of=row.as_of,
-        condition_met=row.condition_met,
-        fired=row.fired,
-        reason=row.reason,
-        evidence=row.evidence or {},
-        job_id=row.job_id,
-    )
-
-
-def _version(row: VersionRow) -> ModelVersion:
-    return ModelVersion(
-        model=row.model,
-        version=row.version,
-        job_id=row.job_id,
-        run_id=row.run_id,
-        artifact_uri=row.artifact_uri,
-        artifact_sha256=row.artifact_sha256,
-        status=row.status,
-        metrics=row.metrics or {},
-        created_at=row.created_at,
-        lineage=row.lineage or {},
-        profile=row.profile,
-    )
-
-
-def _promotion(row: PromotionRow) -> Promotion:
-    return Promotion(
-        id=row.id,
-        model=row.model,
-        kind=row.kind,
-        from_version=row.from_version,
-        to_version=row.to_version,
-        job_id=row.job_id,
-        reason=row.reason,
-        as_of=row.as_of,
-        mirrored=row.mirrored_at is not None,
-    )

@@ -26,12 +26,11 @@ import pandas as pd
 
 # imported here so the executor's fork server preloads the whole training stack
 import retrainer.registry.mlflow_registry  # noqa: F401
-from retrainer.data.readiness import schema_of
-from retrainer.data.sources import make_source
-
 from retrainer import __version__
 from retrainer.clock import wall_now
 from retrainer.config import ExecutorConfig, ModelConfig
+from retrainer.data.readiness import schema_of
+from retrainer.data.sources import make_source
 from retrainer.domain import Job, ModelVersion, RetryPolicy, Window
 from retrainer.exceptions import ConfigError, DataError, DigestMismatchError, TrainingError
 from retrainer.monitoring.profile import build_profile
