@@ -50,3 +50,15 @@ def test_sqlite_engine_creates_its_directory(tmp_path: Path) -> None:
         assert target.exists()
     finally:
         engine.dispose()
+
+
+def test_numpy_values_in_evidence_are_stored_as_plain_json() -> None:
+    import json
+
+    import numpy as np
+
+    from retrainer.store.engine import json_dumps
+
+    value = {"n": np.int64(3), "x": np.float32(0.5), "a": np.array([1.0, np.nan]),
+             "bad": np.float64("inf")}
+    assert json.loads(json_dumps(value)) == {"n": 3, "x": 0.5, "a": [1.0, None], "bad": None}

@@ -61,6 +61,8 @@ class RetryPolicy:
 
     ``attempt`` is the number of the attempt that just failed (1 for the first).
     ``jitter`` is a fraction: the delay is multiplied by a factor in [1 - jitter, 1 + jitter].
+    The cap applies before the jitter, so capped retries still spread out (a delay may exceed
+    ``max_delay_seconds`` by the jitter fraction).
     """
 
     max_retries: int = 2

@@ -100,7 +100,7 @@ class LocalExecutor:
             job_id = self._pending.popleft()
             attempt = self.store.claim(job_id, worker=f"local:{worker_name()}")
             if attempt is None:
-                self.on_event(job_id, "skipped", "claimed elsewhere or no longer queued")
+                self.on_event(job_id, "skipped", "claimed elsewhere, not queued or not due")
                 continue
             from retrainer.training.run import run_job_entry
 

@@ -63,12 +63,23 @@ def json_dumps(value: Any) -> str:
     empty or constant window do produce them.
     """
     try:
-        return json.dumps(value, allow_nan=False)
+        return json.dumps(value, allow_nan=False, default=_plain)
     except ValueError:
-        return json.dumps(_finite(value), allow_nan=False)
+        return json.dumps(_finite(value), allow_nan=False, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars and arrays (statistics often are) as plain JSON values."""
+    if hasattr(value, "tolist"):
+        return _finite(value.tolist())
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _finite(value: Any) -> Any:
+    if hasattr(value, "tolist") and not isinstance(value, list | tuple | dict):
+        value = value.tolist()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
