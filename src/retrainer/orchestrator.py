@@ -193,6 +193,9 @@ def run_pending(rt: Runtime, as_of: datetime, *,
         due = rt.store.due_jobs()
         if not due:
             break
+        # open MLflow's store here first: on a fresh SQLite tracking database, workers that
+        # opened it at the same time would race through MLflow's own schema migrations
+        _ = rt.registry.client
         for job in due:
             executor.submit(job.id)
         for job_id in executor.wait():

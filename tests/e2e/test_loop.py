@@ -225,3 +225,25 @@ def test_the_loop_runs_on_postgresql(project: Project, postgres_schema_url: str)
     assert status["state_store_url"].startswith("postgresql")
     assert (status["models"][0]["champion"], status["models"][0]["previous"]) == ("2", "1")
     assert not (project.root / ".retrainer" / "state.db").exists()
+
+
+def test_two_models_train_side_by_side_within_max_concurrency(project: Project) -> None:
+    config = project_config()
+    slow = {"trainer": "plugins:SlowRidge", "params": {"seconds": 3}}
+    first = {**config["models"][0], "training": slow}
+    second = {**first, "name": "pm25_copy"}
+    config["models"] = [first, second]
+    config["executor"]["max_concurrency"] = 2
+    project.write_config(config)
+
+    tick = project.json("tick", "--as-of", "2010-08-01")
+    assert sorted((o["model"], o["state"]) for o in tick["outcomes"]) == [
+        ("pm25", "promoted"), ("pm25_copy", "promoted")]
+    spans = []
+    for outcome in tick["outcomes"]:
+        (attempt,) = project.json("history", "--job", str(outcome["job_id"]))["attempts"]
+        spans.append((attempt["started_at"], attempt["finished_at"]))
+    (start_a, end_a), (start_b, end_b) = sorted(spans)
+    assert start_b < end_a, f"the two jobs ran one after the other: {spans}"
+    status = {m["model"]: m["champion"] for m in project.json("status")["models"]}
+    assert status == {"pm25": "1", "pm25_copy": "1"}
