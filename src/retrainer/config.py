@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -168,41 +169,86 @@ class ReadinessConfig(Strict):
 
 # --- monitors ------------------------------------------------------------------------------
 
+NumericMethod = Literal[
+    "ks", "psi", "wasserstein", "js", "mean_shift", "variance_ratio", "null_share"
+]
+CategoricalMethod = Literal["chi2", "psi", "js", "unseen_share", "null_share"]
+DriftMethod = Literal[
+    "auto", "ks", "psi", "wasserstein", "js", "mean_shift", "variance_ratio", "chi2",
+    "unseen_share", "null_share",
+]
+VarianceBounds = tuple[float, float]
+
+
+def _bounds_ordered(value: VarianceBounds | None) -> VarianceBounds | None:
+    if value is not None and not 0 < value[0] < value[1]:
+        raise ValueError("must be [low, high] with 0 < low < high")
+    return value
+
 
 class NumericDriftRules(Strict):
+    # auto: "ks" below drift.small_sample values, else every effect size with a threshold
+    # (psi, wasserstein, js, mean_shift, variance_ratio); or a method / a list of methods
+    method: Literal["auto"] | NumericMethod | list[NumericMethod] = "auto"
+    ks_alpha: float = Field(0.01, gt=0, lt=1)
     psi: float | None = Field(0.25, gt=0)
+    wasserstein: float | None = Field(0.1, gt=0)  # W1 / reference standard deviation
+    js: float | None = Field(None, gt=0, le=1)  # Jensen-Shannon distance (base 2)
     mean_shift: Fraction | None = 0.25  # |mean - ref_mean| / max(|ref_mean|, ref_std)
-    variance_ratio: tuple[float, float] | None = (0.5, 2.0)
-    bins: int = Field(10, ge=2, le=100)
+    variance_ratio: VarianceBounds | None = (0.5, 2.0)
+    bins: int = Field(10, ge=2, le=100)  # quantile bins for psi and js
+    sketch_size: int = Field(500, ge=16, le=20_000)  # reference quantiles kept for ks/wasserstein
 
-    @field_validator("variance_ratio")
-    @classmethod
-    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
-        if value is not None and not 0 < value[0] < value[1]:
-            raise ValueError("must be [low, high] with 0 < low < high")
-        return value
+    _ordered = field_validator("variance_ratio")(_bounds_ordered)
 
 
 class CategoricalDriftRules(Strict):
-    method: Literal["psi", "chi2"] = "psi"
+    # auto: "chi2" below drift.small_sample values, else "psi" (and "js" when it has a threshold)
+    method: Literal["auto"] | CategoricalMethod | list[CategoricalMethod] = "auto"
     psi: float = Field(0.25, gt=0)
     chi2_alpha: float = Field(0.01, gt=0, lt=1)
+    js: float | None = Field(None, gt=0, le=1)
+    unseen_share: Fraction | None = Field(None, le=1.0)  # share of values the reference lacks
 
 
 class ColumnDriftOverride(Strict):
     ignore: bool = False
     severity: Severity | None = None
+    weight: float | None = Field(None, ge=0)  # replaces the feature importance in the verdict
+    method: DriftMethod | list[DriftMethod] | None = None
+    small_sample: int | None = Field(None, ge=1)
+    ks_alpha: float | None = Field(None, gt=0, lt=1)
     psi: float | None = Field(None, gt=0)
+    wasserstein: float | None = Field(None, gt=0)
+    js: float | None = Field(None, gt=0, le=1)
     mean_shift: Fraction | None = None
-    variance_ratio: tuple[float, float] | None = None
-    method: Literal["psi", "chi2"] | None = None
+    variance_ratio: VarianceBounds | None = None
     chi2_alpha: float | None = Field(None, gt=0, lt=1)
+    unseen_share: Fraction | None = Field(None, le=1.0)
+    null_share: Fraction | None = Field(None, le=1.0)
+
+    _ordered = field_validator("variance_ratio")(_bounds_ordered)
+
+
+class DriftCalibrationConfig(Strict):
+    enabled: bool = False
+    # share of same-distribution windows on which any column (so the verdict) may fire
+    budget: Fraction = Field(0.01, gt=0, le=0.5)
+    windows: int = Field(1000, ge=100, le=20_000)  # bootstrap pseudo-windows
+    seed: int = 0
 
 
 class DriftMonitorConfig(Strict):
     enabled: bool = True
     numeric: NumericDriftRules = NumericDriftRules()
     categorical: CategoricalDriftRules = CategoricalDriftRules()
+    # a column with fewer non-null values than this in the window is a small sample
+    small_sample: int = Field(1000, ge=1)
+    null_share: Fraction | None = Field(0.1, le=1.0)  # absolute change of the missing share
+    # the dataset drifts when the importance-weighted share of drifted columns reaches this
+    dataset_share: Fraction = Field(0.3, gt=0, le=1.0)
+    weighting: Literal["importance", "uniform"] = "importance"
+    calibration: DriftCalibrationConfig = DriftCalibrationConfig()
     severity: Severity = Severity.WARNING  # severity of a drifted column unless overridden
     columns: dict[str, ColumnDriftOverride] = {}
 
@@ -221,9 +267,30 @@ class PerformanceMonitorConfig(Strict):
     ]
 
 
+class FairnessMonitorConfig(Strict):
+    enabled: bool = False
+    sensitive: list[str] = []  # columns whose groups are compared (classification models)
+    positive: bool | int | float | str = 1  # the favourable predicted class
+    max_parity_gap: Fraction | None = Field(0.1, le=1.0)  # demographic-parity gap
+    max_odds_gap: Fraction | None = Field(0.1, le=1.0)  # equalised-odds gap
+    min_group_rows: int = Field(30, ge=1)
+    severity: Severity = Severity.WARNING
+
+
+class LatencyMonitorConfig(Strict):
+    enabled: bool = False
+    column: str = "latency_ms"  # prediction latency, a column of the monitoring window
+    p50: float | None = Field(None, gt=0)  # limits in the column's unit
+    p95: float | None = Field(None, gt=0)
+    p99: float | None = Field(None, gt=0)
+    severity: Severity = Severity.WARNING
+
+
 class MonitorsConfig(Strict):
     drift: DriftMonitorConfig = DriftMonitorConfig()
     performance: PerformanceMonitorConfig = PerformanceMonitorConfig()
+    fairness: FairnessMonitorConfig = FairnessMonitorConfig()
+    latency: LatencyMonitorConfig = LatencyMonitorConfig()
 
 
 # --- triggers ------------------------------------------------------------------------------
@@ -278,6 +345,73 @@ class TriggersConfig(Strict):
 # --- training and validation ---------------------------------------------------------------
 
 
+def _amount(value: float | str) -> float | str:
+    """A non-negative amount: a number in metric units, or a percentage string such as '2%'."""
+    if isinstance(value, str):
+        parse_fraction(value)
+        if not value.strip().endswith("%"):
+            raise ValueError("use a number (metric units) or a percentage such as '2%'")
+        if parse_fraction(value) < 0:
+            raise ValueError("must be >= 0")
+    elif value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
+#: a number in the metric's units (0.02 AUC) or relative with '%' ('2%' of the champion's value)
+Amount = Annotated[float | str, AfterValidator(_amount)]
+
+
+def amount_value(value: float | str) -> tuple[float, bool]:
+    """(number, relative?) of an Amount: ``'2%'`` -> (0.02, True), ``0.5`` -> (0.5, False)."""
+    return float(parse_fraction(value)), isinstance(value, str)
+
+
+class SearchParam(Strict):
+    """One hyperparameter's search range (Optuna distribution)."""
+
+    type: Literal["float", "int", "categorical"] = "float"
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> SearchParam:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical parameter needs a non-empty 'choices' list")
+            return self
+        if self.low is None or self.high is None or not self.low < self.high:
+            raise ValueError("give 'low' < 'high'")
+        if self.log and self.low <= 0:
+            raise ValueError("a log-scaled range needs low > 0")
+        return self
+
+
+class TuningConfig(Strict):
+    # Optuna trials per job (0: no tuning, the trainer's params as given)
+    n_trials: int = Field(0, ge=0, le=10_000)
+    timeout: Duration | None = None  # per attempt; a resumed study gets a fresh budget
+    pruning: bool = True  # median pruner fed by the boosters' per-round validation loss
+    # per-parameter overrides of the trainer's default space; null drops a default parameter
+    search_space: dict[str, SearchParam | None] = {}
+    use_default_space: bool = True
+
+
+class CrossValidationConfig(Strict):
+    # expanding-window folds over the rows before the holdout (sklearn TimeSeriesSplit layout)
+    folds: int = Field(3, ge=2, le=20)
+    gap: Duration = timedelta(0)  # training rows this close before a fold's test are dropped
+
+
+class WarmStartConfig(Strict):
+    # continue from the production booster when features and types are unchanged
+    enabled: bool = True
+    n_estimators: int = Field(300, ge=1)  # most rounds added; early stopping picks how many
+    max_chain: int = Field(3, ge=1)  # consecutive warm versions before a full fit is forced
+
+
 class TrainingConfig(Strict):
     # lightgbm | xgboost | any scikit-learn estimator as 'package.module:Class'
     trainer: str = "lightgbm"
@@ -287,6 +421,9 @@ class TrainingConfig(Strict):
     early_stopping_fraction: float = Field(0.1, ge=0, lt=0.5)
     early_stopping_rounds: int = Field(50, ge=1)
     seed: int = 0
+    cv: CrossValidationConfig = CrossValidationConfig()
+    tuning: TuningConfig = TuningConfig()
+    warm_start: WarmStartConfig = WarmStartConfig()
 
     @field_validator("trainer")
     @classmethod
@@ -296,25 +433,51 @@ class TrainingConfig(Strict):
         raise ValueError("use 'lightgbm', 'xgboost' or a scikit-learn estimator 'module:Class'")
 
 
+#: tests on per-row losses (holdout), on the metric itself, or on CV fold scores
+ROW_LOSS_TESTS = ("diebold_mariano", "paired_t", "wilcoxon")
+TEST_NAMES = Literal[
+    "diebold_mariano", "paired_t", "wilcoxon", "bootstrap", "delong", "cv_paired_t", "none"
+]
+
+
+class BootstrapConfig(Strict):
+    resamples: int = Field(1000, ge=100, le=100_000)
+    # moving-block length in rows (autocorrelated rows); None: round(n ** (1/3)); 1: iid
+    block_length: int | None = Field(None, ge=1)
+    seed: int = 0
+
+
+class NonInferiorityConfig(Strict):
+    # the candidate may be at most this much worse than production (metric units or '%')
+    margin: Amount
+    # jobs from these triggers only need to be "not worse"; others must be better
+    triggers: list[str] = ["schedule"]
+
+
+class SliceCheck(Strict):
+    column: str  # e.g. station or segment: any column of the data, a feature or not
+    max_regression: Amount = "5%"  # how much worse than production one slice may get
+    min_rows: int = Field(50, ge=1)  # smaller slices are reported, not judged
+
+
 class ValidationConfig(Strict):
     metric: str | None = None  # default: rmse (regression) / roc_auc (classification)
     # absolute in the metric's units (0.02 AUC) or relative with '%' ('2%' better RMSE)
-    min_improvement: float | str = 0.0
-    test: Literal["diebold_mariano", "paired_t", "wilcoxon", "none"] = "diebold_mariano"
+    min_improvement: Amount = 0.0
+    test: TEST_NAMES = "diebold_mariano"
     alpha: float = Field(0.05, gt=0, lt=1)
     # max_<metric> / min_<metric>: absolute limits every candidate must meet
     gates: dict[str, float] = {}
+    bootstrap: BootstrapConfig = BootstrapConfig()
+    non_inferiority: NonInferiorityConfig | None = None
+    slices: list[SliceCheck] = []
+    metric_ci: bool = True  # bootstrap CIs of the holdout metrics, stored with the version
 
-    @field_validator("min_improvement")
-    @classmethod
-    def _improvement(cls, value: float | str) -> float | str:
-        if isinstance(value, str):
-            parse_fraction(value)
-            if not value.strip().endswith("%"):
-                raise ValueError("use a number (metric units) or a percentage such as '2%'")
-        elif value < 0:
-            raise ValueError("must be >= 0")
-        return value
+    @model_validator(mode="after")
+    def _test_fits_metric(self) -> ValidationConfig:
+        if self.test == "delong" and self.metric != "roc_auc":
+            raise ValueError("test 'delong' compares ROC AUCs: set metric: roc_auc")
+        return self
 
     @property
     def min_improvement_relative(self) -> bool:

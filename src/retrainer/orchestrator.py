@@ -26,9 +26,16 @@ from retrainer.domain import (
     TriggerDecision,
     Window,
 )
-from retrainer.exceptions import DataError, RegistryError, UsageError
+from retrainer.exceptions import DataError, DigestMismatchError, RegistryError, UsageError
 from retrainer.executors import EventCallback
-from retrainer.monitoring.window import drift_reading, failed_load_reading, performance_reading
+from retrainer.monitoring.window import (
+    drift_reading,
+    failed_load_reading,
+    fairness_reading,
+    latency_reading,
+    performance_reading,
+)
+from retrainer.registry.semver import is_semver, release
 from retrainer.runtime import Runtime
 from retrainer.store import ActiveJobExistsError
 from retrainer.training.run import retry_policy_for
@@ -96,6 +103,15 @@ def monitor(rt: Runtime, model: ModelConfig, as_of: datetime,
                 reading = performance_reading(model, champion, bundle, frame, window, as_of)
                 if reading is not None:
                     readings["performance"] = reading
+            if model.monitors.fairness.enabled:
+                reading = fairness_reading(model, champion, rt.bundle(champion), frame, window,
+                                           as_of)
+                if reading is not None:
+                    readings["fairness"] = reading
+            if model.monitors.latency.enabled:
+                reading = latency_reading(model, frame, window, as_of)
+                if reading is not None:
+                    readings["latency"] = reading
     except DataError as error:
         readings = {"data": failed_load_reading(model, window, as_of, error)}
     for reading in readings.values():
@@ -231,10 +247,13 @@ def decide(rt: Runtime, job: Job, as_of: datetime) -> JobOutcome:
     elif report.champion_version != current:
         reason = (f"production changed from {report.champion_version} to {current} while the "
                   "candidate trained; it was not compared with the current version")
+    elif report.passed and (refused := _artifact_refused(rt, job.model, version)):
+        reason = refused
     elif report.passed:
         reason = "; ".join(report.reasons)
         promotion = rt.store.promote(job.model, version, expected_current=current,
-                                     job_id=job.id, reason=reason, as_of=as_of)
+                                     job_id=job.id, reason=reason, as_of=as_of,
+                                     semver=_released_semver(rt, job.model, version))
         mirror(rt, job.model)
         _notify(rt, EventKind.PROMOTED, job.model, as_of,
                 f"version {version} promoted to production (was {current or 'none'})", job.id,
@@ -253,6 +272,24 @@ def decide(rt: Runtime, job: Job, as_of: datetime) -> JobOutcome:
             f"candidate {version} rejected; production stays {current}: {reason}", job.id,
             version=version)
     return JobOutcome(job.id, job.model, JobState.REJECTED, version, reason)
+
+
+def _artifact_refused(rt: Runtime, model: str, version: str) -> str | None:
+    """Why the candidate's stored artifact may not be promoted (its digest changed), or None."""
+    stored = rt.store.get_version(model, version)
+    try:
+        rt.registry.verify(model, version, stored.artifact_sha256)
+    except DigestMismatchError as error:
+        return f"not promoted: {error}"
+    return None
+
+
+def _released_semver(rt: Runtime, model: str, version: str) -> str | None:
+    """The candidate's semantic version without its -rc suffix (registry/semver.py)."""
+    stored = rt.store.get_version(model, version)
+    if not stored.semver or not is_semver(stored.semver):
+        return None
+    return release(stored.semver, [v.semver for v in rt.store.versions(model)])
 
 
 def decide_finished(rt: Runtime, as_of: datetime) -> list[JobOutcome]:
@@ -279,7 +316,10 @@ def mirror(rt: Runtime, model: str) -> bool:
     try:
         rt.registry.sync_aliases(model, champion, previous)
         if champion:
-            rt.registry.set_version_tags(model, champion, {"retrainer.status": "champion"})
+            semver = rt.store.get_version(model, champion).semver
+            tags = {"retrainer.status": "champion"}
+            rt.registry.set_version_tags(model, champion,
+                                         {**tags, "retrainer.semver": semver} if semver else tags)
     except RegistryError as error:
         log.warning("MLflow aliases of %s not mirrored yet: %s", model, error)
         return False

@@ -97,3 +97,22 @@ def test_to_json_is_complete_and_plain() -> None:
     assert document["checks"][0] == {"metric": "rmse", "value": 24.0, "baseline": 20.0,
                                      "limit": 0.15, "severity": "high", "degradation": 0.2,
                                      "violated": True}
+
+
+def test_late_labels_are_joined_by_id() -> None:
+    import pandas as pd
+
+    from retrainer.exceptions import DataError
+    from retrainer.monitoring.performance import join_labels
+
+    window = pd.DataFrame({"id": [1, 2, 3, 4], "x": [0.1, 0.2, 0.3, 0.4],
+                           "y": [None, None, 9.0, None]})
+    labels = pd.DataFrame({"id": [2, 1, 2, 7], "label": [5.0, 4.0, 6.0, 1.0]})
+    joined, coverage = join_labels(window, labels, "id", "y", label_column="label")
+    assert joined["y"].tolist()[:3] == [4.0, 6.0, 9.0] and pd.isna(joined["y"].iloc[3])
+    assert coverage == 0.75 and joined["x"].tolist() == window["x"].tolist()
+    assert window["y"].isna().sum() == 3  # the input is not modified
+    with pytest.raises(DataError, match="id column"):
+        join_labels(window.drop(columns="id"), labels, "id", "y")
+    with pytest.raises(DataError, match=r"\['y'\]"):
+        join_labels(window, labels, "id", "y")

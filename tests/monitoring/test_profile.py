@@ -36,7 +36,7 @@ def test_numeric_profile_matches_an_independent_computation() -> None:
     assert sum(column["counts"]) == column["n"] == 9_500
     assert column["null_share"] == pytest.approx(0.05)
     assert column["mean"] == pytest.approx(present.mean())
-    assert column["var"] == pytest.approx(np.var(present, ddof=1))
+    assert column["var"] == pytest.approx(np.var(present, ddof=1), rel=1e-12)
     assert (column["min"], column["max"]) == (present.min(), present.max())
     # quantile bins hold about a tenth each
     assert max(column["counts"]) - min(column["counts"]) <= 2
@@ -58,7 +58,9 @@ def test_profile_is_plain_json_without_nan() -> None:
     assert constant["edges"] == [5.0] and constant["counts"] == [0, 6] and constant["var"] == 0.0
     empty = profile["columns"]["empty"]
     assert empty == {"kind": "numeric", "null_share": 1.0, "n": 0, "edges": [], "counts": [0],
-                     "mean": None, "var": None, "min": None, "max": None}
+                     "mean": None, "var": None, "min": None, "max": None, "kurtosis": None,
+                     "sketch": {"points": [], "below": [], "at": []}}
+    assert constant["sketch"] == {"points": [5.0], "below": [0], "at": [6]}
     assert profile["columns"]["single"]["var"] is None
     assert profile["columns"]["flag"]["frequencies"] == {"True": 3, "False": 2}
     c = profile["columns"]["c"]
@@ -95,6 +97,40 @@ def test_bad_arguments() -> None:
         build_profile(frame, ["x"], ["x"])
     with pytest.raises(ValueError, match="bins"):
         build_profile(frame, ["x"], [], bins=1)
+    with pytest.raises(ValueError, match="sketch_size"):
+        build_profile(frame, ["x"], [], sketch_size=1)
+
+
+def test_the_sketch_is_the_exact_cdf_at_its_points() -> None:
+    rng = np.random.default_rng(8)
+    values = rng.lognormal(0, 1, 50_000)
+    profile = build_profile(pd.DataFrame({"x": values}), ["x"], [], bins=10, sketch_size=300)
+    column = profile["columns"]["x"]
+    sketch = column["sketch"]
+    points = np.array(sketch["points"])
+    assert points[0] == values.min() and points[-1] == values.max()
+    assert set(column["edges"]) <= set(sketch["points"])
+    assert 300 <= len(points) <= 311 and np.all(np.diff(points) > 0)
+    below = [int(np.count_nonzero(values < p)) for p in points]
+    at = [int(np.count_nonzero(values == p)) for p in points]
+    assert sketch["below"] == below and sketch["at"] == at
+    gaps = np.diff(sketch["below"]) - np.array(sketch["at"][:-1])
+    assert gaps.max() <= 50_000 / 300 + 1  # each gap holds at most ~1/sketch_size
+    assert column["kurtosis"] == pytest.approx(
+        np.mean((values - values.mean()) ** 4) / np.var(values) ** 2, rel=1e-9)
+
+
+def test_a_column_with_few_distinct_values_keeps_all_of_them() -> None:
+    frame = pd.DataFrame({"hour": np.tile(np.arange(24.0), 100)})
+    sketch = build_profile(frame, ["hour"], [], sketch_size=50)["columns"]["hour"]["sketch"]
+    assert set(range(24)) <= set(sketch["points"])
+    assert sum(sketch["at"]) == 2400
+
+
+def test_importance_is_stored() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 4.0]})
+    profile = build_profile(frame, ["x", "y"], [], bins=2, importance={"x": 0.8, "y": 0.2})
+    assert profile["importance"] == {"x": 0.8, "y": 0.2}
 
 
 def test_beijing_profile(beijing: pd.DataFrame) -> None:

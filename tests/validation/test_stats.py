@@ -121,3 +121,51 @@ def test_run_test_none_and_errors():
         run_test("paired_t", [1.0, 2.0], [1.0], 0.05)
     with pytest.raises(ValidationError, match="finite"):
         run_test("paired_t", [1.0, np.nan, 2.0], [1.0, 1.0, 1.0], 0.05)
+
+
+# --- CV-fold paired t-test and non-inferiority shifts ----------------------------------------
+
+
+def test_cv_paired_t_without_correction_is_scipys_ttest_rel():
+    from retrainer.validation.stats import cv_paired_t
+
+    champion = [24.1, 22.8, 25.6, 21.9, 23.3]  # RMSE per fold: lower is better
+    candidate = [23.0, 22.1, 24.2, 21.5, 22.0]
+    ours = cv_paired_t(champion, candidate, 0.05, greater_is_better=False)
+    ref = sps.ttest_rel(champion, candidate, alternative="greater")
+    assert ours.statistic == pytest.approx(ref.statistic, rel=1e-12)
+    assert ours.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+    assert ours.estimate == pytest.approx(np.mean(np.subtract(champion, candidate)))
+    auc = cv_paired_t([0.80, 0.82, 0.79], [0.83, 0.85, 0.80], 0.05, greater_is_better=True)
+    ref = sps.ttest_rel([0.83, 0.85, 0.80], [0.80, 0.82, 0.79], alternative="greater")
+    assert auc.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+
+
+def test_cv_paired_t_nadeau_bengio_correction_by_hand():
+    """Nadeau & Bengio (2003), eq. for the corrected resampled t: var * (1/k + n2/n1)."""
+    from retrainer.validation.stats import cv_paired_t
+
+    champion, candidate = [24.1, 22.8, 25.6, 21.9], [23.0, 22.1, 24.2, 21.5]
+    d = np.subtract(champion, candidate)
+    k, ratio = len(d), 0.5
+    t = d.mean() / math.sqrt((1 / k + ratio) * d.var(ddof=1))
+    ours = cv_paired_t(champion, candidate, 0.05, greater_is_better=False,
+                       test_train_ratio=ratio)
+    assert ours.statistic == pytest.approx(t, rel=1e-12)
+    assert ours.p_value == pytest.approx(sps.t.sf(t, k - 1), rel=1e-10)
+    plain = cv_paired_t(champion, candidate, 0.05, greater_is_better=False)
+    assert ours.p_value > plain.p_value  # the correction only ever widens
+    with pytest.raises(ValidationError, match=">= 2 folds"):
+        cv_paired_t([1.0], [1.0], 0.05, greater_is_better=False)
+
+
+@pytest.mark.parametrize("name", ["diebold_mariano", "paired_t", "wilcoxon"])
+def test_a_shift_tests_non_inferiority(name):
+    champion, candidate = _losses(9, 400, 0.0)  # equally good
+    assert not run_test(name, champion, candidate, 0.05).rejected_null
+    shifted = run_test(name, champion, candidate, 0.05, shift=0.5)
+    assert shifted.rejected_null and shifted.margin == 0.5
+    assert shifted.mean_loss_difference == pytest.approx(np.mean(champion - candidate))
+    ref = sps.ttest_rel(champion + 0.5, candidate, alternative="greater")
+    if name == "paired_t":
+        assert shifted.p_value == pytest.approx(ref.pvalue, rel=1e-10)

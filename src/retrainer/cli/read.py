@@ -16,6 +16,7 @@ from retrainer.cli.render import (
     reading_json,
     report_table,
     styled_state,
+    test_lines,
 )
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -129,6 +130,8 @@ def _show_job(rt: Any, job_id: int, as_json: bool) -> None:
                       + (f" — {attempt.error.splitlines()[0]}" if attempt.error else ""))
     if report:
         console.print(report_table(report))
+        for line in test_lines(report):
+            console.print(f"  {line}", highlight=False)
         for reason in report.reasons:
             console.print(f"  • {reason}")
 

@@ -42,10 +42,26 @@ models:
 
     monitors:
       drift:
-        numeric: {psi: 0.25, mean_shift: 25%, variance_ratio: [0.5, 2.0]}
-        categorical: {method: psi, psi: 0.25}     # or {method: chi2, chi2_alpha: 0.01}
+        # method auto: below small_sample non-null values a p-value test decides (ks / chi2);
+        # from there on the effect sizes that have a threshold (any one violated = drift)
+        small_sample: 1000
+        numeric:
+          method: auto          # or one of / a list of: ks psi wasserstein js mean_shift variance_ratio null_share
+          ks_alpha: 0.01
+          psi: 0.25             # over `bins` reference quantile bins
+          wasserstein: 0.1      # Wasserstein-1 distance / reference standard deviation
+          js: null              # Jensen-Shannon distance (base 2), e.g. 0.1; null: reported only
+          mean_shift: 25%       # |mean - ref mean| / max(|ref mean|, ref std)
+          variance_ratio: [0.5, 2.0]
+          bins: 10
+          sketch_size: 500      # reference quantiles stored with each version (KS/Wasserstein)
+        categorical: {method: auto, psi: 0.25, chi2_alpha: 0.01, js: null, unseen_share: null}
+        null_share: 10%         # change of a column's missing-value share (both kinds)
+        dataset_share: 30%      # the dataset drifts when drifted columns carry this much weight
+        weighting: importance   # weight columns by the model's feature importance, or uniform
+        calibration: {enabled: false, budget: 1%, windows: 1000}   # false-alarm budget per window
         severity: warning
-        columns: {}             # e.g. {temperature: {psi: 0.4, severity: high}, id: {ignore: true}}
+        columns: {}             # e.g. {temperature: {psi: 0.4, severity: high}, id: {ignore: true}, store: {method: chi2}}
       performance:
         rules:                  # relative worsening against the version's validation score
           - {degradation: 15%, severity: high}
@@ -62,11 +78,32 @@ models:
     training:
       trainer: lightgbm         # xgboost, or a scikit-learn estimator such as sklearn.linear_model:Ridge
       params: {}                # e.g. {num_leaves: 63, learning_rate: 0.03}
+      holdout_fraction: 0.2     # the most recent 20% of the window: candidate vs production
+      early_stopping_fraction: 0.1   # the slice just before the holdout (never the holdout)
+      seed: 0
+      cv: {folds: 3, gap: 24h}  # expanding-window time-series CV (tuning, cv_paired_t)
+      tuning:
+        n_trials: 20            # Optuna TPE trials per full fit (0: no tuning); resumed on retry
+        timeout: 10m            # per attempt
+        pruning: true           # median pruner fed by the booster's validation loss
+        search_space: {}        # e.g. {num_leaves: {type: int, low: 15, high: 255, log: true},
+                                #       reg_lambda: null}   (null drops a default parameter)
+      warm_start:               # continue the production booster when features/types are unchanged
+        enabled: true
+        n_estimators: 300       # most rounds added per warm refresh (early stopping picks)
+        max_chain: 3            # then a full (tuned) fit
 
     validation:
-      metric: rmse              # regression: rmse mae r2; classification: roc_auc accuracy f1 log_loss brier
+      metric: rmse              # regression: rmse mae r2 accuracy_within_20pct; classification: roc_auc accuracy f1 log_loss brier
       min_improvement: 2%       # or an absolute amount in metric units, e.g. 0.02
-      test: diebold_mariano     # paired test on per-row losses: diebold_mariano | paired_t | wilcoxon | none
+      # diebold_mariano | paired_t | wilcoxon (holdout row losses), bootstrap (metric difference,
+      # moving blocks), delong (ROC AUC, binary), cv_paired_t (CV folds, Nadeau-Bengio) | none
+      test: diebold_mariano
       alpha: 0.05
-      gates: {max_rmse: 25}     # absolute limits every candidate must meet: max_<metric> / min_<metric>
+      bootstrap: {resamples: 1000, block_length: null, seed: 0}   # null: n^(1/3) rows per block
+      # scheduled refreshes only need to be "not worse" than production by the margin:
+      non_inferiority: {margin: 1%, triggers: [schedule]}
+      slices: []                # e.g. [{column: store, max_regression: 5%, min_rows: 200}]
+      metric_ci: true           # bootstrap intervals of the holdout metrics, kept with the version
+      gates: {max_rmse: 25, min_accuracy_within_20pct: 0.5}   # max_<metric> / min_<metric>, always applied
 """

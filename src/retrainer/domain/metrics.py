@@ -36,6 +36,8 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec("rmse", Task.REGRESSION, False, "squared_error"),
         MetricSpec("mae", Task.REGRESSION, False, "absolute_error"),
         MetricSpec("r2", Task.REGRESSION, True, "squared_error"),
+        # share of rows predicted within 20% of the actual value (|p - y| <= 0.2 |y|)
+        MetricSpec("accuracy_within_20pct", Task.REGRESSION, True, "outside_20pct"),
         MetricSpec("accuracy", Task.CLASSIFICATION, True, "zero_one"),
         MetricSpec("roc_auc", Task.CLASSIFICATION, True, "log_loss"),
         MetricSpec("log_loss", Task.CLASSIFICATION, False, "log_loss"),

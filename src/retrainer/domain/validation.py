@@ -17,14 +17,38 @@ class GateResult:
 
 @dataclass(frozen=True)
 class StatTestResult:
-    name: str  # paired_t | wilcoxon | diebold_mariano | none
+    # diebold_mariano | paired_t | wilcoxon (row losses) | bootstrap | delong | cv_paired_t | none
+    name: str
     statistic: float | None
     p_value: float | None
     alpha: float
-    rejected_null: bool  # True: "no improvement" is rejected at alpha
-    n: int
-    # champion loss - candidate loss: > 0 favours the candidate
+    # True: H0 is rejected at alpha. H0 is "no improvement" (superiority) or "worse by at
+    # least the margin" (non-inferiority)
+    rejected_null: bool
+    n: int  # rows (holdout tests) or folds (cv_paired_t)
+    # champion loss - candidate loss: > 0 favours the candidate (row-loss tests)
     mean_loss_difference: float | None = None
+    margin: float | None = None  # non-inferiority margin in the test's units (None: superiority)
+    estimate: float | None = None  # the improvement the test is about, in the test's units
+    # [ci_low, ci_high]: two-sided (1 - 2 alpha) interval of ``estimate``; ci_low alone is
+    # its one-sided (1 - alpha) lower bound, the one the decision uses
+    ci_low: float | None = None
+    ci_high: float | None = None
+    confidence: float | None = None  # 1 - alpha: the level of ci_low
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    column: str
+    value: str
+    rows: int
+    candidate: float | None  # the validation metric on this slice
+    champion: float | None
+    regression: float | None  # how much worse the candidate is (metric units; < 0: better)
+    limit: float | None  # the regression allowed (metric units)
+    judged: bool  # False: too few rows (or undefined metric): reported, not judged
+    passed: bool
 
 
 @dataclass(frozen=True)
@@ -46,6 +70,14 @@ class ValidationReport:
     passed: bool
     reasons: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    mode: str = "superiority"  # superiority | non_inferiority
+    margin: float | None = None  # non-inferiority margin (metric units) when mode says so
+    trigger: str | None = None  # the job's trigger (it selects the mode)
+    slices: list[SliceResult] = field(default_factory=list)
+    # candidate and champion recipes on the same CV folds (cv_paired_t)
+    cv: dict[str, Any] | None = None
+    # metric -> {"candidate": [low, high], "champion": [low, high]}: bootstrap intervals
+    metric_ci: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,6 +97,15 @@ class ValidationReport:
         if failed_gates:
             gate = failed_gates[0]
             return f"{head}; gate {gate.name} failed ({gate.value:.4g} vs limit {gate.limit:g})"
+        failed_slices = [s for s in self.slices if not s.passed]
+        if failed_slices and self.champion_metrics is not None:
+            worst = failed_slices[0]
+            return f"{head}; slice {worst.column}={worst.value} regressed"
+        if self.mode == "non_inferiority" and self.champion_metrics is not None:
+            verdict = "not worse than production" if self.passed else "may be worse"
+            test = self.test
+            p = "" if test is None or test.p_value is None else f", p={test.p_value:.2g}"
+            return f"{head}; {verdict} (non-inferiority margin {self.margin or 0:.3g}{p})"
         if self.champion_metrics is None or self.passed:
             if self.test is not None and self.test.p_value is not None:
                 head += f", p={self.test.p_value:.2g}"
@@ -84,4 +125,5 @@ class ValidationReport:
         data = dict(data)
         data["gates"] = [GateResult(**g) for g in data.get("gates", [])]
         data["test"] = StatTestResult(**data["test"]) if data.get("test") else None
+        data["slices"] = [SliceResult(**s) for s in data.get("slices", [])]
         return cls(**data)

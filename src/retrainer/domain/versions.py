@@ -20,6 +20,9 @@ class ModelVersion:
     created_at: datetime
     lineage: dict[str, Any] = field(default_factory=dict)
     profile: dict[str, Any] | None = None  # reference profile for drift monitoring
+    # vMAJOR.MINOR.PATCH on top of MLflow's number (see registry/semver.py); candidates carry
+    # a pre-release suffix (-rc.N) until they are promoted
+    semver: str | None = None
 
 
 @dataclass(frozen=True)

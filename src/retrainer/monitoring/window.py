@@ -1,15 +1,29 @@
 """Turn one monitoring window into stored readings: drift against the production version's
-reference profile, and its performance on the window's labelled rows."""
+reference profile, and its performance on the window's labelled rows.
+
+The drift reading's ``score`` is the share of drifted columns (what the drift trigger
+compares with ``min_drifted_share``); ``details`` is ``DriftReport.to_json()``: per column
+``severity``, ``method``, ``score``, ``threshold``, ``stats`` and ``thresholds``, plus
+``drifted_columns`` and the dataset verdict (``dataset_drift``, ``weighted_share``,
+``dataset_share``, ``weights``). With ``monitors.drift.calibration.enabled`` the thresholds
+are calibrated for the window's size (rounded down to two significant digits, which errs
+towards fewer alarms) and cached per process and model version.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from collections import OrderedDict
 from datetime import datetime
+from threading import Lock
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from retrainer.config import ModelConfig
+from retrainer.config import DriftMonitorConfig, ModelConfig
 from retrainer.domain import ModelVersion, MonitorReading, Severity, Window
+from retrainer.monitoring.calibration import Calibration, calibrate
 from retrainer.monitoring.drift import DriftReport, detect_drift
 from retrainer.monitoring.performance import evaluate_performance
 from retrainer.validation.metrics import compute_metrics
@@ -19,6 +33,41 @@ if TYPE_CHECKING:
 
 #: fewer labelled rows than this give no performance reading (the metric would be noise)
 MIN_LABELLED_ROWS = 30
+_CALIBRATIONS: OrderedDict[tuple[str, ...], Calibration] = OrderedDict()
+_CALIBRATIONS_LOCK = Lock()
+_CACHED = 32
+
+
+def window_rows_bucket(rows: int) -> int:
+    """``rows`` rounded down to two significant digits (at least 1).
+
+    >>> window_rows_bucket(723), window_rows_bucket(50_123), window_rows_bucket(7)
+    (720, 50000, 7)
+    """
+    if rows < 100:
+        return max(rows, 1)
+    step = 10 ** (int(math.log10(rows)) - 1)
+    return rows // step * step
+
+
+def calibration_for(champion: ModelVersion, rows: int, rules: DriftMonitorConfig
+                    ) -> Calibration:
+    """The calibration of the champion's profile for windows of about ``rows`` rows."""
+    assert champion.profile is not None
+    bucket = window_rows_bucket(rows)
+    key = (champion.model, champion.version, champion.artifact_sha256, str(bucket),
+           json.dumps(rules.model_dump(mode="json"), sort_keys=True))
+    with _CALIBRATIONS_LOCK:
+        found = _CALIBRATIONS.get(key)
+        if found is not None:
+            _CALIBRATIONS.move_to_end(key)
+            return found
+    result = calibrate(champion.profile, bucket, rules)
+    with _CALIBRATIONS_LOCK:
+        _CALIBRATIONS[key] = result
+        while len(_CALIBRATIONS) > _CACHED:
+            _CALIBRATIONS.popitem(last=False)
+    return result
 
 
 def drift_reading(
@@ -29,7 +78,10 @@ def drift_reading(
     as_of: datetime,
 ) -> MonitorReading:
     assert champion.profile is not None
-    report: DriftReport = detect_drift(champion.profile, frame, model.monitors.drift)
+    rules = model.monitors.drift
+    calibration = (calibration_for(champion, len(frame), rules)
+                   if rules.calibration.enabled and len(frame) else None)
+    report: DriftReport = detect_drift(champion.profile, frame, rules, calibration=calibration)
     drifted = report.drifted_columns()
     details = report.to_json()
     ranked = sorted(
@@ -40,6 +92,9 @@ def drift_reading(
     summary = f"{len(drifted)}/{len(report.columns)} columns drifted ({report.drifted_share:.0%})"
     if ranked:
         summary += ": " + ", ".join(f"{c.column} {c.method} {c.score:.2f}" for c in ranked[:3])
+    verdict = "dataset drift" if report.dataset_drift else "no dataset drift"
+    summary += (f"; {verdict} ({report.weighting}-weighted share {report.weighted_share:.0%}"
+                f" vs {report.dataset_share:.0%})")
     return MonitorReading(
         model=model.name,
         monitor="drift",
@@ -111,3 +166,68 @@ def failed_load_reading(model: ModelConfig, window: Window, as_of: datetime,
         alert=True,
         summary=f"monitoring window could not be loaded: {error}",
     )
+
+
+def fairness_reading(
+    model: ModelConfig,
+    champion: ModelVersion,
+    bundle: ModelBundle,
+    frame: pd.DataFrame,
+    window: Window,
+    as_of: datetime,
+) -> MonitorReading | None:
+    """Parity and equalised-odds gaps of the champion's decisions on the window's labelled
+    rows, per ``monitors.fairness.sensitive`` column (classification models only; None for
+    regression or with fewer than ``MIN_LABELLED_ROWS`` labelled rows)."""
+    from retrainer.domain.metrics import Task
+    from retrainer.monitoring.fairness import fairness_gaps
+
+    cfg = model.monitors.fairness
+    if model.task is not Task.CLASSIFICATION or not cfg.sensitive:
+        return None
+    labelled = frame.dropna(subset=[model.target])
+    if len(labelled) < MIN_LABELLED_ROWS:
+        return None
+    scored = labelled.assign(__prediction__=bundle.predict(labelled))
+    report = fairness_gaps(scored, cfg.sensitive, "__prediction__", model.target,
+                           positive=cfg.positive, min_group_rows=cfg.min_group_rows,
+                           max_parity_gap=cfg.max_parity_gap, max_odds_gap=cfg.max_odds_gap)
+    gaps = [g for g in (report.max_parity_gap, report.max_odds_gap) if g is not None]
+    violations = [v for c in report.columns.values() for v in c.violations]
+    summary = "; ".join(violations) if violations else (
+        f"largest parity gap {_pct(report.max_parity_gap)}, equalised-odds gap "
+        f"{_pct(report.max_odds_gap)}")
+    return MonitorReading(
+        model=model.name, monitor="fairness", as_of=as_of, window_start=window.start,
+        window_end=window.end, rows=len(labelled), score=max(gaps) if gaps else None,
+        severity=cfg.severity if report.alert else Severity.NONE, alert=report.alert,
+        summary=summary, details=report.to_json(), champion_version=champion.version,
+    )
+
+
+def latency_reading(model: ModelConfig, frame: pd.DataFrame, window: Window,
+                    as_of: datetime) -> MonitorReading | None:
+    """p50/p95/p99 of ``monitors.latency.column`` against its limits (None without it)."""
+    from retrainer.monitoring.latency import latency_percentiles
+    from retrainer.monitoring.profile import numeric_values
+
+    cfg = model.monitors.latency
+    if cfg.column not in frame.columns:
+        return None
+    limits = {k: v for k, v in (("p50", cfg.p50), ("p95", cfg.p95), ("p99", cfg.p99))
+              if v is not None}
+    report = latency_percentiles(numeric_values(frame[cfg.column]), limits)
+    if report.count == 0:
+        return None
+    summary = "; ".join(report.violations) or (
+        f"p50 {report.p50:.4g}, p95 {report.p95:.4g}, p99 {report.p99:.4g}")
+    return MonitorReading(
+        model=model.name, monitor="latency", as_of=as_of, window_start=window.start,
+        window_end=window.end, rows=report.count, score=report.p99,
+        severity=cfg.severity if report.alert else Severity.NONE, alert=report.alert,
+        summary=summary, details=report.to_json(),
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"

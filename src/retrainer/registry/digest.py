@@ -65,3 +65,20 @@ def directory_sha256(path: Path) -> str:
         digest.update(str(file.stat().st_size).encode("ascii") + b"\0")
         _feed(digest, file)
     return digest.hexdigest()
+
+
+def model_sha256(bundle_dir: Path) -> str:
+    """Hex SHA-256 of what a bundle predicts with: the estimator file's bytes plus the
+    preprocessing in ``bundle.json`` (task, trainer, features, categories, classes), but not
+    its bookkeeping (library versions, training info). Two bundles with the same digest make
+    the same predictions; semantic versioning calls a re-registration of one a PATCH.
+    """
+    import json
+
+    root = Path(bundle_dir)
+    meta = json.loads((root / "bundle.json").read_text())
+    keys = ("task", "trainer", "features", "categorical", "categories", "classes",
+            "estimator_format")
+    digest = hashlib.sha256(json.dumps({k: meta.get(k) for k in keys}, sort_keys=True).encode())
+    _feed(digest, root / meta["estimator_file"])
+    return digest.hexdigest()

@@ -159,9 +159,14 @@ class Registry:
         metrics: dict[str, float],
         tags: dict[str, str],
         extra_artifacts: dict[str, dict[str, Any]] | None = None,
+        run_id: str | None = None,
     ) -> RegisteredVersion:
         """Log one run (params, metrics, tags, JSON artifacts, the pyfunc model) and register
         it as a new version of ``model`` tagged with ``tags`` plus the bundle's digest.
+
+        ``run_id`` continues an existing run (the job's, which holds the tuning trials as
+        child runs) instead of starting one; params it already has are not logged again
+        (MLflow params are immutable; ``lineage.json`` holds the values of this attempt).
         """
         bundle_dir = Path(bundle_dir)
         sha256 = directory_sha256(bundle_dir)
@@ -170,9 +175,13 @@ class Registry:
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         with _mlflow_errors(f"cannot register a version of {model!r}"), _quiet():
-            with mlflow.start_run(experiment_id=experiment_id) as run:
-                if params:
-                    mlflow.log_params({k: _param_value(v) for k, v in params.items()})
+            logged = set(self.client.get_run(run_id).data.params) if run_id else set()
+            run_context = (mlflow.start_run(run_id=run_id) if run_id
+                           else mlflow.start_run(experiment_id=experiment_id))
+            with run_context as run:
+                fresh = {k: _param_value(v) for k, v in params.items() if k not in logged}
+                if fresh:
+                    mlflow.log_params(fresh)
                 if metrics:
                     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
                 mlflow.set_tags(all_tags)
@@ -236,19 +245,31 @@ class Registry:
         ``n_jobs`` caps the loaded booster's prediction threads. Raises DigestMismatchError
         when the files differ from the registered digest, NotFoundError for an unknown version.
         """
+        with tempfile.TemporaryDirectory(prefix="retrainer-download-") as tmp:
+            local = self._verified_download(model, version, expected_sha256, tmp)
+            return ModelBundle.load(local, n_jobs=n_jobs)
+
+    def verify(self, model: str, version: str, expected_sha256: str) -> None:
+        """Check a version's stored bundle against its registered digest without loading it.
+
+        Raises DigestMismatchError on a mismatch, NotFoundError for an unknown version.
+        """
+        with tempfile.TemporaryDirectory(prefix="retrainer-verify-") as tmp:
+            self._verified_download(model, version, expected_sha256, tmp)
+
+    def _verified_download(self, model: str, version: str, expected: str, tmp: str) -> Path:
         with _mlflow_errors(f"cannot fetch {model!r} version {version}"):
             uri = self.client.get_model_version_download_uri(model, str(version))
-        with tempfile.TemporaryDirectory(prefix="retrainer-download-") as tmp:
-            with _mlflow_errors(f"cannot download {model!r} version {version}"):
-                local = mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"{uri.rstrip('/')}/{self._bundle_path(uri, tmp)}",
-                    dst_path=tmp,
-                    tracking_uri=self.tracking_uri,
-                )
-            actual = directory_sha256(Path(local))
-            if actual != expected_sha256:
-                raise DigestMismatchError(f"{model} version {version}", expected_sha256, actual)
-            return ModelBundle.load(Path(local), n_jobs=n_jobs)
+        with _mlflow_errors(f"cannot download {model!r} version {version}"):
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{uri.rstrip('/')}/{self._bundle_path(uri, tmp)}",
+                dst_path=tmp,
+                tracking_uri=self.tracking_uri,
+            )
+        actual = directory_sha256(Path(local))
+        if actual != expected:
+            raise DigestMismatchError(f"{model} version {version}", expected, actual)
+        return Path(local)
 
     def _bundle_path(self, model_uri: str, tmp: str) -> str:
         """Where the logged model keeps the bundle, as its MLmodel file says."""

@@ -111,6 +111,7 @@ def to_version(row: VersionRow) -> ModelVersion:
         created_at=row.created_at,
         lineage=row.lineage or {},
         profile=row.profile,
+        semver=row.semver,
     )
 
 

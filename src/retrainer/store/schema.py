@@ -147,7 +147,10 @@ class ReportRow(Base):
 
 class VersionRow(Base):
     __tablename__ = "model_versions"
-    __table_args__ = (UniqueConstraint("model", "version", name="uq_model_versions"),)
+    __table_args__ = (
+        UniqueConstraint("model", "version", name="uq_model_versions"),
+        Index("ix_model_versions_semver", "model", "semver"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     model: Mapped[str] = mapped_column(String(64))
@@ -161,6 +164,8 @@ class VersionRow(Base):
     lineage: Mapped[dict[str, Any]]
     profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime]
+    # vMAJOR.MINOR.PATCH (candidates: vMAJOR.MINOR.PATCH-rc.N until promoted); revision 0002
+    semver: Mapped[str | None] = mapped_column(String(64))
 
 
 class ChampionRow(Base):

@@ -651,6 +651,7 @@ class Store:
                     lineage=version.lineage,
                     profile=version.profile,
                     created_at=version.created_at,
+                    semver=version.semver,
                 )
             )
 
@@ -667,6 +668,17 @@ class Store:
         with self.session() as session:
             query = select(VersionRow).where(VersionRow.model == model).order_by(VersionRow.id)
             return [to_version(r) for r in session.scalars(query)]
+
+    def set_version_semver(self, model: str, version: str, semver: str) -> None:
+        """Record ``version``'s semantic version. Raises NotFoundError for an unknown version."""
+        with self.session() as session:
+            result = session.execute(
+                update(VersionRow)
+                .where(VersionRow.model == model, VersionRow.version == version)
+                .values(semver=semver)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise NotFoundError(f"model {model!r} has no version {version!r} in the store")
 
     def set_version_status(self, model: str, version: str, status: str) -> None:
         with self.session() as session:
@@ -704,10 +716,12 @@ class Store:
         reason: str,
         as_of: datetime,
         actor: str = "retrainer",
+        semver: str | None = None,
     ) -> Promotion:
         """Make ``version`` the champion if the champion is still ``expected_current``.
 
-        The job (if any) goes succeeded -> promoted in the same transaction. Raises
+        The job (if any) goes succeeded -> promoted in the same transaction, and ``semver``
+        (when given) becomes the version's semantic version in it too. Raises
         NotFoundError for a version the store does not know, IllegalTransitionError if the
         champion is no longer ``expected_current``, ``version`` already is the champion or
         the job is not awaiting its decision; nothing changes then.
@@ -739,6 +753,12 @@ class Store:
             if expected_current:
                 self._set_status(session, model, expected_current, "retired")
             self._set_status(session, model, version, "champion")
+            if semver is not None:
+                session.execute(
+                    update(VersionRow)
+                    .where(VersionRow.model == model, VersionRow.version == version)
+                    .values(semver=semver)
+                )
             if job_id is not None:
                 self._transition(session, job_id, JobState.PROMOTED, reason=reason,
                                  actor=actor, as_of=as_of)

@@ -1,4 +1,12 @@
-"""Fitting a candidate: time-ordered early stopping, then a refit on all training rows.
+"""Fitting: time-ordered early stopping, then a refit on all training rows; warm or full.
+
+* ``fit_candidate``: the model that gets registered. Boosters early-stop on the most recent
+  ``training.early_stopping_fraction`` of the rows they are given (never on the holdout, which
+  the caller has already cut off), then refit on all of them with the chosen number of rounds.
+  With a :class:`WarmStart` the booster continues from the production booster and only the
+  added rounds are chosen and refitted.
+* ``fit_early_stopped``: one fold of cross-validation: the early-stopped model itself, no
+  refit (tuning runs this for every trial and fold, and may pass pruning callbacks).
 
 >>> import pandas as pd
 >>> frame = pd.DataFrame({"t": pd.date_range("2024-01-01", periods=10, freq="h"), "x": range(10)})
@@ -10,6 +18,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +28,15 @@ from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from retrainer.config import ModelConfig
-from retrainer.domain.metrics import Task
 from retrainer.exceptions import DataError, TrainingError
-from retrainer.training.bundle import ModelBundle, learn_levels
-from retrainer.training.trainers import is_booster, lineage_params, make_estimator
+from retrainer.training.bundle import ModelBundle
+from retrainer.training.template import (
+    check_training_frame,
+    copy_template,
+    encode_target,
+    learn_template,
+)
+from retrainer.training.trainers import is_booster, lineage_params, make_estimator, threads_for
 
 
 def time_split(
@@ -48,164 +62,252 @@ def time_split(
 
 
 @dataclass(frozen=True)
+class WarmStart:
+    """Continue boosting from a production bundle's booster (see ``training/warm_start.py``)."""
+
+    bundle: ModelBundle  # the production bundle: its booster and its preprocessing
+    rounds: int  # boosting rounds already in the production booster
+    max_new_rounds: int
+
+
+@dataclass(frozen=True)
 class FitResult:
     bundle: ModelBundle
     params: dict[str, Any]  # the estimator's get_params(), JSON-serialisable, for lineage
-    best_iteration: int | None  # boosting rounds chosen by early stopping (boosters only)
+    best_iteration: int | None  # rounds chosen by early stopping (added rounds when warm)
     rows_train: int
     rows_early_stopping: int
     fit_seconds: float
+    mode: str = "full"  # full | warm
+    total_rounds: int | None = None  # boosting rounds in the final booster
 
 
-def fit_candidate(train: pd.DataFrame, model: ModelConfig, *, n_jobs: int = 1) -> FitResult:
+def fit_candidate(
+    train: pd.DataFrame,
+    model: ModelConfig,
+    *,
+    n_jobs: int = 1,
+    params: dict[str, Any] | None = None,
+    warm: WarmStart | None = None,
+) -> FitResult:
     """Fit a candidate on ``train`` (the window before the holdout, no missing targets).
 
-    Boosters: early stopping on the most recent ``training.early_stopping_fraction`` of
-    ``train`` with ``training.early_stopping_rounds``, then a refit on all of ``train`` with
-    the best number of rounds (fraction 0: a plain fit with the configured ``n_estimators``).
-    Other estimators: a plain fit. String, object and category feature columns are categorical even
-    when not declared. Raises DataError for unusable data and TrainingError when fitting fails.
+    ``params`` replaces ``training.params`` (tuned or production hyperparameters). Boosters:
+    early stopping on the most recent ``training.early_stopping_fraction`` of ``train`` with
+    ``training.early_stopping_rounds``, then a refit on all of ``train`` with the best number
+    of rounds (fraction 0: a plain fit with ``n_estimators``). ``warm``: the same, adding at
+    most ``warm.max_new_rounds`` rounds to the production booster and keeping its
+    preprocessing. Other estimators: a plain fit. Raises DataError for unusable data and
+    TrainingError when fitting fails.
     """
     started = time.perf_counter()
     cfg = model.training
-    for column in (model.target, model.time_column):
-        if column not in train.columns:
-            raise DataError(f"column {column!r} is not in the training data")
-    if train[model.target].isna().any():
-        raise DataError(
-            f"target {model.target!r} has {int(train[model.target].isna().sum())} missing "
-            "values; drop those rows before fitting"
-        )
-    if train.empty:
-        raise DataError("no training rows")
-    features = model.feature_columns(list(train.columns))
-    template = _template(train, model, features)
-    y_all = _encode_target(train[model.target], template)
-    estimator = make_estimator(cfg.trainer, model.task, cfg.params, cfg.seed, n_jobs)
+    check_training_frame(train, model)
+    template = copy_template(warm.bundle) if warm else learn_template(train, model)
+    chosen = dict(cfg.params if params is None else params)
+    if warm:
+        chosen["n_estimators"] = warm.max_new_rounds
+    n_jobs = threads_for(len(train), n_jobs)
+    estimator = make_estimator(cfg.trainer, model.task, chosen, cfg.seed, n_jobs)
+    init = _booster_copy(warm.bundle.estimator, cfg.trainer) if warm else None
+    y_all = encode_target(train[model.target], template)
 
-    best_iteration: int | None = None
+    best: int | None = None
     rows_es = 0
     try:
         with threadpool_limits(limits=n_jobs):
             if is_booster(cfg.trainer) and cfg.early_stopping_fraction > 0:
-                older, recent = time_split(train, model.time_column, cfg.early_stopping_fraction)
-                if older.empty or recent.empty:
-                    raise TrainingError(
-                        f"{len(train)} training rows are too few to hold out the most recent "
-                        f"{cfg.early_stopping_fraction:.0%} for early stopping"
-                    )
+                older, recent = _early_stopping_split(train, model, template)
                 rows_es = len(recent)
-                y_older = _encode_target(older[model.target], template)
-                if template.classes is not None and len(np.unique(y_older)) < len(template.classes):
-                    raise TrainingError(
-                        "the part before the early-stopping slice lacks some classes; lower "
-                        "training.early_stopping_fraction or widen the training window"
-                    )
-                best_iteration = _early_stopping_rounds(
+                best = _best_rounds(
                     estimator,
                     cfg.trainer,
-                    (template.prepare(older), y_older),
-                    (template.prepare(recent), _encode_target(recent[model.target], template)),
+                    (template.prepare(older), encode_target(older[model.target], template)),
+                    (template.prepare(recent), encode_target(recent[model.target], template)),
                     cfg.early_stopping_rounds,
+                    init=init,
+                    init_rounds=warm.rounds if warm else 0,
                 )
-                estimator = clone(estimator).set_params(n_estimators=best_iteration)
-            estimator.fit(template.prepare(train), y_all)
+                estimator = clone(estimator).set_params(n_estimators=best)
+            _fit(estimator, cfg.trainer, template.prepare(train), y_all, init=init)
     except (TrainingError, DataError):
         raise
     except Exception as error:
         raise TrainingError(f"fitting {cfg.trainer} failed: {error}") from error
 
-    if cfg.trainer == "lightgbm":
-        predictor: Any = estimator.booster_
-    elif cfg.trainer == "xgboost":
-        predictor = estimator.get_booster()
-    else:
-        predictor = estimator
-    template.estimator = predictor
+    template.estimator = predictor(estimator, cfg.trainer)
     template.n_jobs = n_jobs
-    template.info = {"target": model.target, "best_iteration": best_iteration}
+    total = booster_rounds(template.estimator, cfg.trainer)
+    template.info = {"target": model.target, "best_iteration": best,
+                     "training_mode": "warm" if warm else "full", "total_rounds": total}
     return FitResult(
         bundle=template,
         params=lineage_params(estimator),
-        best_iteration=best_iteration,
+        best_iteration=best,
         rows_train=len(train),
         rows_early_stopping=rows_es,
         fit_seconds=time.perf_counter() - started,
+        mode="warm" if warm else "full",
+        total_rounds=total,
     )
 
 
-def _template(train: pd.DataFrame, model: ModelConfig, features: list[str]) -> ModelBundle:
-    """An unfitted bundle carrying the preprocessing learned from ``train``."""
-    missing = [c for c in features if c not in train.columns]
-    if missing:
-        raise DataError(f"missing feature column(s) {missing} in the training data")
-    categorical = [c for c in features if c in model.categorical]
-    categorical += [c for c in features if c not in categorical and _is_label_column(train[c])]
-    classes = None
-    if model.task is Task.CLASSIFICATION:
-        try:
-            values = np.unique(train[model.target].to_numpy())
-        except TypeError as error:
-            raise DataError(f"target {model.target!r} mixes label types: {error}") from None
-        if len(values) < 2:
+def fit_early_stopped(
+    train: pd.DataFrame,
+    model: ModelConfig,
+    params: dict[str, Any],
+    *,
+    n_jobs: int = 1,
+    callbacks: Sequence[Any] = (),
+) -> ModelBundle:
+    """One cross-validation fit: boosters stop early on the most recent slice of ``train``
+    and the early-stopped model is returned as is (no refit); ``callbacks`` go to the booster
+    (LightGBM callables or XGBoost ``TrainingCallback`` objects). Other estimators: a plain fit.
+
+    Raises DataError / TrainingError like ``fit_candidate``; exceptions raised by a callback
+    (e.g. ``optuna.TrialPruned``) propagate unchanged.
+    """
+    cfg = model.training
+    check_training_frame(train, model)
+    template = learn_template(train, model)
+    n_jobs = threads_for(len(train), n_jobs)
+    estimator = make_estimator(cfg.trainer, model.task, params, cfg.seed, n_jobs)
+    try:
+        with threadpool_limits(limits=n_jobs):
+            if is_booster(cfg.trainer) and cfg.early_stopping_fraction > 0:
+                older, recent = _early_stopping_split(train, model, template)
+                valid = (template.prepare(recent), encode_target(recent[model.target], template))
+                _fit_early_stopping(
+                    estimator, cfg.trainer, template.prepare(older),
+                    encode_target(older[model.target], template), valid,
+                    cfg.early_stopping_rounds, callbacks=callbacks,
+                )
+            else:
+                y = encode_target(train[model.target], template)
+                _fit(estimator, cfg.trainer, template.prepare(train), y, callbacks=callbacks)
+    except (TrainingError, DataError):
+        raise
+    except Exception as error:
+        if type(error).__module__.startswith("optuna"):
+            raise
+        raise TrainingError(f"fitting {cfg.trainer} failed: {error}") from error
+    template.estimator = predictor(estimator, cfg.trainer)
+    template.n_jobs = n_jobs
+    return template
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def predictor(estimator: Any, trainer: str) -> Any:
+    """What a bundle keeps: the native booster for LightGBM / XGBoost, else the estimator."""
+    if trainer == "lightgbm":
+        return estimator.booster_
+    if trainer == "xgboost":
+        return estimator.get_booster()
+    return estimator
+
+
+def booster_rounds(booster: Any, trainer: str) -> int | None:
+    """Boosting rounds in a native booster (None for other estimators)."""
+    if trainer == "lightgbm":
+        return int(booster.current_iteration())
+    if trainer == "xgboost":
+        return int(booster.num_boosted_rounds())
+    return None
+
+
+def _booster_copy(booster: Any, trainer: str) -> Any:
+    """A private copy of a production booster, so continuing never touches the original."""
+    if trainer == "lightgbm":
+        import lightgbm as lgb
+
+        return lgb.Booster(model_str=booster.model_to_string())
+    return booster.copy()
+
+
+def _early_stopping_split(
+    train: pd.DataFrame, model: ModelConfig, template: ModelBundle
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    fraction = model.training.early_stopping_fraction
+    older, recent = time_split(train, model.time_column, fraction)
+    if older.empty or recent.empty:
+        raise TrainingError(
+            f"{len(train)} training rows are too few to hold out the most recent "
+            f"{fraction:.0%} for early stopping"
+        )
+    if template.classes is not None:
+        present = np.unique(encode_target(older[model.target], template))
+        if len(present) < len(template.classes):
             raise TrainingError(
-                f"classification needs at least two classes; the training data has {len(values)}"
+                "the part before the early-stopping slice lacks some classes; lower "
+                "training.early_stopping_fraction or widen the training window"
             )
-        classes = [v.item() if isinstance(v, np.generic) else v for v in values]
-    return ModelBundle(
-        task=model.task,
-        features=features,
-        categorical=categorical,
-        categories={c: learn_levels(train[c]) for c in categorical},
-        classes=classes,
-        trainer=model.training.trainer,
-        estimator=None,
-    )
+    return older, recent
 
 
-def _is_label_column(series: pd.Series) -> bool:
-    """Strings and pandas categories are categorical even when not declared."""
-    dtype = series.dtype
-    return bool(
-        isinstance(dtype, pd.CategoricalDtype)
-        or pd.api.types.is_string_dtype(dtype)
-        or pd.api.types.is_object_dtype(dtype)
-    )
+def _fit(estimator: Any, trainer: str, x: pd.DataFrame, y: np.ndarray, *,
+         init: Any = None, callbacks: Sequence[Any] = ()) -> None:
+    if trainer == "lightgbm":
+        estimator.fit(x, y, init_model=init, callbacks=list(callbacks) or None)
+    elif trainer == "xgboost":
+        if callbacks:
+            estimator.set_params(callbacks=list(callbacks))
+        estimator.fit(x, y, xgb_model=init, verbose=False)
+    else:
+        estimator.fit(x, y)
 
 
-def _encode_target(target: pd.Series, template: ModelBundle) -> np.ndarray:
-    """Regression: float64 values. Classification: labels as indices into ``classes``."""
-    if template.classes is None:
-        return target.to_numpy(dtype="float64")
-    classes = np.asarray(template.classes)
-    codes = np.searchsorted(classes, target.to_numpy())
-    return codes.astype("int64")
+def _fit_early_stopping(
+    estimator: Any,
+    trainer: str,
+    x: pd.DataFrame,
+    y: np.ndarray,
+    valid: tuple[pd.DataFrame, np.ndarray],
+    rounds: int,
+    *,
+    init: Any = None,
+    callbacks: Sequence[Any] = (),
+) -> None:
+    if trainer == "lightgbm":
+        import lightgbm as lgb
+
+        estimator.fit(
+            x, y, eval_X=valid[0], eval_y=valid[1], init_model=init,
+            callbacks=[lgb.early_stopping(rounds, verbose=False), *callbacks],
+        )
+    else:
+        estimator.set_params(early_stopping_rounds=rounds, callbacks=list(callbacks) or None)
+        estimator.fit(x, y, eval_set=[valid], xgb_model=init, verbose=False)
 
 
-def _early_stopping_rounds(
+def _best_rounds(
     estimator: Any,
     trainer: str,
     fit: tuple[pd.DataFrame, np.ndarray],
     valid: tuple[pd.DataFrame, np.ndarray],
     rounds: int,
+    *,
+    init: Any = None,
+    init_rounds: int = 0,
 ) -> int:
-    """Number of boosting rounds that scored best on ``valid`` (a 1-based count)."""
+    """Rounds to add (a 1-based count) that scored best on ``valid``; both libraries count
+    an init model's rounds in their best iteration, which is subtracted here."""
     probe = clone(estimator)
+    _fit_early_stopping(probe, trainer, *fit, valid, rounds, init=init)
     if trainer == "lightgbm":
-        import lightgbm as lgb
-
-        probe.fit(
-            *fit,
-            eval_X=valid[0],
-            eval_y=valid[1],
-            callbacks=[lgb.early_stopping(rounds, verbose=False)],
-        )
-        best = int(probe.best_iteration_ or probe.n_estimators)
+        best = int(probe.best_iteration_ or (init_rounds + probe.n_estimators))
     else:
-        probe.set_params(early_stopping_rounds=rounds)
-        probe.fit(*fit, eval_set=[valid], verbose=False)
         best = int(probe.best_iteration) + 1
-    return max(best, 1)
+    return max(best - init_rounds, 1)
 
 
-__all__ = ["FitResult", "fit_candidate", "time_split"]
+__all__ = [
+    "FitResult",
+    "WarmStart",
+    "booster_rounds",
+    "fit_candidate",
+    "fit_early_stopped",
+    "predictor",
+    "time_split",
+]

@@ -1,8 +1,9 @@
 """``run_job``: the code that runs inside any executor.
 
-It trains a candidate on the job's training window, scores it and the production model on
-the same most recent holdout, registers the candidate in MLflow with its lineage, stores
-the validation report, and marks the attempt succeeded. The promote / reject decision is
+It trains a candidate on the job's training window (tuned on time-series CV folds, or warm-
+started from the production booster), scores it and the production model on the same most
+recent holdout, registers the candidate in MLflow with its lineage and semantic version,
+stores the validation report, and marks the attempt succeeded. The promote / reject decision is
 the orchestrator's (``orchestrator.decide``), made in the store and mirrored to MLflow.
 
 Everything a job needs travels in its config snapshot (taken when the job was created),
@@ -11,38 +12,41 @@ so a retry runs with the same configuration as the first attempt.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
 import threading
 import traceback
 from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 # imported here so the executor's fork server preloads the whole training stack
-import retrainer.registry.mlflow_registry  # noqa: F401
-from retrainer import __version__
+import retrainer.registry.mlflow_registry
+import retrainer.registry.tracking  # noqa: F401
 from retrainer.clock import wall_now
 from retrainer.config import ExecutorConfig, ModelConfig
 from retrainer.data.readiness import schema_of
 from retrainer.data.sources import make_source
 from retrainer.domain import Job, ModelVersion, RetryPolicy, Window
 from retrainer.exceptions import ConfigError, DataError, DigestMismatchError, TrainingError
+from retrainer.monitoring.importance import feature_importance
 from retrainer.monitoring.profile import build_profile
+from retrainer.registry.digest import model_sha256
+from retrainer.registry.semver import Production, candidate_semver
 from retrainer.store import Store
 from retrainer.training.fit import fit_candidate, time_split
+from retrainer.training.lineage import frame_sha256, package_versions, version_tags
+from retrainer.training.tuning import recipe_comparison, study_name, trial_record, tune
+from retrainer.training.warm_start import plan_warm_start
 from retrainer.validation.gate import evaluate_candidate
 
 log = logging.getLogger(__name__)
 
 #: errors a retry cannot fix: the job fails at once
 PERMANENT_ERRORS = (DigestMismatchError, ConfigError)
-PACKAGES = ("lightgbm", "xgboost", "scikit-learn", "pandas", "numpy", "mlflow")
 
 
 @dataclass(frozen=True)
@@ -80,34 +84,26 @@ def retry_policy_for(job: Job) -> RetryPolicy:
     return JobSnapshot.of(job).executor.retry.policy()
 
 
-def frame_sha256(frame: pd.DataFrame) -> str:
-    """Order-sensitive digest of a frame's values and column names (training-data lineage)."""
-    digest = hashlib.sha256(",".join(map(str, frame.columns)).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"retrainer": __version__}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
 def _iso(value: Any) -> str:
     return pd.Timestamp(value).isoformat()
 
 
 def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
-    """Train, validate and register the job's candidate. Returns its MLflow version."""
+    """Train, validate and register the job's candidate. Returns its MLflow version.
+
+    Steps: load the training window; cut the most recent holdout; load production (digest
+    checked); decide warm or full fit; tune a full fit (resuming the job's Optuna study);
+    fit; score candidate and production on the holdout (and on CV folds for cv_paired_t);
+    register the candidate under the job's MLflow run (the trials are its child runs) with
+    lineage, tags and a semantic version; store the version and its validation report.
+    """
+    from retrainer.registry import tracking
     from retrainer.registry.mlflow_registry import Registry
 
     job = store.get_job(job_id)
     snapshot = JobSnapshot.of(job)
     model = snapshot.model
+    cfg = model.training
     window = Window.latest(job.as_of, model.training_window)
     frame = make_source(model, snapshot.root).load(window)
     features = model.feature_columns(list(frame.columns))
@@ -118,19 +114,41 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
     if len(labelled) < 20:
         raise TrainingError(f"only {len(labelled)} labelled rows in {window.start}..{window.end}")
 
-    train, holdout = time_split(labelled, model.time_column, model.training.holdout_fraction)
-    fit = fit_candidate(train, model, n_jobs=n_jobs)
-    y_true = holdout[model.target].to_numpy()
-    candidate_prediction = fit.bundle.prediction(holdout)
-
+    train, holdout = time_split(labelled, model.time_column, cfg.holdout_fraction)
     registry = Registry(snapshot.tracking_uri, snapshot.artifact_location)
     champion = store.champion(model.name)
-    champion_prediction = None
-    notes: dict[str, Any] = {}
+    champion_bundle = None
     if champion is not None:
         champion_bundle = registry.load_bundle(
             model.name, champion.version, champion.artifact_sha256, n_jobs=n_jobs
         )
+    parent = tracking.job_run(registry, model.name, job.id, {
+        "retrainer.trigger": job.trigger, "retrainer.as_of": job.as_of.isoformat()})
+
+    registered_before = store.versions(model.name)
+    plan = plan_warm_start(train, model, champion, champion_bundle,
+                           registered_before[-1] if registered_before else None)
+    tuning = None
+    if plan.mode == "full":
+        def log_trial(trial: Any) -> None:
+            tracking.log_trials(registry, model.name, parent, [trial_record(trial, model.metric)])
+
+        tuning = tune(train, model, storage_url=store.url, name=study_name(model.name, job.id),
+                      n_jobs=n_jobs, on_trial=log_trial)
+        if tuning is not None:  # trials a killed attempt finished but did not log
+            tracking.log_trials(registry, model.name, parent, tuning.records)
+    if plan.mode == "warm":
+        params = dict(plan.params or {})
+    else:
+        params = tuning.params if tuning else dict(cfg.params)
+    fit = fit_candidate(train, model, n_jobs=n_jobs, params=params, warm=plan.warm)
+    y_true = holdout[model.target].to_numpy()
+    candidate_prediction = fit.bundle.prediction(holdout)
+
+    champion_prediction = None
+    notes: dict[str, Any] = {}
+    cv = None
+    if champion is not None and champion_bundle is not None:
         try:
             champion_prediction = champion_bundle.prediction(holdout)
         except DataError as error:
@@ -139,6 +157,13 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
         if trained_until:
             overlap = int((holdout[model.time_column] < pd.Timestamp(trained_until)).sum())
             notes["holdout_rows_seen_by_champion"] = overlap
+        if model.validation.test == "cv_paired_t" and champion_prediction is not None:
+            cv = recipe_comparison(
+                train, model, params,
+                str(champion.lineage.get("trainer", cfg.trainer)),
+                dict(champion.lineage.get("hyperparameters", cfg.params)),
+                n_jobs=n_jobs, candidate_scores=tuning.fold_scores if tuning else None,
+            )
 
     holdout_times = holdout[model.time_column]
     report = evaluate_candidate(
@@ -150,6 +175,10 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
         holdout_start=_iso(holdout_times.min()),
         holdout_end=_iso(holdout_times.max()),
         classes=fit.bundle.classes,
+        trigger=job.trigger,
+        slice_values={c.column: holdout[c.column].to_numpy()
+                      for c in model.validation.slices if c.column in holdout.columns},
+        cv=cv,
     )
     if notes:
         unscored = [notes["champion_unscored"]] if "champion_unscored" in notes else []
@@ -158,7 +187,14 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
 
     categorical = [c for c in features if c in fit.bundle.categorical]
     numeric = [c for c in features if c not in categorical]
-    profile = build_profile(train, numeric, categorical, bins=model.monitors.drift.numeric.bins)
+    profile = build_profile(
+        train,
+        numeric,
+        categorical,
+        bins=model.monitors.drift.numeric.bins,
+        sketch_size=model.monitors.drift.numeric.sketch_size,
+        importance=feature_importance(fit.bundle),
+    )
     columns = [model.time_column, *features, model.target]
     lineage: dict[str, Any] = {
         "job_id": job.id,
@@ -166,49 +202,64 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
         "trigger": job.trigger,
         "reason": job.reason,
         "as_of": job.as_of.isoformat(),
+        "trained_at": wall_now().isoformat(),
         "data_start": window.start.isoformat(),
         "data_end": window.end.isoformat(),
+        "rows": len(labelled),
         "rows_train": fit.rows_train,
         "rows_holdout": len(holdout),
         "rows_early_stopping": fit.rows_early_stopping,
         "data_sha256": frame_sha256(labelled[columns]),
         "features": features,
         "schema": schema_of(labelled, features, categorical),
-        "trainer": model.training.trainer,
+        "trainer": cfg.trainer,
+        "hyperparameters": params,
         "best_iteration": fit.best_iteration,
+        "total_rounds": fit.total_rounds,
+        "training_mode": fit.mode,
+        "warm_start": {"reason": plan.reason,
+                       "from_version": champion.version if plan.mode == "warm" and champion
+                       else None},
+        "warm_chain": plan.chain,
+        "tuning": tuning.to_dict() if tuning else None,
+        "metrics": report.candidate_metrics,
+        "metric_ci": {k: v["candidate"] for k, v in report.metric_ci.items()
+                      if "candidate" in v},
         "fit_seconds": round(fit.fit_seconds, 3),
         "packages": package_versions(),
+        "mlflow_run_id": parent,
     }
-    tags = {
-        "retrainer.job_id": str(job.id),
-        "retrainer.attempt": str(attempt),
-        "retrainer.trigger": job.trigger,
-        "retrainer.reason": job.reason[:500],
-        "retrainer.as_of": lineage["as_of"],
-        "retrainer.data_start": lineage["data_start"],
-        "retrainer.data_end": lineage["data_end"],
-        "retrainer.rows": str(fit.rows_train + len(holdout)),
-        "retrainer.data_hash": lineage["data_sha256"],
-        "retrainer.trainer": model.training.trainer,
-        "retrainer.version": __version__,
-        "retrainer.validation_passed": str(report.passed).lower(),
-    }
+    metrics = {f"holdout_{k}": v for k, v in report.candidate_metrics.items()}
+    for name, (low, high) in lineage["metric_ci"].items():
+        metrics[f"holdout_{name}_ci_low"], metrics[f"holdout_{name}_ci_high"] = low, high
+    if tuning is not None and tuning.best_value is not None:
+        metrics[f"cv_{model.metric}"] = tuning.best_value
     with tempfile.TemporaryDirectory(prefix="retrainer-bundle-") as tmp:
         bundle_dir = Path(tmp) / "bundle"
         fit.bundle.save(bundle_dir)
+        lineage["model_sha256"] = model_sha256(bundle_dir)
         registered = registry.register(
             model=model.name,
             bundle_dir=bundle_dir,
             params=fit.params,
-            metrics={f"holdout_{k}": v for k, v in report.candidate_metrics.items()},
-            tags=tags,
+            metrics=metrics,
+            tags=version_tags(lineage, passed=report.passed),
             extra_artifacts={
                 "validation_report.json": report.to_dict(),
                 "reference_profile.json": profile,
                 "lineage.json": lineage,
             },
+            run_id=parent,
         )
+    production = None
+    if champion is not None:
+        production = Production(champion.semver, champion.lineage.get("schema"),
+                                champion.lineage.get("model_sha256"))
+    semver = candidate_semver([v.semver for v in registered_before], production,
+                              lineage["schema"], lineage["model_sha256"], registered.version)
+    registry.set_version_tags(model.name, registered.version, {"retrainer.semver": semver})
     lineage["artifact_sha256"] = registered.sha256
+    lineage["semver"] = semver
     store.add_version(
         ModelVersion(
             model=model.name,
@@ -222,6 +273,7 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
             created_at=wall_now(),
             lineage=lineage,
             profile=profile,
+            semver=semver,
         )
     )
     store.save_report(job.id, report)

@@ -17,7 +17,10 @@ class DriftTrigger:
         reading = ctx.readings.get("drift")
         if reading is None:
             return decision(ctx, self.name, False, "no drift reading this tick")
-        share = reading.score or 0.0
+        # the importance-weighted share when the version stored importances: drift in
+        # features the model ignores does not fire a retrain by itself
+        share = reading.details.get("weighted_share", reading.score or 0.0) or 0.0
+        weighted = reading.details.get("weighting") == "importance"
         drifted = reading.details.get("drifted_columns", [])
         columns = reading.details.get("columns", {})
         severe = [
@@ -27,8 +30,14 @@ class DriftTrigger:
                 self.config.fire_on_severity
             )
         ]
-        evidence = {"drifted_share": share, "drifted_columns": drifted, "severe_columns": severe}
-        summary = f"{len(drifted)} of {len(columns)} columns drifted ({share:.0%})"
+        evidence = {
+            "drifted_share": reading.score,
+            "weighted_share": share if weighted else None,
+            "drifted_columns": drifted,
+            "severe_columns": severe,
+        }
+        summary = f"{len(drifted)} of {len(columns)} columns drifted ({share:.0%}" + (
+            " by importance)" if weighted else ")")
         if share >= self.config.min_drifted_share and drifted:
             return decision(
                 ctx,

@@ -4,9 +4,16 @@ Rules, all recorded in the report with their numbers:
 
 * absolute gates (``validation.gates``: ``max_<metric>`` / ``min_<metric>``) always apply;
 * without a champion (first production version) the candidate passes when every gate passes;
-* with a champion it must also improve the validation metric by at least ``min_improvement``
-  (metric units, or relative with '%') and the paired test on the metric's row losses must
-  reject "no improvement" at ``alpha`` (unless ``test: none``).
+* with a champion, in **superiority** mode (the default) it must also improve the validation
+  metric by at least ``min_improvement`` (metric units, or relative with '%') and the
+  configured test must reject "no improvement" at ``alpha`` (unless ``test: none``);
+* in **non-inferiority** mode (``validation.non_inferiority``, for jobs started by the listed
+  triggers, e.g. scheduled refreshes) it must instead not be worse than the champion by the
+  margin or more: the point estimate stays above ``-margin`` and the test rejects "worse by at
+  least the margin" at ``alpha``;
+* with ``validation.slices``, no slice of the holdout may regress by more than its margin.
+
+The report also carries bootstrap intervals of every holdout metric (``metric_ci``).
 """
 
 from __future__ import annotations
@@ -16,16 +23,22 @@ from typing import Any
 
 import numpy as np
 
-from retrainer.config import ModelConfig
+from retrainer.config import ModelConfig, amount_value
 from retrainer.domain.metrics import METRICS, MetricSpec
-from retrainer.domain.validation import GateResult, StatTestResult, ValidationReport
-from retrainer.validation.metrics import compute_metrics, row_losses
-from retrainer.validation.stats import run_test
+from retrainer.domain.validation import GateResult, SliceResult, StatTestResult, ValidationReport
+from retrainer.exceptions import DataError
+from retrainer.validation.bootstrap import metric_intervals
+from retrainer.validation.compare import compare
+from retrainer.validation.metrics import compute_metrics
+from retrainer.validation.slices import check_slices
 
 TEST_NAMES = {
     "diebold_mariano": "Diebold-Mariano",
     "paired_t": "paired t-test",
     "wilcoxon": "Wilcoxon signed-rank",
+    "bootstrap": "paired block bootstrap",
+    "delong": "DeLong",
+    "cv_paired_t": "paired t-test over CV folds",
 }
 
 
@@ -63,14 +76,37 @@ def _gate_reason(gate: GateResult) -> str:
     return f"gate {gate.name}: {_num(gate.value)} {sign} {_num(gate.limit)} ({verdict})"
 
 
-def _test_reason(test: StatTestResult) -> str:
+def _test_reason(test: StatTestResult, non_inferiority: bool = False) -> str:
     label = TEST_NAMES.get(test.name, test.name)
     if test.p_value is None:
         return "no statistical test configured (validation.test: none)"
     p = f"{test.p_value:.3g}"
+    n = f"n={test.n}" + (" folds" if test.name == "cv_paired_t" else "")
+    if test.ci_low is not None and test.ci_high is not None and test.confidence is not None:
+        n += (f"; improvement {_num(test.estimate or 0.0)}, "
+              f"{test.confidence:.0%} lower bound {_num(test.ci_low)}")
+    if non_inferiority:
+        if test.rejected_null:
+            return f"{label} p={p} < {test.alpha:g}: not worse than production by the margin ({n})"
+        return f"{label} p={p} ≥ {test.alpha:g}: could be worse than production by the margin ({n})"
     if test.rejected_null:
-        return f"{label} p={p} < {test.alpha:g}: the improvement is significant (n={test.n})"
-    return f"{label} p={p} ≥ {test.alpha:g}: the improvement could be noise (n={test.n})"
+        return f"{label} p={p} < {test.alpha:g}: the improvement is significant ({n})"
+    return f"{label} p={p} ≥ {test.alpha:g}: the improvement could be noise ({n})"
+
+
+def _slice_reason(results: list[SliceResult]) -> str:
+    judged = [r for r in results if r.judged]
+    failed = [r for r in judged if not r.passed]
+    column = results[0].column
+    if failed:
+        worst = max(failed, key=lambda r: r.regression or 0.0)
+        return (f"slice {column}={worst.value}: {_num(worst.candidate or math.nan)} vs "
+                f"{_num(worst.champion or math.nan)}, worse by {_num(worst.regression or 0.0)} "
+                f"> allowed {_num(worst.limit or 0.0)} ({len(failed)} of {len(judged)} "
+                "slices regressed)")
+    return f"slices by {column}: none of {len(judged)} judged regressed beyond the margin" + (
+        f" ({len(results) - len(judged)} too small to judge)" if len(judged) < len(results)
+        else "")
 
 
 def _improvement(
@@ -127,13 +163,18 @@ def evaluate_candidate(
     holdout_start: str,
     holdout_end: str,
     classes: Any = None,
+    trigger: str | None = None,
+    slice_values: dict[str, Any] | None = None,
+    cv: dict[str, Any] | None = None,
 ) -> ValidationReport:
     """Decide whether the candidate may replace the champion; explain every check.
 
     Both predictions must be for the same ``y_true`` rows (the holdout). Without champion
     predictions (no champion yet, or one that could not score the holdout) only the absolute
-    gates decide. Raises ValidationError when the inputs cannot be scored (shape or label
-    mismatch).
+    gates decide. ``trigger`` selects non-inferiority mode; ``slice_values`` maps each
+    ``validation.slices`` column to its holdout values; ``cv`` holds both recipes' CV fold
+    scores (``cv_paired_t``). Raises ValidationError when the inputs cannot be scored (shape or
+    label mismatch, a test that does not fit the model) and DataError for a missing slice column.
     """
     cfg = model.validation
     spec = METRICS[model.metric]
@@ -144,10 +185,13 @@ def evaluate_candidate(
     gates = check_gates(cfg.gates, candidate_metrics)
     reasons = [_gate_reason(g) for g in gates]
     gates_ok = all(g.passed for g in gates)
+    ni = cfg.non_inferiority
+    mode = "non_inferiority" if ni is not None and trigger in ni.triggers else "superiority"
 
     champion_metrics = None
-    improvement = relative = None
+    improvement = relative = margin = None
     test: StatTestResult | None = None
+    slices: list[SliceResult] = []
     if champion_prediction is None:
         passed = gates_ok
         who = (
@@ -161,19 +205,44 @@ def evaluate_candidate(
             reasons.append("no absolute gates configured (validation.gates)")
     else:
         champion_metrics = compute_metrics(task, y, champion_prediction, classes_list)
-        improvement, relative, improved, text = _improvement(
-            spec, candidate_metrics[model.metric], champion_metrics[model.metric], model
-        )
+        cand_value = candidate_metrics[model.metric]
+        champ_value = champion_metrics[model.metric]
+        improvement, relative, improved, text = _improvement(spec, cand_value, champ_value, model)
+        if mode == "non_inferiority":
+            assert ni is not None
+            amount, is_relative = amount_value(ni.margin)
+            margin = amount * abs(champ_value) if is_relative else amount
+            improved = improvement is not None and improvement > -margin
+            text = (f"{model.metric} {_num(cand_value)} vs {_num(champ_value)} "
+                    f"(non-inferiority for {trigger} jobs): "
+                    f"{'within' if improved else 'outside'} the margin {_num(margin)}")
         reasons.insert(0, text)
-        test = run_test(
-            cfg.test,
-            row_losses(spec.row_loss, y, champion_prediction, classes_list),
-            row_losses(spec.row_loss, y, candidate_prediction, classes_list),
-            cfg.alpha,
-        )
-        reasons.insert(1, _test_reason(test))
+        test = compare(model, y, candidate_prediction, champion_prediction, champ_value,
+                       margin=margin or 0.0, classes=classes_list, cv=cv)
+        reasons.insert(1, _test_reason(test, mode == "non_inferiority"))
         significant = cfg.test == "none" or test.rejected_null
-        passed = gates_ok and improved and significant
+        for check in cfg.slices:
+            if slice_values is None or check.column not in slice_values:
+                raise DataError(f"slice column {check.column!r} is not in the data")
+            found = check_slices(check, slice_values[check.column], model.metric, y,
+                                 candidate_prediction, champion_prediction, classes_list)
+            if found:
+                slices.extend(found)
+                reasons.append(_slice_reason(found))
+        slices_ok = all(s.passed for s in slices)
+        passed = gates_ok and improved and significant and slices_ok
+
+    intervals: dict[str, dict[str, list[float]]] = {}
+    if cfg.metric_ci:
+        boot = cfg.bootstrap
+        for who, prediction in (("candidate", candidate_prediction),
+                                ("champion", champion_prediction)):
+            if prediction is not None:
+                ci = metric_intervals(task, y, prediction, classes=classes_list,
+                                         resamples=boot.resamples,
+                                         block_length=boot.block_length, seed=boot.seed)
+                for name, interval in ci.items():
+                    intervals.setdefault(name, {})[who] = interval
 
     failed = [g.name for g in gates if not g.passed]
     verdict = "passed" if passed else "rejected"
@@ -198,4 +267,10 @@ def evaluate_candidate(
         passed=passed,
         reasons=reasons,
         extra={"row_loss": spec.row_loss, "task": str(task)},
+        mode=mode,
+        margin=margin,
+        trigger=trigger,
+        slices=slices,
+        cv=cv,
+        metric_ci=intervals,
     )

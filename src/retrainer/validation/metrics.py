@@ -6,7 +6,8 @@ Binary f1 is the f1 of ``classes[1]``; multiclass f1 is macro-averaged, ROC AUC 
 one-vs-rest (macro over the classes present), and Brier is the mean squared distance to the
 one-hot label (halved for binary, which gives the usual mean of (p - y)^2). The mean of each
 row loss equals its metric:
-squared_error -> rmse², absolute_error -> mae, zero_one -> 1 - accuracy, log_loss, brier.
+squared_error -> rmse², absolute_error -> mae, zero_one -> 1 - accuracy, log_loss, brier,
+outside_20pct -> 1 - accuracy_within_20pct.
 
 >>> compute_metrics(Task.REGRESSION, [1.0, 2.0, 3.0], [1.0, 2.0, 5.0])["mae"]
 0.6666666666666666
@@ -25,7 +26,8 @@ from sklearn import metrics as skm
 from retrainer.domain.metrics import Task
 from retrainer.exceptions import ValidationError
 
-ROW_LOSSES = ("squared_error", "absolute_error", "zero_one", "log_loss", "brier")
+ROW_LOSSES = ("squared_error", "absolute_error", "outside_20pct", "zero_one", "log_loss", "brier")
+WITHIN = 0.2  # accuracy_within_20pct: |prediction - actual| <= 20% of |actual|
 
 
 def _regression(y_true: Any, prediction: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -85,6 +87,7 @@ def compute_metrics(
             "rmse": float(skm.root_mean_squared_error(y, p)),
             "mae": float(skm.mean_absolute_error(y, p)),
             "r2": float(skm.r2_score(y, p)) if len(y) > 1 else math.nan,
+            "accuracy_within_20pct": float(np.mean(np.abs(y - p) <= WITHIN * np.abs(y))),
         }
     _, proba, cls, index = _classification(y_true, prediction, classes)
     k = len(cls)
@@ -122,9 +125,11 @@ def row_losses(kind: str, y_true: Any, prediction: Any, classes: Any = None) -> 
 
     Raises ValidationError for an unknown kind or inputs ``compute_metrics`` would reject.
     """
-    if kind in ("squared_error", "absolute_error"):
+    if kind in ("squared_error", "absolute_error", "outside_20pct"):
         y, p = _regression(y_true, prediction)
         error = y - p
+        if kind == "outside_20pct":
+            return (np.abs(error) > WITHIN * np.abs(y)).astype("float64")
         return error**2 if kind == "squared_error" else np.abs(error)
     if kind not in ROW_LOSSES:
         raise ValidationError(f"unknown row loss {kind!r}; known: {', '.join(ROW_LOSSES)}")
