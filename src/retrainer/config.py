@@ -298,7 +298,9 @@ class MonitorsConfig(Strict):
 
 class DriftTriggerConfig(Strict):
     enabled: bool = True
-    min_drifted_share: Fraction = Field(0.3, le=1.0)
+    # None: fire on the drift monitor's dataset verdict (monitors.drift.dataset_share);
+    # a share: fire when the importance-weighted share of drifted columns reaches it
+    min_drifted_share: Fraction | None = Field(None, le=1.0)
     # a single drifted column at or above this severity fires on its own
     fire_on_severity: Severity = Severity.CRITICAL
 

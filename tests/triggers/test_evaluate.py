@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,9 +30,11 @@ def champion() -> ModelVersion:
 
 def drift(share: float, drifted: list[str], severity: str = "warning") -> MonitorReading:
     columns = {c: {"severity": severity} for c in drifted} | {"quiet": {"severity": "none"}}
+    verdict = {"dataset_drift": bool(drifted) and share >= 0.3, "dataset_share": 0.3,
+               "weighted_share": share, "weighting": "uniform"}
     return MonitorReading("m", "drift", T0, T0 - timedelta(days=7), T0, 100, share,
                           Severity(severity), bool(drifted), "s",
-                          {"columns": columns, "drifted_columns": drifted})
+                          {"columns": columns, "drifted_columns": drifted, **verdict})
 
 
 @pytest.fixture()
@@ -117,3 +120,17 @@ def test_schedule_trigger(store: Store, schedule: dict[str, str], last_days_ago:
     assert result.fire is fires
     if fires:
         assert result.trigger == "schedule"
+
+
+def test_drift_trigger_follows_the_monitors_dataset_verdict_by_default(store: Store) -> None:
+    model = model_config()  # no min_drifted_share: the monitor's verdict decides
+    reading = drift(0.9, ["a", "b"])
+    ignored = replace(reading, details={**reading.details, "dataset_drift": False,
+                                        "dataset_share": 0.3, "weighted_share": 0.05,
+                                        "weighting": "importance"})
+    result = evaluate_triggers(store, TriggerContext(model, T0, champion(), {"drift": ignored}))
+    assert not result.fire, "columns the model ignores must not fire a retrain by themselves"
+    verdict = replace(ignored, details={**ignored.details, "dataset_drift": True,
+                                        "weighted_share": 0.6})
+    result = evaluate_triggers(store, TriggerContext(model, T0, champion(), {"drift": verdict}))
+    assert result.fire and "60% by importance" in result.reason

@@ -68,7 +68,8 @@ models:
           - {degradation: 30%, severity: critical}
 
     triggers:
-      drift: {min_drifted_share: 30%, fire_on_severity: critical}
+      drift: {fire_on_severity: critical}   # fires on the drift monitor's dataset verdict,
+                                            # or set min_drifted_share: 40% here
       performance: {min_severity: high}
       # schedule: {cron: "0 3 * * 0"}      # or {every: 30d}
       debounce_seconds: 0       # a condition must hold this long before it fires

@@ -1,8 +1,8 @@
 """Turn one monitoring window into stored readings: drift against the production version's
 reference profile, and its performance on the window's labelled rows.
 
-The drift reading's ``score`` is the share of drifted columns (what the drift trigger
-compares with ``min_drifted_share``); ``details`` is ``DriftReport.to_json()``: per column
+The drift reading's ``score`` is the share of drifted columns (the drift trigger fires on the
+dataset verdict, or compares the weighted share with ``min_drifted_share``); ``details`` is ``DriftReport.to_json()``: per column
 ``severity``, ``method``, ``score``, ``threshold``, ``stats`` and ``thresholds``, plus
 ``drifted_columns`` and the dataset verdict (``dataset_drift``, ``weighted_share``,
 ``dataset_share``, ``weights``). With ``monitors.drift.calibration.enabled`` the thresholds

@@ -38,13 +38,15 @@ class DriftTrigger:
         }
         summary = f"{len(drifted)} of {len(columns)} columns drifted ({share:.0%}" + (
             " by importance)" if weighted else ")")
-        if share >= self.config.min_drifted_share and drifted:
+        limit = self.config.min_drifted_share
+        if limit is None:
+            fired = bool(reading.details.get("dataset_drift")) and bool(drifted)
+            limit = reading.details.get("dataset_share", 0.0)
+        else:
+            fired = share >= limit and bool(drifted)
+        if fired:
             return decision(
-                ctx,
-                self.name,
-                True,
-                f"{summary} >= {self.config.min_drifted_share:.0%}: {', '.join(drifted)}",
-                evidence,
+                ctx, self.name, True, f"{summary} >= {limit:.0%}: {', '.join(drifted)}", evidence
             )
         if severe:
             return decision(
@@ -55,6 +57,4 @@ class DriftTrigger:
                 f">= {self.config.fire_on_severity.value}",
                 evidence,
             )
-        return decision(
-            ctx, self.name, False, f"{summary} < {self.config.min_drifted_share:.0%}", evidence
-        )
+        return decision(ctx, self.name, False, f"{summary} < {limit:.0%}", evidence)
