@@ -6,11 +6,36 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 POSTGRES_URL = os.environ.get("RETRAINER_TEST_DATABASE_URL")
+
+
+def pm25_model(
+    trainer: str = "lightgbm",
+    task: str = "regression",
+    target: str = "pm",
+    params: dict[str, Any] | None = None,
+    validation: dict[str, Any] | None = None,
+    **training: Any,
+) -> Any:
+    """A ModelConfig for the Beijing frame ('high' and 'level' are derived label columns)."""
+    from retrainer.config import ModelConfig
+
+    return ModelConfig(
+        name="pm25",
+        source={"kind": "csv", "path": "unused.csv"},
+        time_column="time",
+        target=target,
+        task=task,
+        categorical=["cbwd"],
+        exclude=["pm", "high", "level"],
+        training={"trainer": trainer, "params": params or {}, **training},
+        validation=validation or {},
+    )
 
 
 @pytest.fixture(scope="session")

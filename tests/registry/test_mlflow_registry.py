@@ -9,6 +9,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import pm25_model
 
 from retrainer.config import ModelConfig
 from retrainer.exceptions import DigestMismatchError, NotFoundError
@@ -20,16 +21,7 @@ TAGS = {"retrainer.job_id": "7", "retrainer.trigger": "drift", "retrainer.data_h
 
 
 def _model(trainer: str, task: str = "regression", target: str = "pm") -> ModelConfig:
-    return ModelConfig(
-        name="pm25",
-        source={"kind": "csv", "path": "unused.csv"},
-        time_column="time",
-        target=target,
-        task=task,
-        categorical=["cbwd"],
-        exclude=["pm", "high"],
-        training={"trainer": trainer, "params": {"n_estimators": 60}},
-    )
+    return pm25_model(trainer, task, target, params={"n_estimators": 60})
 
 
 @pytest.fixture(scope="module")

@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import pytest
+from tests.conftest import pm25_model
 
-from retrainer.config import ModelConfig
-
-
-def build_model(
-    trainer: str = "lightgbm",
-    task: str = "regression",
-    target: str = "pm",
-    params: dict[str, Any] | None = None,
-    **training: Any,
-) -> ModelConfig:
-    return ModelConfig(
-        name="pm25",
-        source={"kind": "csv", "path": "unused.csv"},
-        time_column="time",
-        target=target,
-        task=task,
-        categorical=["cbwd"],
-        exclude=["pm", "high", "level"],
-        training={"trainer": trainer, "params": params or {}, **training},
-    )
+build_model = pm25_model
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import pm25_model
 
 from retrainer.config import ModelConfig
 from retrainer.domain.validation import ValidationReport
@@ -16,16 +17,7 @@ from retrainer.validation.gate import evaluate_candidate
 
 
 def _model(task: str = "regression", target: str = "pm", **validation: Any) -> ModelConfig:
-    return ModelConfig(
-        name="pm25",
-        source={"kind": "csv", "path": "unused.csv"},
-        time_column="time",
-        target=target,
-        task=task,
-        categorical=["cbwd"],
-        exclude=["pm", "high"],
-        validation=validation,
-    )
+    return pm25_model(task=task, target=target, validation=validation)
 
 
 def _evaluate(model: ModelConfig, y, candidate, champion, classes=None) -> ValidationReport:
