@@ -1,13 +1,14 @@
 """Turn one monitoring window into stored readings: drift against the production version's
 reference profile, and its performance on the window's labelled rows.
 
-The drift reading's ``score`` is the share of drifted columns (the drift trigger fires on the
-dataset verdict, or compares the weighted share with ``min_drifted_share``); ``details`` is ``DriftReport.to_json()``: per column
-``severity``, ``method``, ``score``, ``threshold``, ``stats`` and ``thresholds``, plus
-``drifted_columns`` and the dataset verdict (``dataset_drift``, ``weighted_share``,
-``dataset_share``, ``weights``). With ``monitors.drift.calibration.enabled`` the thresholds
-are calibrated for the window's size (rounded down to two significant digits, which errs
-towards fewer alarms) and cached per process and model version.
+The drift reading's ``score`` is the share of drifted columns (the drift trigger fires on
+the dataset verdict, or compares the weighted share with ``min_drifted_share``). Its
+``details`` is ``DriftReport.to_json()``: per column ``severity``, ``method``, ``score``,
+``threshold``, ``stats`` and ``thresholds``, plus ``drifted_columns`` and the dataset
+verdict (``dataset_drift``, ``weighted_share``, ``dataset_share``, ``weights``). With
+``monitors.drift.calibration.enabled`` the thresholds are calibrated for the window's size
+(rounded down to two significant digits, which errs towards fewer alarms) and cached per
+process and model version.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import math
 from collections import OrderedDict
 from datetime import datetime
 from threading import Lock
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -37,6 +38,13 @@ _CALIBRATIONS: OrderedDict[tuple[str, ...], Calibration] = OrderedDict()
 _CALIBRATIONS_LOCK = Lock()
 _CACHED = 32
 
+
+
+def _reading(model: ModelConfig, monitor: str, window: Window, as_of: datetime,
+             **fields: Any) -> MonitorReading:
+    """A reading of ``monitor`` for ``model`` over ``window``; ``fields`` fill the rest."""
+    return MonitorReading(model=model.name, monitor=monitor, as_of=as_of,
+                          window_start=window.start, window_end=window.end, **fields)
 
 def window_rows_bucket(rows: int) -> int:
     """``rows`` rounded down to two significant digits (at least 1).
@@ -95,12 +103,8 @@ def drift_reading(
     verdict = "dataset drift" if report.dataset_drift else "no dataset drift"
     summary += (f"; {verdict} ({report.weighting}-weighted share {report.weighted_share:.0%}"
                 f" vs {report.dataset_share:.0%})")
-    return MonitorReading(
-        model=model.name,
-        monitor="drift",
-        as_of=as_of,
-        window_start=window.start,
-        window_end=window.end,
+    return _reading(
+        model, "drift", window, as_of,
         rows=len(frame),
         score=report.drifted_share,
         severity=report.max_severity(),
@@ -136,12 +140,8 @@ def performance_reading(
         else f"{report.metric} {report.value:.4g} vs baseline {report.baseline:.4g} "
         f"({-report.degradation:.1%} better)"
     )
-    return MonitorReading(
-        model=model.name,
-        monitor="performance",
-        as_of=as_of,
-        window_start=window.start,
-        window_end=window.end,
+    return _reading(
+        model, "performance", window, as_of,
         rows=len(labelled),
         score=report.degradation,
         severity=report.severity,
@@ -154,12 +154,8 @@ def performance_reading(
 
 def failed_load_reading(model: ModelConfig, window: Window, as_of: datetime,
                         error: Exception) -> MonitorReading:
-    return MonitorReading(
-        model=model.name,
-        monitor="data",
-        as_of=as_of,
-        window_start=window.start,
-        window_end=window.end,
+    return _reading(
+        model, "data", window, as_of,
         rows=0,
         score=None,
         severity=Severity.HIGH,
@@ -197,9 +193,8 @@ def fairness_reading(
     summary = "; ".join(violations) if violations else (
         f"largest parity gap {_pct(report.max_parity_gap)}, equalised-odds gap "
         f"{_pct(report.max_odds_gap)}")
-    return MonitorReading(
-        model=model.name, monitor="fairness", as_of=as_of, window_start=window.start,
-        window_end=window.end, rows=len(labelled), score=max(gaps) if gaps else None,
+    return _reading(
+        model, "fairness", window, as_of, rows=len(labelled), score=max(gaps) if gaps else None,
         severity=cfg.severity if report.alert else Severity.NONE, alert=report.alert,
         summary=summary, details=report.to_json(), champion_version=champion.version,
     )
@@ -221,9 +216,8 @@ def latency_reading(model: ModelConfig, frame: pd.DataFrame, window: Window,
         return None
     summary = "; ".join(report.violations) or (
         f"p50 {report.p50:.4g}, p95 {report.p95:.4g}, p99 {report.p99:.4g}")
-    return MonitorReading(
-        model=model.name, monitor="latency", as_of=as_of, window_start=window.start,
-        window_end=window.end, rows=report.count, score=report.p99,
+    return _reading(
+        model, "latency", window, as_of, rows=report.count, score=report.p99,
         severity=cfg.severity if report.alert else Severity.NONE, alert=report.alert,
         summary=summary, details=report.to_json(),
     )
