@@ -161,6 +161,14 @@ class SqlSource(Strict):
 Source = Annotated[FileSource | SqlSource, Field(discriminator="kind")]
 
 
+class LabelsConfig(Strict):
+    """Labels that arrive later than the rows they label, joined by the model's id_column."""
+
+    source: Source
+    time_column: str | None = None  # the labelled rows' event time; default: the model's
+    label_column: str | None = None  # default: the model's target
+
+
 class ReadinessConfig(Strict):
     max_null_share: Fraction = Field(0.2, le=1.0)  # per feature column
     max_label_null_share: Fraction = Field(0.5, le=1.0)
@@ -503,6 +511,7 @@ class ModelConfig(Strict):
     exclude: list[str] = []
     categorical: list[str] = []
     id_column: str | None = None
+    labels: LabelsConfig | None = None  # late labels, joined into every window by id_column
     training_window: Duration = timedelta(days=180)
     monitoring_window: Duration = timedelta(days=7)
     min_rows: int = Field(10_000, ge=1)
@@ -514,6 +523,8 @@ class ModelConfig(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
+        if self.labels is not None and self.id_column is None:
+            raise ValueError("labels need id_column: the column that joins a label to its row")
         special = {self.time_column, self.target}
         if self.features is not None:
             overlap = special & set(self.features)

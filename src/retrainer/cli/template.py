@@ -35,6 +35,8 @@ models:
     # features: [temperature, hour, weekday, store]   # default: all but target, time, exclude
     exclude: []
     categorical: []
+    # id_column: order_id       # with labels: targets that arrive later, joined by this id
+    # labels: {source: {kind: parquet, path: data/labels.parquet}, label_column: outcome}
     training_window: 180d       # train on the latest 180 days; the most recent 20% is the holdout
     monitoring_window: 7d       # watch the latest 7 days
     min_rows: 10000

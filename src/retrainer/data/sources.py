@@ -64,15 +64,26 @@ class DataSource(Protocol):
 
 
 def make_source(model: ModelConfig, root: Path) -> DataSource:
-    """The source ``model.source`` describes; relative paths resolve against ``root``."""
-    spec = model.source
+    """The source ``model.source`` describes, with ``model.labels`` joined in when set;
+    relative paths resolve against ``root``."""
+    rows = _source(model.source, model.time_column, root)
+    if model.labels is None:
+        return rows
+    from retrainer.data.labels import LabelledSource
+
+    assert model.id_column is not None  # the config requires it with labels
+    labels = _source(model.labels.source, model.labels.time_column or model.time_column, root)
+    return LabelledSource(rows, labels, model.id_column, model.target, model.labels.label_column)
+
+
+def _source(spec: Any, time_column: str, root: Path) -> DataSource:
     if spec.kind == "sql":
-        return SqlSource(resolve_url(spec.url, root), spec.query, model.time_column)
+        return SqlSource(resolve_url(spec.url, root), spec.query, time_column)
     path = Path(spec.path).expanduser()
     path = path if path.is_absolute() else root / path
     if spec.kind == "csv":
-        return CsvSource(path, model.time_column, spec.options)
-    return ParquetSource(path, model.time_column)
+        return CsvSource(path, time_column, spec.options)
+    return ParquetSource(path, time_column)
 
 
 # --- time handling ---------------------------------------------------------------------------

@@ -23,9 +23,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from retrainer.config import PerformanceMonitorConfig
+from retrainer.data.labels import join_labels
 from retrainer.domain.metrics import METRICS
 from retrainer.domain.readings import Severity
 
@@ -143,43 +142,6 @@ def evaluate_performance(
         baseline_metrics={k: _number(baseline, k) for k in baseline},
         checks=checks,
     )
-
-
-def join_labels(
-    window: pd.DataFrame,
-    labels: pd.DataFrame,
-    id_column: str,
-    target: str,
-    label_column: str | None = None,
-) -> tuple[pd.DataFrame, float]:
-    """Fill ``target`` in a window from labels that arrived later, joined by ``id_column``.
-
-    ``labels`` holds ``id_column`` and ``label_column`` (default: ``target``); when an id was
-    labelled more than once the last row wins. A label already in the window is kept.
-    Returns the joined window (same rows and order) and the share of its rows now labelled.
-    Raises ``DataError`` when a column is missing.
-
-    >>> window = pd.DataFrame({"id": [1, 2, 3], "y": [None, None, 7.0]})
-    >>> late = pd.DataFrame({"id": [2, 1, 2], "y": [5.0, 4.0, 6.0]})
-    >>> joined, coverage = join_labels(window, late, "id", "y")
-    >>> joined["y"].tolist(), coverage
-    ([4.0, 6.0, 7.0], 1.0)
-    """
-    from retrainer.exceptions import DataError
-
-    source = label_column or target
-    if id_column not in window.columns:
-        raise DataError(f"the window lacks the id column {id_column!r}")
-    missing = [c for c in (id_column, source) if c not in labels.columns]
-    if missing:
-        raise DataError(f"the labels lack columns {missing}")
-    latest = labels.drop_duplicates(subset=[id_column], keep="last").set_index(id_column)[source]
-    arrived = window[id_column].map(latest)
-    joined = window.copy()
-    joined[target] = (window[target].where(window[target].notna(), arrived)
-                      if target in window.columns else arrived)
-    coverage = float(joined[target].notna().mean()) if len(joined) else 0.0
-    return joined, coverage
 
 
 def _known(metric: str) -> str:
