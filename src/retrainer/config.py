@@ -127,7 +127,8 @@ class RetryConfig(Strict):
 
 
 class ExecutorConfig(Strict):
-    kind: Literal["local"] = "local"
+    # local: worker processes; inline: in the calling process, one job at a time
+    kind: Literal["local", "inline"] = "local"
     max_concurrency: int = Field(1, ge=1, le=64)
     timeout_seconds: float = Field(3600.0, gt=0)
     heartbeat_seconds: float = Field(5.0, gt=0)
@@ -158,7 +159,14 @@ class SqlSource(Strict):
     query: str
 
 
-Source = Annotated[FileSource | SqlSource, Field(discriminator="kind")]
+class ReplaySource(Strict):
+    """History held in memory by ``retrainer backtest`` (not for hand-written configs)."""
+
+    kind: Literal["replay"]
+    name: str
+
+
+Source = Annotated[FileSource | SqlSource | ReplaySource, Field(discriminator="kind")]
 
 
 class LabelsConfig(Strict):
@@ -343,7 +351,31 @@ class BudgetConfig(Strict):
     period: BudgetPeriod | Duration
 
 
+class AutoTriggerConfig(Strict):
+    """Retrain when the production model's excess loss since the last retrain has cost more
+    than a retrain (triggers/auto.py). A metric point is 1% of the metric's value."""
+
+    enabled: bool = False
+    cost_per_retrain: float = Field(1.0, gt=0)
+    value_per_metric_point: float = Field(0.1, gt=0)  # value of one point over one day
+    min_interval: Duration = timedelta(days=3)  # never sooner after the last retrain
+    max_interval: Duration = timedelta(days=90)  # always by then, whatever the signals
+    # relative degradation counted as noise until earlier versions show what fresh models
+    # typically lose on their first serving window (the larger of the two is used)
+    tolerance: Fraction = 0.15
+    # points lost per unit of importance-weighted drifted share, assumed while no labels
+    # have been seen for the window (labels lag): drift stands in for the unmeasured loss
+    drift_points: float = Field(10.0, ge=0)
+
+    @model_validator(mode="after")
+    def _interval_order(self) -> AutoTriggerConfig:
+        if self.max_interval <= self.min_interval:
+            raise ValueError("max_interval must be longer than min_interval")
+        return self
+
+
 class TriggersConfig(Strict):
+    auto: AutoTriggerConfig = AutoTriggerConfig()
     drift: DriftTriggerConfig = DriftTriggerConfig()
     performance: PerformanceTriggerConfig = PerformanceTriggerConfig()
     schedule: ScheduleTriggerConfig | None = None
@@ -632,7 +664,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     for index, part in enumerate(loc):
         if isinstance(part, int):
             path += f"[{part}]"
-        elif index and loc[index - 1] == "source" and part in ("csv", "parquet", "sql"):
+        elif index and loc[index - 1] == "source" and part in ("csv", "parquet", "sql", "replay"):
             continue  # the discriminator tag pydantic adds for the tagged source union
         else:
             path += f".{part}" if path else str(part)

@@ -119,14 +119,23 @@ def monitor(rt: Runtime, model: ModelConfig, as_of: datetime,
     return readings
 
 
+#: readings the auto trigger looks back over (it learns from earlier versions' first windows)
+AUTO_HISTORY = 2000
+
+
 def _context(rt: Runtime, model: ModelConfig, as_of: datetime, champion: ModelVersion | None,
              readings: dict[str, MonitorReading]) -> TriggerContext:
+    history: list[MonitorReading] = []
+    if model.triggers.auto.enabled and champion is not None:
+        history = [r for r in reversed(rt.store.readings(model.name, limit=AUTO_HISTORY))
+                   if r.monitor in ("performance", "drift") and r.as_of <= as_of]
     return TriggerContext(
         model=model,
         as_of=as_of,
         champion=champion,
         readings=readings,
         last_job_as_of=rt.store.last_job_as_of(model.name, exclude=UNTRAINED),
+        history=history,
     )
 
 
@@ -211,7 +220,7 @@ def run_pending(rt: Runtime, as_of: datetime, *,
             break
         # open MLflow's store here first: on a fresh SQLite tracking database, workers that
         # opened it at the same time would race through MLflow's own schema migrations
-        _ = rt.registry.client
+        rt.registry.open()
         for job in due:
             executor.submit(job.id)
         for job_id in executor.wait():

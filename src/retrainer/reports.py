@@ -6,6 +6,11 @@ reference-vs-current histogram (numeric: equal-width bins over the central 99% o
 samples, the tails folded into the end bins; categorical: the most frequent reference
 categories and the largest unseen ones), every statistic, and the configured and calibrated
 thresholds.
+
+``backtest_html(document)`` renders the ``backtest.json`` written by ``retrainer backtest``:
+one table row per retraining policy (prequential metric, retrains, gain over ``never`` and
+share of the ``always`` gain), the per-batch metric over time with training and promotion
+markers, the drift score over time, and retrains against the metric.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from retrainer.monitoring.drift import ColumnDrift, DriftReport
 
-__all__ = ["drift_html", "histogram_svg", "write_drift_html"]
+__all__ = ["backtest_html", "drift_html", "histogram_svg", "write_backtest_html",
+           "write_drift_html"]
 
 REFERENCE_COLOUR = "#4878a8"
 CURRENT_COLOUR = "#e07b39"
@@ -176,3 +184,275 @@ def _fmt(value: Any) -> str:
             return "inf"
         return f"{value:.4g}"
     return html.escape(str(value))
+
+
+# --- backtest report ---------------------------------------------------------------------------
+
+PALETTE = ("#4878a8", "#e07b39", "#27ae60", "#c0392b", "#8e44ad", "#8c6d31", "#d35fb7",
+           "#17becf")
+SMOOTHING = 5  # batches in the centred rolling mean drawn over the per-batch metric
+_BACKTEST_STYLE = (".best{font-weight:700;background:#e3f4e6}figure{margin:.5rem 0}"
+                   "figcaption{color:#777;font-size:.85rem;max-width:760px}")
+Series = tuple[str, str, list[float | None]]  # name, colour, one value (or a gap) per batch
+
+
+def write_backtest_html(document: dict[str, Any], path: Path) -> None:
+    """Write ``backtest_html(document)`` to ``path`` (UTF-8)."""
+    Path(path).write_text(backtest_html(document), encoding="utf-8")
+
+
+def backtest_html(document: dict[str, Any]) -> str:
+    """A ``retrainer backtest`` result (the ``backtest.json`` document) as one HTML document.
+
+    Missing values (``None`` or NaN: a batch that could not be scored) are shown as ``-`` in
+    the table and leave gaps in the lines.
+    """
+    e = html.escape
+    settings = document.get("settings") or {}
+    policies = document.get("policies") or []
+    higher = bool(document.get("higher_is_better", True))
+    metric = str(document.get("metric", "metric"))
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(policies))]
+    names = [str(p.get("name", "")) for p in policies]
+    batches = int(document.get("batches") or max((len(p.get("per_batch", [])) for p in policies),
+                                                   default=0))
+    starts = list(settings.get("batch_starts") or [])
+    dates = [str(starts[i])[:10] if settings.get("time_column") and i < len(starts) else ""
+             for i in range(batches)]
+    title = f"Backtest: {document.get('dataset', '')}"
+    lines = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{e(title)}</title><style>{_STYLE}{_BACKTEST_STYLE}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        f"<p>{_number(document.get('rows')) or 0:,.0f} rows replayed in {batches} batches of "
+        f"{_fmt(settings.get('batch'))}; {e(metric)} ({'higher' if higher else 'lower'} is "
+        f"better); training window {_fmt(settings.get('training_window'))}; label delay "
+        f"{_fmt(settings.get('label_delay'))}; run took "
+        f"{_number(document.get('seconds')) or 0:.1f} s.</p>",
+        f"<p class='muted'>Task {_fmt(settings.get('task'))}; initial period "
+        f"{_fmt(settings.get('initial'))}; registry {_fmt(settings.get('registry'))}; config "
+        f"{_fmt(settings.get('config'))}. Generated "
+        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
+        _backtest_table(policies, higher),
+        "<h2>Metric over time</h2>", _policy_legend(names, colours),
+        _metric_figure(policies, names, colours, dates, metric),
+        "<h2>Drift score over time</h2>", _drift_figure(policies, names, colours, dates),
+        "<h2>Cost against quality</h2>", _cost_figure(policies, names, colours, metric, higher),
+        "</body></html>",
+    ]
+    return "\n".join(lines)
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a finite float, or None (missing, NaN, infinite or not a number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _backtest_table(policies: list[dict[str, Any]], higher: bool) -> str:
+    metrics = [_number(p.get("metric")) for p in policies]
+    by_name = dict(zip((p.get("name") for p in policies), metrics, strict=True))
+    sign = 1.0 if higher else -1.0
+    never, always = by_name.get("never"), by_name.get("always")
+    has_never, has_share = "never" in by_name, "never" in by_name and "always" in by_name
+    always_gain = sign * (always - never) if always is not None and never is not None else None
+    scored = [m for m in metrics if m is not None]
+    best = (max if higher else min)(scored) if scored else None
+    head = ("<table><tr><th>policy</th><th>metric</th><th>retrains</th><th>promotions</th>"
+            "<th>rejections</th><th>train seconds</th>"
+            + ("<th>gain vs never</th>" if has_never else "")
+            + ("<th>share of always's gain</th>" if has_share else "") + "</tr>")
+    rows = [head]
+    for p, m in zip(policies, metrics, strict=True):
+        gain = sign * (m - never) if m is not None and never is not None else None
+        share = gain / always_gain if gain is not None and always_gain else None
+        mark = " class='best'" if m is not None and m == best else ""
+        train = _number(p.get("train_seconds"))
+        rows.append(
+            f"<tr><td>{html.escape(str(p.get('name', '')))}</td><td{mark}>{_fmt(m)}</td>"
+            f"<td>{_fmt(p.get('retrains'))}</td><td>{_fmt(p.get('promotions'))}</td>"
+            f"<td>{_fmt(p.get('rejections'))}</td>"
+            f"<td>{'-' if train is None else f'{train:.1f}'}</td>"
+            + (f"<td>{'-' if gain is None else f'{gain:+.4g}'}</td>" if has_never else "")
+            + (f"<td>{'-' if share is None else f'{share:.0%}'}</td>" if has_share else "")
+            + "</tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def _policy_legend(names: list[str], colours: list[str]) -> str:
+    return "<p class='legend'>" + "".join(
+        f"<span style='background:{c}'></span>{html.escape(n)}"
+        for n, c in zip(names, colours, strict=True)) + "</p>"
+
+
+def _metric_figure(policies: list[dict[str, Any]], names: list[str], colours: list[str],
+                   dates: list[str], metric: str) -> str:
+    raw = [[_number(v) for v in p.get("per_batch") or []] for p in policies]
+    svg = _line_chart_svg(
+        [(n, c, _rolling_mean(r, SMOOTHING)) for n, c, r in zip(names, colours, raw, strict=True)],
+        dates, f"{metric} per batch", faint=list(zip(names, colours, raw, strict=True)),
+        rug=[(n, c, list(p.get("trained") or []), list(p.get("promoted") or []))
+             for n, c, p in zip(names, colours, policies, strict=True)])
+    return (
+        f"<figure>{svg}<figcaption>Faint lines: {html.escape(metric)} of each batch; bold "
+        f"lines: centred rolling mean over {SMOOTHING} batches (of the scored ones). Unscored "
+        "batches leave gaps. Below the plot, one lane per policy: hollow circle = a training "
+        "job finished before the batch, filled = a new model was promoted before it."
+        "</figcaption></figure>")
+
+
+def _drift_figure(policies: list[dict[str, Any]], names: list[str], colours: list[str],
+                  dates: list[str]) -> str:
+    series = [(n, c, [_number(v) for v in p.get("drift") or []])
+              for n, c, p in zip(names, colours, policies, strict=True)]
+    shown = [s for s in series if any(v is not None for v in s[2])]
+    missing = [n for n, _, vs in series if all(v is None for v in vs)]
+    caption = ("Drift score (weighted share of drifted columns) at the tick before each batch,"
+               " against the policy's own reference data.")
+    if missing:
+        caption += " No drift readings for: " + html.escape(", ".join(missing)) + "."
+    if not shown:
+        return f"<p class='muted'>{caption}</p>"
+    svg = _line_chart_svg(shown, dates, "drift score per batch", y_range=(0.0, 1.0))
+    return f"<figure>{svg}<figcaption>{caption}</figcaption></figure>"
+
+
+def _cost_figure(policies: list[dict[str, Any]], names: list[str], colours: list[str],
+                 metric: str, higher: bool) -> str:
+    points = [(n, c, float(p.get("retrains") or 0), _number(p.get("metric")))
+              for n, c, p in zip(names, colours, policies, strict=True)]
+    scored = [(n, c, x, y) for n, c, x, y in points if y is not None]
+    caption = (f"Retrains (cost) against the prequential {html.escape(metric)} (quality); "
+               f"{'higher' if higher else 'lower'} is better.")
+    unscored = [n for n, _, _, y in points if y is None]
+    if unscored:
+        caption += " Not scored: " + html.escape(", ".join(unscored)) + "."
+    if not scored:
+        return f"<p class='muted'>{caption}</p>"
+    svg = _scatter_svg(scored, metric, higher)
+    return f"<figure>{svg}<figcaption>{caption}</figcaption></figure>"
+
+
+def _rolling_mean(values: list[float | None], window: int) -> list[float | None]:
+    """Centred mean over ``window`` batches of the values present; gaps stay gaps."""
+    half = window // 2
+    out: list[float | None] = []
+    for i, value in enumerate(values):
+        near = [v for v in values[max(0, i - half):i + half + 1] if v is not None]
+        out.append(None if value is None else sum(near) / len(near))
+    return out
+
+
+def _padded_range(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return 0.0, 1.0
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.05 if high > low else (abs(high) * 0.05 or 0.5)
+    return low - pad, high + pad
+
+
+def _svg_open(width: int, height: int, label: str) -> str:
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+            f"role='img' aria-label='{html.escape(label)}' font-size='10'>")
+
+
+def _line_chart_svg(series: list[Series], dates: list[str], label: str, *,
+                    y_range: tuple[float, float] | None = None, faint: list[Series] | None = None,
+                    rug: list[tuple[str, str, list[int], list[int]]] | None = None,
+                    width: int = 760, plot_h: int = 190) -> str:
+    """Lines over the batch index (a gap where a value is None), with optional faint lines
+    behind and a marker lane per entry of ``rug`` (hollow: trained, filled: promoted)."""
+    faint, rug = faint or [], rug or []
+    n = max([len(dates), *(len(v) for _, _, v in series + faint), 1])
+    low, high = y_range or _padded_range(
+        [v for _, _, vs in series + faint for v in vs if v is not None])
+    left, right, top, lane = 64, 32, 10, 9
+    base, plot_w = top + plot_h, width - left - right
+    height = base + lane * len(rug) + 38
+
+    def x(i: int) -> float:
+        return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
+
+    def y(v: float) -> float:
+        return top + plot_h * (high - v) / (high - low)
+
+    out = [_svg_open(width, height, label)]
+    for v in (low, (low + high) / 2, high):
+        out.append(f"<line x1='{left}' y1='{y(v):.1f}' x2='{width - right}' y2='{y(v):.1f}' "
+                   f"stroke='#eee'/><text x='{left - 4}' y='{y(v) + 3:.1f}' text-anchor='end' "
+                   f"fill='#555'>{v:.4g}</text>")
+    for values, opacity, stroke in ((faint, 0.3, 1), (series, 1, 2)):
+        for name, colour, vs in values:
+            out.append(f"<path d='{_path_data(vs, x, y)}' fill='none' stroke='{colour}' "
+                       f"stroke-width='{stroke}' stroke-opacity='{opacity}' "
+                       f"stroke-linecap='round' stroke-linejoin='round'>"
+                       f"<title>{html.escape(name)}</title></path>")
+    for k, (name, colour, trained, promoted) in enumerate(rug):
+        ly = base + 8 + lane * k
+        out.append(f"<text x='{left - 4}' y='{ly + 3}' text-anchor='end' font-size='8' "
+                   f"fill='{colour}'>{html.escape(name[:12])}</text>")
+        for fill, indices in (("#fff", trained), (colour, promoted)):
+            out.extend(f"<circle cx='{x(i):.1f}' cy='{ly}' r='2.3' fill='{fill}' "
+                       f"stroke='{colour}'/>" for i in indices if 0 <= i < n)
+    axis = height - 30
+    out.append(f"<line x1='{left}' y1='{axis}' x2='{width - right}' y2='{axis}' stroke='#999'/>")
+    for i in sorted({round(k * (n - 1) / 5) for k in range(6)}):
+        date = dates[i] if i < len(dates) else ""
+        out.append(f"<text x='{x(i):.1f}' y='{axis + 12}' text-anchor='middle' fill='#555'>"
+                   f"{i}</text><text x='{x(i):.1f}' y='{axis + 24}' text-anchor='middle' "
+                   f"fill='#777'>{html.escape(date)}</text>")
+    out.append(f"<text x='{left - 12}' y='{axis + 12}' text-anchor='end' fill='#777'>"
+               "batch</text></svg>")
+    return "".join(out)
+
+
+def _path_data(values: list[float | None], x: Callable[[int], float],
+               y: Callable[[float], float]) -> str:
+    """SVG path data through the present values; a None starts a new sub-path (with round
+    caps the zero-length ``h0`` after each move keeps isolated points visible)."""
+    parts, move = [], True
+    for i, v in enumerate(values):
+        if v is None:
+            move = True
+            continue
+        parts.append(f"{'M' if move else 'L'}{x(i):.1f} {y(v):.1f}" + ("h0" if move else ""))
+        move = False
+    return " ".join(parts) or "M0 0"
+
+
+def _scatter_svg(points: list[tuple[str, str, float, float]], metric: str, higher: bool,
+                 width: int = 560, height: int = 300) -> str:
+    """One labelled point per policy: retrains across, metric up."""
+    left, right, top, bottom = 64, 120, 24, 34
+    plot_w, plot_h = width - left - right, height - top - bottom
+    x_high = max(p[2] for p in points) or 1.0
+    low, high = _padded_range([p[3] for p in points])
+    out = [_svg_open(width, height, f"retrains against {metric}"),
+           f"<line x1='{left}' y1='{top + plot_h}' x2='{left + plot_w}' y2='{top + plot_h}' "
+           "stroke='#999'/>",
+           f"<line x1='{left}' y1='{top}' x2='{left}' y2='{top + plot_h}' stroke='#999'/>",
+           f"<text x='{left}' y='12' fill='#555'>{html.escape(metric)} "
+           f"({'higher' if higher else 'lower'} is better {'&#8593;' if higher else '&#8595;'})"
+           "</text>",
+           f"<text x='{left + plot_w}' y='{height - 4}' text-anchor='end' fill='#555'>"
+           "retrains</text>"]
+    for v in (low, high):
+        yv = top + plot_h * (high - v) / (high - low)
+        out.append(f"<text x='{left - 4}' y='{yv + 3:.1f}' text-anchor='end' fill='#555'>"
+                   f"{v:.4g}</text>")
+    for v in sorted({0, round(x_high / 2), round(x_high)}):
+        out.append(f"<text x='{left + plot_w * v / x_high:.1f}' y='{top + plot_h + 14}' "
+                   f"text-anchor='middle' fill='#555'>{v}</text>")
+    taken: dict[tuple[int, int], int] = {}
+    for name, colour, xv, yv in points:
+        px, py = left + plot_w * xv / x_high, top + plot_h * (high - yv) / (high - low)
+        key = (round(px / 10), round(py / 10))
+        shift, taken[key] = 11 * taken.get(key, 0), taken.get(key, 0) + 1
+        out.append(f"<circle cx='{px:.1f}' cy='{py:.1f}' r='5' fill='{colour}'><title>"
+                   f"{html.escape(name)}: {xv:g} retrains, {yv:.4g}</title></circle>"
+                   f"<text x='{px + 8:.1f}' y='{py + 3 + shift:.1f}' fill='{colour}'>"
+                   f"{html.escape(name)}</text>")
+    out.append("</svg>")
+    return "".join(out)

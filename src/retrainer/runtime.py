@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from retrainer.clock import Clock, SystemClock
 from retrainer.config import ModelConfig, RetrainerConfig, Settings, load_config, resolve_url
-from retrainer.executors import EventCallback, Executor, LocalExecutor
+from retrainer.exceptions import UsageError
+from retrainer.executors import EventCallback, Executor, InlineExecutor, LocalExecutor
 from retrainer.notify import Notifier, build_notifier
+from retrainer.registry.base import is_memory_uri
 from retrainer.store import Store
 
 if TYPE_CHECKING:
     from retrainer.domain import ModelVersion
-    from retrainer.registry.mlflow_registry import Registry
+    from retrainer.registry import ModelRegistry
     from retrainer.training.bundle import ModelBundle
     from retrainer.training.run import JobSnapshot
 
@@ -27,19 +29,26 @@ class Runtime:
     tracking_uri: str
     artifact_location: str
     clock: Clock = field(default_factory=SystemClock)
-    _registry: Registry | None = None
+    threads: int | None = None  # booster threads of inline jobs (default: every core)
+    _registry: ModelRegistry | None = None
     _bundles: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @property
-    def registry(self) -> Registry:
-        """The MLflow registry, imported on first use (importing MLflow costs ~1.5 s)."""
+    def registry(self) -> ModelRegistry:
+        """The registry, opened on first use (importing MLflow costs ~1.5 s)."""
         if self._registry is None:
-            from retrainer.registry.mlflow_registry import Registry
+            from retrainer.registry import open_registry
 
-            self._registry = Registry(self.tracking_uri, self.artifact_location)
+            self._registry = open_registry(self.tracking_uri, self.artifact_location)
         return self._registry
 
     def executor(self, on_event: EventCallback | None = None) -> Executor:
+        if self.config.executor.kind == "inline":
+            return InlineExecutor(self.store, self.config.executor, on_event=on_event,
+                                  n_jobs=self.threads)
+        if is_memory_uri(self.tracking_uri):
+            raise UsageError("a memory:// registry lives in one process: use executor kind "
+                             "'inline' with it")
         return LocalExecutor(self.store, self.config.executor, on_event=on_event)
 
     def snapshot(self, model: ModelConfig) -> JobSnapshot:

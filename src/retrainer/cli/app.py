@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from retrainer import __version__
-from retrainer.cli import admin, config_cmds, demo, loop, monitor_cmds, predict, read
+from retrainer.cli import admin, backtest_cmd, config_cmds, demo, loop, monitor_cmds, predict, read
 from retrainer.cli.common import CliState, err_console
 from retrainer.exceptions import ConfigError, RetrainerError
 
@@ -64,6 +64,7 @@ app.command("demo")(demo.demo)
 app.command("drift")(monitor_cmds.drift)
 app.command("estimate")(monitor_cmds.estimate)
 app.command("predict")(predict.predict)
+app.command("backtest")(backtest_cmd.backtest)
 
 
 def main() -> None:

@@ -77,6 +77,10 @@ def make_source(model: ModelConfig, root: Path) -> DataSource:
 
 
 def _source(spec: Any, time_column: str, root: Path) -> DataSource:
+    if spec.kind == "replay":
+        from retrainer.data.replay import replay_source
+
+        return replay_source(spec.name)
     if spec.kind == "sql":
         return SqlSource(resolve_url(spec.url, root), spec.query, time_column)
     path = Path(spec.path).expanduser()

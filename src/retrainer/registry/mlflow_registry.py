@@ -19,7 +19,6 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 
 from retrainer.exceptions import DigestMismatchError, NotFoundError, RegistryError
+from retrainer.registry.base import RegisteredVersion
 from retrainer.registry.digest import directory_sha256
 from retrainer.training.bundle import BUNDLE_FILE, ModelBundle
 
@@ -43,15 +43,6 @@ MODEL_NAME = "model"  # the logged model's name inside its run
 BUNDLE_PATH = "artifacts/bundle"  # where pyfunc stores the staged "bundle" artifact
 DIGEST_TAG = "retrainer.artifact_sha256"
 ALIASES = ("champion", "previous")
-
-
-@dataclass(frozen=True)
-class RegisteredVersion:
-    model: str
-    version: str
-    run_id: str
-    artifact_uri: str  # where the logged pyfunc model's files live
-    sha256: str  # digest of the bundle directory (see registry/digest.py)
 
 
 @contextmanager
@@ -119,7 +110,23 @@ class Registry:
                 self._client = MlflowClient(self.tracking_uri, registry_uri=self.tracking_uri)
         return self._client
 
+    def open(self) -> None:
+        """Open the store now (on a fresh SQLite database this runs MLflow's migrations)."""
+        _ = self.client
+
     # --- writing ---------------------------------------------------------------------------
+
+    def job_run(self, model: str, job_id: int, tags: dict[str, str]) -> str:
+        """The job's run id (registry/tracking.py), created if no attempt made one yet."""
+        from retrainer.registry import tracking
+
+        return tracking.job_run(self, model, job_id, tags)
+
+    def log_trials(self, model: str, parent_run_id: str, trials: list[dict[str, Any]]) -> int:
+        """Log tuning trials as child runs of the job's run; returns how many were new."""
+        from retrainer.registry import tracking
+
+        return tracking.log_trials(self, model, parent_run_id, trials)
 
     def _experiment_id(self, model: str) -> str:
         name = f"retrainer/{model}"

@@ -34,6 +34,7 @@ from retrainer.domain import Job, ModelVersion, RetryPolicy, Window
 from retrainer.exceptions import ConfigError, DataError, DigestMismatchError, TrainingError
 from retrainer.monitoring.importance import feature_importance
 from retrainer.monitoring.profile import build_profile
+from retrainer.registry import open_registry
 from retrainer.registry.digest import model_sha256
 from retrainer.registry.semver import Production, candidate_semver
 from retrainer.store import Store
@@ -97,9 +98,6 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
     register the candidate under the job's MLflow run (the trials are its child runs) with
     lineage, tags and a semantic version; store the version and its validation report.
     """
-    from retrainer.registry import tracking
-    from retrainer.registry.mlflow_registry import Registry
-
     job = store.get_job(job_id)
     snapshot = JobSnapshot.of(job)
     model = snapshot.model
@@ -115,14 +113,14 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
         raise TrainingError(f"only {len(labelled)} labelled rows in {window.start}..{window.end}")
 
     train, holdout = time_split(labelled, model.time_column, cfg.holdout_fraction)
-    registry = Registry(snapshot.tracking_uri, snapshot.artifact_location)
+    registry = open_registry(snapshot.tracking_uri, snapshot.artifact_location)
     champion = store.champion(model.name)
     champion_bundle = None
     if champion is not None:
         champion_bundle = registry.load_bundle(
             model.name, champion.version, champion.artifact_sha256, n_jobs=n_jobs
         )
-    parent = tracking.job_run(registry, model.name, job.id, {
+    parent = registry.job_run(model.name, job.id, {
         "retrainer.trigger": job.trigger, "retrainer.as_of": job.as_of.isoformat()})
 
     registered_before = store.versions(model.name)
@@ -131,12 +129,12 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
     tuning = None
     if plan.mode == "full":
         def log_trial(trial: Any) -> None:
-            tracking.log_trials(registry, model.name, parent, [trial_record(trial, model.metric)])
+            registry.log_trials(model.name, parent, [trial_record(trial, model.metric)])
 
         tuning = tune(train, model, storage_url=store.url, name=study_name(model.name, job.id),
                       n_jobs=n_jobs, on_trial=log_trial)
         if tuning is not None:  # trials a killed attempt finished but did not log
-            tracking.log_trials(registry, model.name, parent, tuning.records)
+            registry.log_trials(model.name, parent, tuning.records)
     if plan.mode == "warm":
         params = dict(plan.params or {})
     else:
@@ -321,14 +319,19 @@ def run_job_entry(
         with Heartbeat(store, job_id, attempt, heartbeat_seconds):
             run_job(store, job_id, attempt, n_jobs)
     except BaseException as error:
-        job = store.get_job(job_id)
-        policy = retry_policy_for(job)
-        if isinstance(error, PERMANENT_ERRORS):
-            policy = replace(policy, max_retries=0)
-        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-        if not isinstance(error, DataError | TrainingError | DigestMismatchError):
-            detail += "\n" + traceback.format_exc(limit=8)
-        store.fail_attempt(job_id, attempt, outcome="failed", error=detail, policy=policy)
+        record_failure(store, job_id, attempt, error)
     finally:
         store.close()
 
+
+def record_failure(store: Store, job_id: int, attempt: int, error: BaseException) -> None:
+    """Fail the attempt with the error's text; the job's retry policy decides what follows
+    (errors a retry cannot fix fail the job at once)."""
+    job = store.get_job(job_id)
+    policy = retry_policy_for(job)
+    if isinstance(error, PERMANENT_ERRORS):
+        policy = replace(policy, max_retries=0)
+    detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+    if not isinstance(error, DataError | TrainingError | DigestMismatchError):
+        detail += "\n" + traceback.format_exc(limit=8)
+    store.fail_attempt(job_id, attempt, outcome="failed", error=detail, policy=policy)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from retrainer.config import ModelConfig
 from retrainer.domain import JobState, TriggerDecision
 from retrainer.store import Store
+from retrainer.triggers.auto import AutoTrigger
 from retrainer.triggers.base import Trigger, TriggerContext, decision
 from retrainer.triggers.drift import DriftTrigger
 from retrainer.triggers.guards import budget_hold, budget_window, cooldown_hold, debounce_hold
@@ -31,6 +32,8 @@ UNTRAINED = {JobState.SKIPPED}
 def build_triggers(model: ModelConfig) -> list[Trigger]:
     """The model's triggers, in priority order (the first that fires names the job)."""
     triggers: list[Trigger] = [InitialTrigger()]
+    if model.triggers.auto.enabled:
+        triggers.append(AutoTrigger(model.triggers.auto))
     if model.triggers.performance.enabled and model.monitors.performance.enabled:
         triggers.append(PerformanceTrigger(model.triggers.performance))
     if model.triggers.drift.enabled and model.monitors.drift.enabled:

@@ -21,6 +21,8 @@ class TriggerContext:
     champion: ModelVersion | None
     readings: dict[str, MonitorReading] = field(default_factory=dict)  # this tick's, by monitor
     last_job_as_of: datetime | None = None  # newest job that trained (skipped jobs excluded)
+    # earlier performance and drift readings, oldest first (filled for the auto trigger only)
+    history: list[MonitorReading] = field(default_factory=list)
 
 
 class Trigger(Protocol):

@@ -1,0 +1,570 @@
+"""``retrainer backtest``: replay history through the real loop and compare retraining policies.
+
+Each policy is one replay: a simulated clock walks the batch boundaries; at each boundary the
+real ``orchestrator.tick`` runs (monitors, triggers, guards, readiness, training on the inline
+executor, the validation gate, promotion), then the next batch is predicted by whichever
+version is production and scored. Data comes from a ``ReplaySource``, so rows after the clock
+do not exist yet and labels appear only ``label_delay`` after their row: no model sees a
+batch's labels before it has predicted that batch (prequential evaluation).
+
+Policies differ only in their ``triggers`` section; everything else (training, the gate,
+promotion) is the model's configuration, the same for every policy. Each replay gets a
+throwaway SQLite store and, unless ``registry="mlflow"``, an in-process registry.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retrainer.config import (
+    AutoTriggerConfig,
+    ExecutorConfig,
+    ModelConfig,
+    ProjectConfig,
+    RetrainerConfig,
+    RetryConfig,
+    ScheduleTriggerConfig,
+    TriggersConfig,
+    load_config,
+)
+from retrainer.config import (
+    ReplaySource as ReplaySpec,
+)
+from retrainer.data.replay import naive_utc
+from retrainer.domain.metrics import METRICS, Task, metrics_for
+from retrainer.exceptions import DataError, UsageError
+
+DEFAULT_POLICIES = ("never", "always", "periodic:4", "drift", "performance", "auto")
+SYNTHETIC_TIME = "__row_time__"
+#: the synthetic clock's step per row when row order is time: configured durations (windows,
+#: cooldowns, auto intervals) then read one row as one hour
+ROW_STEP = timedelta(hours=1)
+_SIZE = re.compile(r"^\s*(\d+)\s*([a-zA-Z]*)\s*$")
+_PERIODS = {"h": "hours", "d": "days", "w": "weeks", "m": "months", "y": "years"}
+
+
+# --- sizes, data and batches ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Size:
+    """A row count (``unit`` None) or a calendar period (``7D``, ``2W``, ``1M``)."""
+
+    count: int
+    unit: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | int, what: str) -> Size:
+        match = _SIZE.match(str(text))
+        if not match or int(match.group(1)) <= 0:
+            raise UsageError(f"--{what}: {text!r} is not a row count (1000) or a period "
+                             "(12H, 7D, 2W, 1M, 1Y)")
+        unit = match.group(2).lower() or None
+        if unit is not None and unit not in _PERIODS:
+            raise UsageError(f"--{what}: unknown unit in {text!r}; use H, D, W, M or Y")
+        return cls(int(match.group(1)), unit)
+
+    def offset(self) -> pd.DateOffset:
+        assert self.unit is not None
+        return pd.DateOffset(**{_PERIODS[self.unit]: self.count})
+
+    def __str__(self) -> str:
+        return f"{self.count}{(self.unit or '').upper()}" if self.unit else f"{self.count} rows"
+
+
+def read_history(path: Path) -> pd.DataFrame:
+    """A CSV (gzip allowed) or Parquet file, whole. Raises DataError on anything unreadable."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, compression="infer")
+    except Exception as error:  # pandas/pyarrow raise many kinds for a bad file
+        raise DataError(f"{path}: cannot read it ({error})") from error
+    if frame.empty:
+        raise DataError(f"{path}: the file has no rows")
+    return frame
+
+
+def infer_task(target: pd.Series) -> Task:
+    """Classification for non-numeric, boolean or few-valued integer targets."""
+    values = target.dropna()
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return Task.CLASSIFICATION
+    integral = bool(np.all(np.equal(np.mod(values.to_numpy(dtype=float), 1), 0)))
+    return Task.CLASSIFICATION if integral and values.nunique() <= 20 else Task.REGRESSION
+
+
+@dataclass
+class History:
+    """The dataset, sorted by time, with the batch boundaries of the replay."""
+
+    frame: pd.DataFrame
+    time_column: str
+    boundaries: list[pd.Timestamp]  # boundaries[0] ends the initial period; then one per batch
+    start: pd.Timestamp
+    row_step: timedelta  # typical spacing of rows, to turn row counts into durations
+
+    @property
+    def batches(self) -> int:
+        return len(self.boundaries) - 1
+
+    def duration(self, size: Size) -> timedelta:
+        if size.unit is None:
+            return size.count * self.row_step
+        anchor = self.boundaries[0]
+        return (anchor + size.offset()).to_pydatetime() - anchor.to_pydatetime()
+
+
+def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, batch: Size,
+                    initial: Size) -> History:
+    """Sort by time and cut the batches. Without a datetime time column, row order is time and
+    each row gets a synthetic timestamp one ``ROW_STEP`` after the previous one."""
+    if target not in frame.columns:
+        raise UsageError(f"--target: no column {target!r} (columns: {', '.join(frame.columns)})")
+    if frame[target].isna().all():
+        raise DataError(f"the target column {target!r} has no values")
+    frame = frame.copy()
+    is_datetime = False
+    if time_column is not None:
+        if time_column not in frame.columns:
+            raise UsageError(f"--time-column: no column {time_column!r}")
+        if not pd.api.types.is_numeric_dtype(frame[time_column]):
+            parsed = pd.to_datetime(frame[time_column], utc=True, errors="coerce", format="mixed")
+            if parsed.isna().mean() > 0.01:
+                raise DataError(f"time column {time_column!r} holds values that are not dates")
+            frame[time_column] = parsed
+            is_datetime = True
+        frame = frame.dropna(subset=[time_column])
+        frame = frame.sort_values(time_column, kind="stable").reset_index(drop=True)
+    if not is_datetime:
+        if batch.unit or initial.unit:
+            raise UsageError("periods (7D, 1M) need a --time-column holding dates; "
+                             "give --batch and --initial as row counts")
+        epoch = pd.Timestamp("2000-01-01", tz=UTC)
+        offsets = np.arange(len(frame)) * ROW_STEP.total_seconds()
+        frame[SYNTHETIC_TIME] = epoch + pd.to_timedelta(offsets, unit="s")
+        time_column = SYNTHETIC_TIME
+    assert time_column is not None
+    times = frame[time_column]
+    gaps = times.diff().dropna()
+    positive = gaps[gaps > pd.Timedelta(0)]
+    step = positive.median().to_pytimedelta() if len(positive) else ROW_STEP
+    start, last = times.iloc[0], times.iloc[-1]
+    if initial.unit:
+        first = start + initial.offset()
+    elif initial.count < len(frame):
+        first = times.iloc[initial.count]
+    else:
+        first = last + step
+    if first > last:
+        raise UsageError(f"--initial {initial} leaves no rows to replay ({len(frame)} rows)")
+    boundaries = [first]
+    if batch.unit:
+        while boundaries[-1] <= last:
+            boundaries.append(boundaries[-1] + batch.offset())
+    else:
+        position = int(np.searchsorted(naive_utc(times), naive_utc(first), "left"))
+        for index in range(position + batch.count, len(frame), batch.count):
+            if times.iloc[index] > boundaries[-1]:
+                boundaries.append(times.iloc[index])
+        boundaries.append(last + step)
+    return History(frame, time_column, boundaries, start, step)
+
+
+# --- configuration per policy ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BacktestOptions:
+    data: Path
+    target: str
+    time_column: str | None = None
+    task: Task | None = None
+    metric: str | None = None
+    batch: str | None = None  # default: 7D with a datetime time column, else 1000 rows
+    initial: str | None = None  # default: the window
+    window: str | None = None  # training window; default: the config's, else 4 batches
+    label_delay: str | None = None  # default: none (labels arrive with the batch)
+    config: Path | None = None
+    policies: tuple[str, ...] = DEFAULT_POLICIES
+    registry: str = "memory"  # or "mlflow"
+    output: Path = Path("backtest")
+    workers: int | None = None  # processes running policies side by side; default: cores
+
+
+def parse_policies(text: str) -> tuple[str, ...]:
+    names = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not names:
+        raise UsageError("--policies: give at least one policy")
+    for name in names:
+        if name.startswith("periodic:"):
+            k = name.split(":", 1)[1]
+            if not k.isdigit() or int(k) < 1:
+                raise UsageError(f"--policies: {name!r} needs a whole number of batches >= 1")
+        elif name not in ("never", "always", "drift", "performance", "auto", "config"):
+            raise UsageError(f"--policies: unknown policy {name!r} (never, always, periodic:K, "
+                             "drift, performance, auto, config)")
+    if len(set(names)) != len(names):
+        raise UsageError("--policies: a policy is listed twice")
+    return names
+
+
+def _from_config(path: Path, target: str) -> ModelConfig:
+    config = load_config(path)
+    for model in config.models:
+        if model.target == target:
+            return model
+    return config.models[0]
+
+
+def base_model(options: BacktestOptions, history: History, replay_name: str,
+               batch: Size) -> ModelConfig:
+    """The model every policy shares: the config's (when given) or retrainer's defaults for
+    this data, reading from the replay source."""
+    frame = history.frame
+    target = options.target
+    model = _from_config(options.config, target) if options.config else None
+    task = options.task or (model.task if model else infer_task(frame[target]))
+    if task is Task.REGRESSION and not pd.api.types.is_numeric_dtype(frame[target]):
+        raise UsageError(f"--task regression needs a numeric target; {target!r} is not")
+    metric = options.metric or (model.metric if model else
+                                ("accuracy" if task is Task.CLASSIFICATION else "rmse"))
+    if metric not in metrics_for(task):
+        raise UsageError(f"--metric: {metric!r} is not a {task.value} metric "
+                         f"({', '.join(metrics_for(task))})")
+    if options.window:
+        window = history.duration(Size.parse(options.window, "window"))
+    elif model is not None:
+        window = model.training_window
+    else:
+        window = 4 * history.duration(batch)
+    delay = history.duration(Size.parse(options.label_delay, "label-delay")) \
+        if options.label_delay else timedelta(0)
+    rows_per_window = window / history.row_step
+    data: dict[str, Any] = model.model_dump() if model else {
+        "validation": {"metric_ci": False},
+        "readiness": {"max_label_null_share": 0.95},
+    }
+    if model is None:
+        skip = {history.time_column, target}
+        data["categorical"] = [c for c in frame.columns if c not in skip
+                               and not pd.api.types.is_numeric_dtype(frame[c])]
+    data.update(
+        name="backtest",
+        source={"kind": "replay", "name": replay_name},
+        time_column=history.time_column,
+        target=target,
+        task=task,
+        labels=None,
+        training_window=window,
+        monitoring_window=history.duration(batch) + delay,
+        min_rows=max(20, int(0.25 * rows_per_window)) if model is None else model.min_rows,
+    )
+    data.setdefault("validation", {})["metric"] = metric
+    return ModelConfig.model_validate(data)
+
+
+def policy_triggers(policy: str, base: ModelConfig, batch_length: timedelta) -> TriggersConfig:
+    """The ``triggers`` section that makes ``policy`` (the rest of the model is shared)."""
+    if policy == "config":
+        return base.triggers
+    off = TriggersConfig.model_validate({"drift": {"enabled": False},
+                                         "performance": {"enabled": False}})
+    if policy == "never":
+        return off
+    if policy == "always" or policy.startswith("periodic:"):
+        k = 1 if policy == "always" else int(policy.split(":")[1])
+        # half a batch of slack, so calendar batches of uneven length still fire every K ticks
+        every = (k - 0.5) * batch_length
+        return off.model_copy(update={"schedule": ScheduleTriggerConfig(every=every)})
+    if policy == "drift":
+        return off.model_copy(update={"drift": base.triggers.drift.model_copy(
+            update={"enabled": True})})
+    if policy == "performance":
+        return off.model_copy(update={"performance": base.triggers.performance.model_copy(
+            update={"enabled": True})})
+    assert policy == "auto"
+    auto = base.triggers.auto if base.triggers.auto.enabled else AutoTriggerConfig(enabled=True)
+    return off.model_copy(update={"auto": auto.model_copy(update={"enabled": True})})
+
+
+# --- one replay -------------------------------------------------------------------------------
+
+
+@dataclass
+class PolicyResult:
+    name: str
+    metric: float
+    retrains: int
+    promotions: int
+    rejections: int
+    train_seconds: float
+    per_batch: list[float | None]
+    trainings: int = 0
+    seconds: float = 0.0
+    rows: list[int] = field(default_factory=list)
+    trained: list[int] = field(default_factory=list)  # batches preceded by a training job
+    promoted: list[int] = field(default_factory=list)  # batches preceded by a promotion
+    drift: list[float | None] = field(default_factory=list)  # the tick's drift score
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+@dataclass(frozen=True)
+class PolicyRun:
+    policy: str
+    model: dict[str, Any]  # the policy's ModelConfig, as JSON
+    history: History
+    label_delay: timedelta
+    registry: str
+    output: Path
+    threads: int
+
+
+def weighted_metric(values: list[float | None], rows: list[int]) -> float:
+    """Row-weighted mean of the per-batch metric over the scored batches (NaN if none)."""
+    pairs = [(v, n) for v, n in zip(values, rows, strict=True)
+             if v is not None and math.isfinite(v) and n]
+    total = sum(n for _, n in pairs)
+    return sum(v * n for v, n in pairs) / total if total else math.nan
+
+
+def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -> PolicyResult:
+    """Run one policy over the whole history through ``orchestrator.tick``."""
+    import logging
+
+    from retrainer import orchestrator
+    from retrainer.clock import SimulatedClock
+    from retrainer.data.replay import ReplaySource, drop_replay, register_replay
+    from retrainer.domain import JobState
+    from retrainer.notify import build_notifier
+    from retrainer.registry.memory import drop_memory_registry
+    from retrainer.runtime import Runtime
+    from retrainer.store import Store
+    from retrainer.validation.metrics import compute_metrics
+
+    logging.getLogger("retrainer").setLevel(logging.ERROR)  # notifications: in the store
+    began = time.monotonic()
+    model = ModelConfig.model_validate(run.model)
+    history = run.history
+    assert isinstance(model.source, ReplaySpec)
+    name = model.source.name
+    clock = SimulatedClock(history.boundaries[0].to_pydatetime())
+    register_replay(name, ReplaySource(history.frame, history.time_column, model.target, clock,
+                                       run.label_delay))
+    scratch = Path(tempfile.mkdtemp(prefix="retrainer-backtest-"))
+    if run.registry == "mlflow":
+        home = run.output / "mlflow" / run.policy.replace(":", "-")
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        tracking, artifacts = f"sqlite:///{home / 'mlflow.db'}", str(home / "mlartifacts")
+    else:
+        tracking, artifacts = f"memory://{name}", ""
+    config = RetrainerConfig(
+        project=ProjectConfig(),
+        executor=ExecutorConfig(kind="inline", retry=RetryConfig(max_retries=0)),
+        models=[model],
+    )
+    rt = Runtime(config=config, store=Store(f"sqlite:///{scratch / 'state.db'}"),
+                 notifier=build_notifier(config.project), tracking_uri=tracking,
+                 artifact_location=artifacts, clock=clock, threads=run.threads)
+    times = naive_utc(history.frame[history.time_column])
+    spec = METRICS[model.metric]
+    result = PolicyResult(run.policy, math.nan, 0, 0, 0, 0.0, [])
+    try:
+        for index in range(history.batches):
+            start, end = history.boundaries[index], history.boundaries[index + 1]
+            clock.set(start.to_pydatetime())
+            report = orchestrator.tick(rt)
+            tick = report.models[0]
+            outcome = report.outcome_for(model.name)
+            if outcome is not None and outcome.state in (JobState.PROMOTED, JobState.REJECTED):
+                result.trained.append(index)
+                if outcome.state is JobState.PROMOTED:
+                    result.promoted.append(index)
+            drift = tick.readings.get("drift")
+            result.drift.append(drift.score if drift else None)
+            lo = int(np.searchsorted(times, naive_utc(start), "left"))
+            hi = int(np.searchsorted(times, naive_utc(end), "left"))
+            batch = history.frame.iloc[lo:hi].dropna(subset=[model.target])
+            champion = rt.store.champion(model.name)
+            value = None
+            if champion is not None and len(batch):
+                bundle = rt.bundle(champion)
+                scores = compute_metrics(model.task, batch[model.target].to_numpy(),
+                                         bundle.prediction(batch), classes=bundle.classes)
+                value = scores[spec.name]
+            result.per_batch.append(value)
+            result.rows.append(len(batch))
+            if progress:
+                progress(index + 1, history.batches)
+        jobs = rt.store.list_jobs(model.name, limit=1_000_000)
+        trained = [j for j in jobs if j.state in (JobState.PROMOTED, JobState.REJECTED)]
+        result.trainings = len(trained)
+        result.retrains = sum(1 for j in trained if j.trigger != "initial")
+        result.promotions = sum(1 for j in trained if j.trigger != "initial"
+                                and j.state is JobState.PROMOTED)
+        result.rejections = sum(1 for j in trained if j.state is JobState.REJECTED)
+        result.train_seconds = round(sum(
+            (a.finished_at - a.started_at).total_seconds()
+            for j in trained for a in rt.store.attempts(j.id) if a.finished_at), 3)
+    finally:
+        rt.close()
+        drop_replay(name)
+        drop_memory_registry(tracking)
+        shutil.rmtree(scratch, ignore_errors=True)
+    result.metric = weighted_metric(result.per_batch, result.rows)
+    result.seconds = round(time.monotonic() - began, 2)
+    return result
+
+
+# --- many replays -----------------------------------------------------------------------------
+
+
+_progress_queue: Any = None
+
+
+def _init_worker(queue: Any) -> None:
+    global _progress_queue
+    _progress_queue = queue
+
+
+def _replay_in_worker(run: PolicyRun) -> PolicyResult:
+    queue = _progress_queue
+    return replay(run, (lambda done, total: queue.put((run.policy, done, total)))
+                  if queue is not None else None)
+
+
+def _cost_rank(policy: str) -> float:
+    """Longest replays first, so two workers finish together."""
+    if policy == "always":
+        return 0
+    if policy.startswith("periodic:"):
+        return int(policy.split(":")[1])
+    return 100 if policy != "never" else 1000
+
+
+def run_backtest(options: BacktestOptions,
+                 on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Replay every policy (side by side on the cores), write ``backtest.json`` and
+    ``report.html`` into ``options.output``, and return the JSON document."""
+    import os
+
+    began = time.monotonic()
+    if options.registry not in ("memory", "mlflow"):
+        raise UsageError("--registry: use 'memory' or 'mlflow'")
+    frame = read_history(options.data)
+    column = options.time_column
+    is_dated = column in frame.columns and not pd.api.types.is_numeric_dtype(frame[column])
+    batch = Size.parse(options.batch or ("7D" if is_dated else "1000"), "batch")
+    window_size = Size.parse(options.window, "window") if options.window else None
+    initial = Size.parse(options.initial, "initial") if options.initial else (
+        window_size or Size(4 * batch.count, batch.unit))
+    history = prepare_history(frame, options.time_column, options.target, batch, initial)
+    if history.batches < 1:
+        raise UsageError("the data holds no batch after the initial period")
+    batch_length = (history.boundaries[-1] - history.boundaries[0]) / history.batches
+    replay_name = f"backtest-{os.getpid()}-{int(time.time() * 1000)}"
+    base = base_model(options, history, replay_name, batch)
+    delay = history.duration(Size.parse(options.label_delay, "label-delay")) \
+        if options.label_delay else timedelta(0)
+    output = Path(options.output)
+    output.mkdir(parents=True, exist_ok=True)
+    cores = os.cpu_count() or 1
+    workers = max(1, min(options.workers or cores, len(options.policies)))
+    threads = max(1, cores // workers)
+    runs = [
+        PolicyRun(policy, base.model_copy(update={"triggers": policy_triggers(
+            policy, base, batch_length.to_pytimedelta())}).model_dump(mode="json"),
+            history, delay, options.registry, output, threads)
+        for policy in options.policies
+    ]
+    results = _run_all(runs, workers, on_progress)
+    spec = METRICS[base.metric]
+    document = {
+        "dataset": options.data.name,
+        "rows": len(history.frame),
+        "batches": history.batches,
+        "metric": spec.name,
+        "higher_is_better": spec.greater_is_better,
+        "policies": [results[run.policy].to_json() for run in runs],
+        "settings": {
+            "task": base.task.value,
+            "time_column": options.time_column,
+            "batch": str(batch),
+            "initial": str(initial),
+            "training_window": str(base.training_window),
+            "label_delay": str(delay),
+            "registry": options.registry,
+            "batch_starts": [b.isoformat() for b in history.boundaries[:-1]],
+            "config": str(options.config) if options.config else None,
+        },
+        "seconds": round(time.monotonic() - began, 1),
+    }
+    (output / "backtest.json").write_text(json.dumps(document, indent=2, default=_json_default))
+    from retrainer.reports import write_backtest_html
+
+    write_backtest_html(document, output / "report.html")
+    return document
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _run_all(runs: list[PolicyRun], workers: int,
+             on_progress: Callable[[str, int, int], None] | None) -> dict[str, PolicyResult]:
+    if workers == 1:
+        results = {}
+        for run in runs:
+            def step(done: int, total: int, policy: str = run.policy) -> None:
+                if on_progress:
+                    on_progress(policy, done, total)
+            results[run.policy] = replay(run, step)
+        return results
+    import multiprocessing
+    import queue as queue_module
+
+    from retrainer.executors.local import process_context
+
+    manager = multiprocessing.Manager()
+    queue = manager.Queue()
+    ordered = sorted(runs, key=lambda run: _cost_rank(run.policy))
+    try:
+        with ProcessPoolExecutor(workers, mp_context=process_context(),
+                                 initializer=_init_worker, initargs=(queue,)) as pool:
+            futures = {run.policy: pool.submit(_replay_in_worker, run) for run in ordered}
+            while not all(f.done() for f in futures.values()):
+                try:
+                    policy, done, total = queue.get(timeout=0.2)
+                except queue_module.Empty:
+                    continue
+                if on_progress:
+                    on_progress(policy, done, total)
+            results = {policy: future.result() for policy, future in futures.items()}
+    finally:
+        manager.shutdown()
+    if on_progress:  # the last updates may still have been queued
+        for run in runs:
+            on_progress(run.policy, run.history.batches, run.history.batches)
+    return results

@@ -1,0 +1,80 @@
+"""``retrainer backtest``: compare retraining policies by replaying history through the loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from retrainer.cli.common import console, err_console
+from retrainer.domain.metrics import Task
+
+
+def backtest(
+    data: Annotated[Path, typer.Argument(help="History: CSV (gzip allowed) or Parquet.")],
+    target: Annotated[str, typer.Option("--target", help="The column to predict.")],
+    time_column: Annotated[str | None, typer.Option(
+        "--time-column", help="Event time; without it, row order is time.")] = None,
+    task: Annotated[Task | None, typer.Option(
+        "--task", help="Inferred from the target when absent.")] = None,
+    metric: Annotated[str | None, typer.Option(
+        "--metric", help="Default: accuracy (classification), rmse (regression).")] = None,
+    batch: Annotated[str | None, typer.Option(
+        "--batch", help="Rows (1000) or, with a date time column, a period (7D, 1M). "
+        "Default 7D, or 1000 rows.")] = None,
+    initial: Annotated[str | None, typer.Option(
+        "--initial", help="History before the first batch. Default: the window.")] = None,
+    window: Annotated[str | None, typer.Option(
+        "--window", help="Training window. Default: the config's, else 4 batches.")] = None,
+    label_delay: Annotated[str | None, typer.Option(
+        "--label-delay", help="How long after its row a label arrives. Default: none.")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="retrainer.yaml whose model (same target, else the first) sets "
+        "features, training, the gate and the 'config' policy.")] = None,
+    policies: Annotated[str, typer.Option(
+        "--policies", help="Comma list of never, always, periodic:K, drift, performance, "
+        "auto, config.")] = "never,always,periodic:4,drift,performance,auto",
+    registry: Annotated[str, typer.Option(
+        "--registry", help="memory (fast) or mlflow (real MLflow under DIR/mlflow).")]
+    = "memory",
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Directory for backtest.json and report.html.")]
+    = Path("backtest"),
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Policies replayed side by side. Default: one per core.")]
+    = None,
+) -> None:
+    """Replay history batch by batch through the real loop once per retraining policy and
+    compare quality (prequential metric) against cost (retrains)."""
+    from retrainer.backtest import BacktestOptions, parse_policies, run_backtest
+
+    options = BacktestOptions(
+        data=data, target=target, time_column=time_column, task=task, metric=metric,
+        batch=batch, initial=initial, window=window, label_delay=label_delay, config=config,
+        policies=parse_policies(policies), registry=registry, output=output, workers=workers,
+    )
+    progress = Progress(TextColumn("{task.fields[policy]:>12}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
+    bars = {name: progress.add_task("", total=None, policy=name) for name in options.policies}
+    with progress:
+        document = run_backtest(
+            options, on_progress=lambda name, done, total: progress.update(
+                bars[name], completed=done, total=total))
+    higher = document["higher_is_better"]
+    table = Table(title=f"{document['dataset']}: {document['rows']:,} rows, "
+                        f"{document['batches']} batches, {document['metric']} "
+                        f"({'higher' if higher else 'lower'} is better)")
+    for column in ("policy", document["metric"], "retrains", "promotions", "rejections",
+                   "train s"):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    for row in document["policies"]:
+        value = row["metric"]
+        table.add_row(row["name"], "-" if value != value else f"{value:.4g}",
+                      str(row["retrains"]), str(row["promotions"]), str(row["rejections"]),
+                      f"{row['train_seconds']:.1f}")
+    console.print(table)
+    console.print(f"{document['seconds']:.0f} s; wrote {output / 'backtest.json'} and "
+                  f"{output / 'report.html'}", highlight=False)

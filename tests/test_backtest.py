@@ -1,0 +1,169 @@
+"""``retrainer backtest``: the replay runs the real loop, prequentially, per policy."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from retrainer.backtest import (
+    BacktestOptions,
+    Size,
+    infer_task,
+    parse_policies,
+    prepare_history,
+    run_backtest,
+    weighted_metric,
+)
+from retrainer.cli.app import app
+from retrainer.exceptions import UsageError
+
+BATCH_ROWS = 200
+
+
+def drifting(rows: int = 2200, seed: int = 0) -> pd.DataFrame:
+    """Hourly rows whose target's dependence on x1 turns around halfway."""
+    rng = np.random.default_rng(seed)
+    time = pd.date_range("2024-01-01", periods=rows, freq="h", tz="UTC")
+    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
+    slope = np.where(np.arange(rows) < rows // 2, 3.0, -3.0)
+    y = slope * x1 + x2 + rng.normal(scale=0.3, size=rows)
+    return pd.DataFrame({"time": time, "x1": x1, "x2": x2,
+                         "site": rng.choice(["a", "b"], size=rows), "y": y})
+
+
+@pytest.fixture()
+def history_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "history.csv.gz"
+    drifting().to_csv(path, index=False)
+    return path
+
+
+def options(data: Path, tmp_path: Path, **overrides: object) -> BacktestOptions:
+    settings: dict[str, object] = dict(
+        data=data, target="y", time_column="time", batch=str(BATCH_ROWS), initial="600",
+        policies=("never", "always"), output=tmp_path / "out", workers=1)
+    settings.update(overrides)
+    return BacktestOptions(**settings)  # type: ignore[arg-type]
+
+
+def test_never_trains_once_and_always_once_per_batch(history_csv: Path, tmp_path: Path) -> None:
+    document = run_backtest(options(history_csv, tmp_path))
+    batches = document["batches"]
+    assert batches == (2200 - 600) // BATCH_ROWS
+    by_name = {p["name"]: p for p in document["policies"]}
+    assert by_name["never"]["trainings"] == 1 and by_name["never"]["retrains"] == 0
+    assert by_name["always"]["trainings"] == batches
+    assert by_name["always"]["retrains"] == batches - 1
+    assert by_name["always"]["trained"] == list(range(batches))
+    for policy in by_name.values():
+        assert len(policy["per_batch"]) == batches and sum(policy["rows"]) == 2200 - 600
+    # the relationship flips halfway: a model that keeps learning must beat one that never does
+    assert by_name["always"]["metric"] < by_name["never"]["metric"]
+    written = json.loads((tmp_path / "out" / "backtest.json").read_text())
+    assert written["metric"] == "rmse" and written["higher_is_better"] is False
+    assert {"name", "metric", "retrains", "promotions", "rejections", "train_seconds",
+            "per_batch"} <= set(written["policies"][0])
+    assert "<svg" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_replay_source_hides_the_future_and_unarrived_labels() -> None:
+    from retrainer.clock import SimulatedClock
+    from retrainer.data.replay import ReplaySource
+    from retrainer.domain import Window
+
+    frame = drifting()
+    clock = SimulatedClock(frame["time"].iloc[1000].to_pydatetime())
+    source = ReplaySource(frame, "time", "y", clock, label_delay=timedelta(hours=400))
+    window = Window(frame["time"].iloc[0].to_pydatetime(), frame["time"].iloc[-1].to_pydatetime())
+    seen = source.load(window)
+    assert len(seen) == 1000  # rows after the clock do not exist yet
+    assert seen["y"].notna().sum() == 600  # labels arrive 400 hours after their row
+    assert seen["y"].iloc[:600].equals(frame["y"].iloc[:600])
+
+
+def test_no_load_of_the_loop_sees_a_label_before_it_arrived(
+        history_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every window the monitors, readiness checks and training jobs load during a replay
+    holds only rows before the clock and labels at least the delay old."""
+    from retrainer.data.replay import ReplaySource
+
+    delay = timedelta(hours=400)
+    loads: list[tuple[pd.Timestamp, pd.Timestamp | None, pd.Timestamp | None]] = []
+    original = ReplaySource.load
+
+    def recording(self: ReplaySource, window: object) -> pd.DataFrame:
+        rows = original(self, window)  # type: ignore[arg-type]
+        labelled = rows.loc[rows["y"].notna(), "time"]
+        loads.append((pd.Timestamp(self.clock.now()), rows["time"].max() if len(rows) else None,
+                      labelled.max() if len(labelled) else None))
+        return rows
+
+    monkeypatch.setattr(ReplaySource, "load", recording)
+    document = run_backtest(options(history_csv, tmp_path, label_delay="400",
+                                    policies=("always",)))
+    policy = document["policies"][0]
+    assert policy["trainings"] == document["batches"]
+    # readiness and the job load at every tick, the monitors at all but the first (no model yet)
+    assert len(loads) == 3 * document["batches"] - 1
+    for now, newest, newest_label in loads:
+        assert newest is None or newest < now
+        assert newest_label is None or newest_label < now - delay
+
+
+def test_sizes_and_policies_are_checked() -> None:
+    assert Size.parse("7D", "batch") == Size(7, "d")
+    assert Size.parse(1000, "batch") == Size(1000)
+    for bad in ("0", "7X", "week"):
+        with pytest.raises(UsageError):
+            Size.parse(bad, "batch")
+    assert parse_policies("never, periodic:3,auto") == ("never", "periodic:3", "auto")
+    for bad in ("sometimes", "periodic:0", "never,never", ""):
+        with pytest.raises(UsageError):
+            parse_policies(bad)
+
+
+def test_row_order_is_time_without_a_time_column() -> None:
+    frame = drifting(1000).drop(columns=["time"])
+    history = prepare_history(frame, None, "y", Size(100), Size(300))
+    assert history.batches == 7
+    assert history.duration(Size(24)) == timedelta(hours=24)
+    with pytest.raises(UsageError, match="periods"):
+        prepare_history(frame, None, "y", Size(7, "d"), Size(300))
+
+
+def test_task_inference_and_weighted_metric() -> None:
+    assert infer_task(pd.Series([0, 1, 1, 0])).value == "classification"
+    assert infer_task(pd.Series(["x", "y"])).value == "classification"
+    assert infer_task(pd.Series(np.linspace(0, 1, 50))).value == "regression"
+    assert weighted_metric([1.0, None, 3.0], [1, 5, 3]) == pytest.approx(2.5)
+
+
+def test_cli_runs_and_reports_bad_input_with_exit_code_2(history_csv: Path,
+                                                         tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    result = runner.invoke(app, ["backtest", str(history_csv), "--target", "y",
+                                 "--time-column", "time", "--batch", "400", "--initial", "600",
+                                 "--policies", "never,periodic:2", "--workers", "1",
+                                 "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "backtest.json").read_text())
+    assert [p["name"] for p in document["policies"]] == ["never", "periodic:2"]
+    assert document["policies"][1]["trainings"] == 2  # the initial one, then every 2 batches
+
+    from retrainer.cli.app import main
+
+    for args, message in ((["--target", "nope"], "no column 'nope'"),
+                          (["--target", "y", "--policies", "sometimes"], "unknown policy")):
+        with pytest.raises(SystemExit) as exit_info:
+            import sys
+
+            sys.argv = ["retrainer", "backtest", str(history_csv), *args]
+            main()
+        assert exit_info.value.code == 2, message
