@@ -226,6 +226,12 @@ def parse_policies(text: str) -> tuple[str, ...]:
     return names
 
 
+def label_delay(options: BacktestOptions, history: History) -> timedelta:
+    if not options.label_delay:
+        return timedelta(0)
+    return history.duration(Size.parse(options.label_delay, "label-delay"))
+
+
 def _from_config(path: Path, target: str) -> ModelConfig:
     config = load_config(path)
     for model in config.models:
@@ -255,8 +261,7 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
         window = model.training_window
     else:
         window = 4 * history.duration(batch)
-    delay = history.duration(Size.parse(options.label_delay, "label-delay")) \
-        if options.label_delay else timedelta(0)
+    delay = label_delay(options, history)
     rows_per_window = window / history.row_step
     data: dict[str, Any] = model.model_dump() if model else {
         "validation": {"metric_ci": False},
@@ -484,8 +489,7 @@ def run_backtest(options: BacktestOptions,
     batch_length = (history.boundaries[-1] - history.boundaries[0]) / history.batches
     replay_name = f"backtest-{os.getpid()}-{int(time.time() * 1000)}"
     base = base_model(options, history, replay_name, batch)
-    delay = history.duration(Size.parse(options.label_delay, "label-delay")) \
-        if options.label_delay else timedelta(0)
+    delay = label_delay(options, history)
     output = Path(options.output)
     output.mkdir(parents=True, exist_ok=True)
     cores = os.cpu_count() or 1
