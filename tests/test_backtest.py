@@ -72,6 +72,22 @@ def test_never_trains_once_and_always_once_per_batch(history_csv: Path, tmp_path
     assert "<svg" in (tmp_path / "out" / "report.html").read_text()
 
 
+def test_real_mlflow_registry_gets_the_same_results(history_csv: Path, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    data = drifting(1400)
+    path = tmp_path / "short.csv"
+    data.to_csv(path, index=False)
+    memory = run_backtest(options(path, tmp_path / "memory", policies=("periodic:2",)))
+    real = run_backtest(options(path, tmp_path / "real", policies=("periodic:2",),
+                                registry="mlflow"))
+    assert real["policies"][0]["per_batch"] == memory["policies"][0]["per_batch"]
+    home = tmp_path / "real" / "out" / "mlflow" / "periodic-2"
+    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    versions = client.search_model_versions()
+    assert len(versions) == real["policies"][0]["trainings"]
+
+
 def test_replay_source_hides_the_future_and_unarrived_labels() -> None:
     from retrainer.clock import SimulatedClock
     from retrainer.data.replay import ReplaySource

@@ -352,20 +352,21 @@ class BudgetConfig(Strict):
 
 
 class AutoTriggerConfig(Strict):
-    """Retrain when the production model's excess loss since the last retrain has cost more
-    than a retrain (triggers/auto.py). A metric point is 1% of the metric's value."""
+    """Retrain once waiting has lost more than a retrain costs (triggers/auto.py). A metric
+    point is 1% of the metric; the value of a point is per day, at the typical loss."""
 
     enabled: bool = False
     cost_per_retrain: float = Field(1.0, gt=0)
-    value_per_metric_point: float = Field(0.1, gt=0)  # value of one point over one day
+    value_per_metric_point: float = Field(0.004, gt=0)
+    # points a fresh model wins per day the production model has aged, assumed until the
+    # validation gate has measured it; prior_days says how many days of evidence it is worth
+    prior_gain_rate: float = Field(0.5, gt=0)
+    prior_days: float = Field(30.0, gt=0)
     min_interval: Duration = timedelta(days=3)  # never sooner after the last retrain
     max_interval: Duration = timedelta(days=90)  # always by then, whatever the signals
-    # relative degradation counted as noise until earlier versions show what fresh models
-    # typically lose on their first serving window (the larger of the two is used)
-    tolerance: Fraction = 0.15
-    # points lost per unit of importance-weighted drifted share, assumed while no labels
-    # have been seen for the window (labels lag): drift stands in for the unmeasured loss
-    drift_points: float = Field(10.0, ge=0)
+    # while labels lag, a tick whose drift monitor flags the dataset counts its loss as
+    # (1 + drift_weight x importance-weighted drifted share) times the last measured loss
+    drift_weight: float = Field(1.0, ge=0)
 
     @model_validator(mode="after")
     def _interval_order(self) -> AutoTriggerConfig:

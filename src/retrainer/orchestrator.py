@@ -18,6 +18,7 @@ from retrainer.data.sources import make_source
 from retrainer.domain import (
     Event,
     EventKind,
+    GateOutcome,
     Job,
     JobState,
     ModelVersion,
@@ -126,9 +127,12 @@ AUTO_HISTORY = 2000
 def _context(rt: Runtime, model: ModelConfig, as_of: datetime, champion: ModelVersion | None,
              readings: dict[str, MonitorReading]) -> TriggerContext:
     history: list[MonitorReading] = []
+    gates: list[GateOutcome] = []
     if model.triggers.auto.enabled and champion is not None:
         history = [r for r in reversed(rt.store.readings(model.name, limit=AUTO_HISTORY))
                    if r.monitor in ("performance", "drift") and r.as_of <= as_of]
+        gates = [g for g in rt.store.gate_outcomes(model.name, limit=AUTO_HISTORY)
+                 if g.as_of <= as_of]
     return TriggerContext(
         model=model,
         as_of=as_of,
@@ -136,6 +140,7 @@ def _context(rt: Runtime, model: ModelConfig, as_of: datetime, champion: ModelVe
         readings=readings,
         last_job_as_of=rt.store.last_job_as_of(model.name, exclude=UNTRAINED),
         history=history,
+        gates=gates,
     )
 
 

@@ -1,15 +1,16 @@
-"""The auto trigger: rent-or-buy on the production model's measured excess loss."""
+"""The auto trigger: staleness on a loss clock, priced by the gain rate the gate measured."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from tests.triggers.test_evaluate import model_config
 
 from retrainer.config import AutoTriggerConfig
-from retrainer.domain import ModelVersion, MonitorReading, Severity
+from retrainer.domain import GateOutcome, ModelVersion, MonitorReading, Severity
 from retrainer.triggers import TriggerContext
-from retrainer.triggers.auto import AutoTrigger, fresh_gap
+from retrainer.triggers.auto import AutoTrigger, due_days, gain_rate, loss_clock
 
 T0 = datetime(2024, 6, 3, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -20,9 +21,10 @@ def champion(version: str = "3") -> ModelVersion:
                         {"rmse": 1.0}, T0)
 
 
-def performance(day: int, degradation: float, version: str = "3") -> MonitorReading:
-    return MonitorReading("m", "performance", T0 + day * DAY, T0, T0, 100, degradation,
-                          Severity.NONE, False, "s", {}, version)
+def performance(day: int, rmse: float, version: str = "3") -> MonitorReading:
+    details = {"metric": "rmse", "value": rmse}
+    return MonitorReading("m", "performance", T0 + day * DAY, T0, T0, 100, 0.0,
+                          Severity.NONE, False, "s", details, version)
 
 
 def drifted(day: int, share: float) -> MonitorReading:
@@ -30,40 +32,62 @@ def drifted(day: int, share: float) -> MonitorReading:
                           True, "s", {"dataset_drift": True, "weighted_share": share}, "3")
 
 
-def evaluate(day: int, history: list[MonitorReading], **config: object):  # type: ignore[no-untyped-def]
+def won(day: int, age_days: int, improvement: float) -> GateOutcome:
+    return GateOutcome(T0 + day * DAY, T0 + (day - age_days) * DAY, improvement)
+
+
+def evaluate(day: int, history: list[MonitorReading], gates: list[GateOutcome] | None = None,
+             **config: object):  # type: ignore[no-untyped-def]
     settings = AutoTriggerConfig(enabled=True, **config)  # type: ignore[arg-type]
-    ctx = TriggerContext(model_config(), T0 + day * DAY, champion(), {}, T0, history)
+    ctx = TriggerContext(model_config(), T0 + day * DAY, champion(), {}, T0, history,
+                         gates or [])
     return AutoTrigger(settings).evaluate(ctx)
 
 
-def test_fires_once_the_excess_loss_has_cost_a_retrain() -> None:
-    # 25% worse, 15% tolerated: 10 points a day; cost 1 at 0.1 per point-day = 1 point-day
-    history = [performance(d, 0.25) for d in range(1, 6)]
-    assert not evaluate(3, history[:2], value_per_metric_point=0.04).fired  # 20 point-days
-    result = evaluate(5, history, value_per_metric_point=0.04)  # 50 point-days x 0.04 = 2
-    assert result.fired and result.evidence["point_days"] == 50.0
+def test_fires_when_waiting_has_cost_a_retrain() -> None:
+    # no labels, no verdicts: calendar days at the prior rate, due at sqrt(2 / (0.004 x 0.5))
+    due = due_days(cost=1.0, value=0.004, rate=0.5)
+    assert math.isclose(due, math.sqrt(1000))
+    assert not evaluate(31, []).fired
+    result = evaluate(32, [])
+    assert result.fired and result.evidence["gain_measurements"] == 0
+    assert "due at 31.6 days" in result.reason
 
 
-def test_small_degradation_within_tolerance_never_accumulates() -> None:
-    history = [performance(d, 0.1) for d in range(1, 20)]
-    assert not evaluate(20, history).fired
+def test_high_loss_ages_the_model_faster() -> None:
+    # a history of typical weeks at rmse 1, then a week at rmse 2 (4x the squared error)
+    calm = [performance(d, 1.0) for d in range(-60, 0, 7)]
+    hard = [*calm, performance(7, 2.0)]
+    clock = loss_clock(hard, since=T0, now=T0 + 7 * DAY, drift_weight=1.0)
+    typical = (len(calm) * 1.0 + 4.0) / (len(calm) + 1)
+    assert math.isclose(clock.days, 7 * 4.0 / typical)
+    assert evaluate(14, [*hard, performance(14, 2.0)]).fired  # about 40 loss-days
+    assert not evaluate(14, [*calm, performance(7, 1.0), performance(14, 1.0)]).fired
+
+
+def test_learned_gain_rate_moves_the_interval() -> None:
+    # candidates that win nothing: the rate falls below the prior and retrains spread out
+    stale_free = [won(d, 30, -0.01) for d in range(30, 300, 30)]
+    rate, used = gain_rate(stale_free, prior_rate=0.5, prior_days=30)
+    assert used == 9 and math.isclose(rate, 0.5 * 30 / (30 + 9 * 30))
+    assert not evaluate(60, [], stale_free).fired
+    # candidates that win 30% after 10 days: 3 points a day, due after ~13 days
+    drifting = [won(d, 10, 0.30) for d in range(10, 200, 10)]
+    assert gain_rate(drifting, 0.5, 30)[0] > 2.5
+    assert evaluate(14, [], drifting).fired
 
 
 def test_interval_bounds() -> None:
-    big = [performance(1, 5.0)]
+    big = [performance(d, 50.0) for d in range(-30, 2)]
     assert not evaluate(1, big, min_interval="3d").fired  # too soon, however bad
     assert evaluate(91, [], max_interval="90d").fired  # due whatever the signals
 
 
-def test_drift_stands_in_for_missing_labels() -> None:
-    history = [drifted(d, 0.5) for d in range(4, 10)]  # 0.5 x 10 points = 5 points a day
-    assert evaluate(9, history, value_per_metric_point=0.05).fired  # 30 point-days x 0.05
-
-
-def test_noise_level_is_learned_from_earlier_versions_first_windows() -> None:
-    earlier = [performance(-30, 0.4, "1"), performance(-20, 0.9, "1"),
-               performance(-10, 0.5, "2"), performance(1, 0.8)]
-    # first windows of versions 1 and 2: 0.4 and 0.5 -> upper quartile 0.475; the current
-    # version's own readings do not count
-    assert fresh_gap(earlier, "3", floor=0.15) == 0.475
-    assert fresh_gap([], "3", floor=0.15) == 0.15
+def test_drift_raises_the_loss_while_labels_lag() -> None:
+    labelled = [performance(d, 1.0) for d in range(-30, 1)]
+    quiet = loss_clock(labelled, since=T0, now=T0 + 10 * DAY, drift_weight=1.0)
+    flagged = loss_clock([*labelled, *(drifted(d, 0.5) for d in range(1, 11))],
+                         since=T0, now=T0 + 10 * DAY, drift_weight=1.0)
+    assert math.isclose(quiet.days, 10.0)
+    assert math.isclose(flagged.days, 15.0)  # 1 + 1.0 x 0.5 on every flagged day
+    assert math.isclose(flagged.latest_ratio, 1.5)

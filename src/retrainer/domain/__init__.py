@@ -7,7 +7,7 @@ from retrainer.domain.events import Event, EventKind
 from retrainer.domain.jobs import Attempt, Job, JobState, RetryPolicy, can_transition
 from retrainer.domain.metrics import METRICS, MetricSpec, Task, default_metric
 from retrainer.domain.readings import MonitorReading, Severity
-from retrainer.domain.validation import GateResult, StatTestResult, ValidationReport
+from retrainer.domain.validation import GateOutcome, GateResult, StatTestResult, ValidationReport
 from retrainer.domain.versions import ModelVersion, Promotion
 from retrainer.domain.windows import Window
 
@@ -16,6 +16,7 @@ __all__ = [
     "Attempt",
     "Event",
     "EventKind",
+    "GateOutcome",
     "GateResult",
     "Job",
     "JobState",

@@ -4,6 +4,8 @@
 (False, True)
 >>> default_metric(Task.REGRESSION)
 'rmse'
+>>> METRICS["rmse"].loss(3.0), METRICS["accuracy"].loss(0.75)
+(9.0, 0.25)
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ class MetricSpec:
     def better(self, candidate: float, reference: float) -> float:
         """Improvement of ``candidate`` over ``reference`` in the metric's good direction."""
         return candidate - reference if self.greater_is_better else reference - candidate
+
+    def loss(self, value: float) -> float:
+        """A window's value as a loss that adds up over rows: squared error for RMSE (its
+        windows average as MSE), ``1 - value`` for scores where 1 is perfect."""
+        if self.name == "rmse":
+            return value * value
+        return 1.0 - value if self.greater_is_better else value
 
 
 METRICS: dict[str, MetricSpec] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -49,6 +50,16 @@ class SliceResult:
     limit: float | None  # the regression allowed (metric units)
     judged: bool  # False: too few rows (or undefined metric): reported, not judged
     passed: bool
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What one completed validation measured: at ``as_of`` a candidate beat (or lost to)
+    a production model trained at ``champion_trained``, by ``relative_improvement``."""
+
+    as_of: datetime
+    champion_trained: datetime | None
+    relative_improvement: float | None  # in the metric's good direction, 0.05 = 5% better
 
 
 @dataclass(frozen=True)

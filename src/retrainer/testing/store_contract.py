@@ -750,6 +750,18 @@ class StoreContract:
         store.save_report(job.id, report())  # a second save replaces the first
         assert store.report(job.id) == report()
 
+    def test_gate_outcomes_carry_the_production_models_training_time(self, store: Store) -> None:
+        trained = trained_version(store, "m", "3")  # the production model of report()
+        store.transition(trained.id, JobState.PROMOTED, reason="first")
+        later = new_job(store, as_of=T0 + timedelta(days=10))
+        store.save_report(later.id, report())
+        unknown = new_job(store, "other", as_of=T0 + timedelta(days=12))
+        store.save_report(unknown.id, report())
+        outcomes = store.gate_outcomes("m")
+        assert [(o.as_of, o.champion_trained, o.relative_improvement) for o in outcomes] == [
+            (T0 + timedelta(days=10), T0, 0.05)]
+        assert store.gate_outcomes("other")[0].champion_trained is None  # no version 3 there
+
     # --- versions, champions, promotions ---------------------------------------------------
 
     def test_versions_round_trip(self, store: Store) -> None:

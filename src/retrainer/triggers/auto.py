@@ -1,65 +1,104 @@
-"""retrainer's default policy: retrain when staying with production has cost more than a
-retrain would (a rent-or-buy rule).
+"""retrainer's default policy: retrain once waiting has lost more than a retrain costs.
 
-Each tick adds the production model's *excess loss* since the last training job, in metric
-points (1 point = 1% of the metric) times days:
+Two things are measured and one is assumed:
 
-* measured, when the tick has a labelled performance reading: its relative degradation
-  against the validation baseline, minus the degradation fresh models typically show on
-  their first serving window (learned from this model's earlier versions), floored at 0;
-* estimated, when labels lag: ``drift_points`` times the importance-weighted drifted share
-  if the drift monitor flags the dataset, else the last measured excess carried forward.
+* **staleness on a loss clock.** Since the last retrain, each tick adds the days since the
+  previous tick times the production model's loss on its labelled window over the typical
+  loss of all windows seen (for RMSE the loss is squared error, for accuracy the error
+  rate). A model that serves a hard, high-loss period ages fast; one serving an easy period
+  barely ages. While labels lag, the last measured loss stands in, raised by the
+  importance-weighted drifted share when the drift monitor flags the dataset.
+* **what staleness costs** — the gain rate, in metric points (1% of the metric) per day of
+  the production model's age — is learned from the validation gate's own verdicts: every
+  candidate was scored against production on the same recent holdout, so its positive
+  relative improvement divided by production's age then is one measurement. Until there
+  are some, ``prior_gain_rate`` (worth ``prior_days`` of evidence) stands in. On data that
+  does not drift, candidates stop winning, the rate falls and retrains spread out to
+  ``max_interval``; on data that drifts fast they win big and retrains come closer.
+* **the cost model** (``cost_per_retrain``, ``value_per_metric_point``) is the user's.
 
-The trigger fires once ``accumulated point-days x value_per_metric_point`` reaches
-``cost_per_retrain``. Poor performance accumulates fast and shortens the interval; excellent
-performance barely accumulates and lengthens it, inside [min_interval, max_interval]. Paying
-a retrain only after its cost was lost by waiting is never worse than twice the best possible
-schedule in hindsight (the ski-rental bound), whatever the drift does.
+If a fresh model wins ``rate x age`` points, the value lost by waiting ``u`` clock-days is
+``value x rate x u^2 / 2``; the trigger fires when that reaches the cost of a retrain, i.e.
+at ``u = sqrt(2 cost / (value x rate))`` — the interval that balances retrain cost against
+lost quality (the square-root law of replacement). Measuring ``u`` on the loss clock places
+the retrains where the loss is, which is what beats a fixed schedule at the same cost.
 
->>> from datetime import datetime, timezone
->>> day = lambda d: datetime(2024, 1, d, tzinfo=timezone.utc)
->>> accumulated([(day(2), 5.0), (day(4), 10.0)], since=day(1))
-(25.0, 10.0)
+>>> round(due_days(cost=1.0, value=0.004, rate=0.5), 1)
+31.6
 """
 
 from __future__ import annotations
 
-import statistics
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from retrainer.config import AutoTriggerConfig
-from retrainer.domain import MonitorReading, TriggerDecision
+from retrainer.domain import METRICS, GateOutcome, MonitorReading, TriggerDecision
 from retrainer.triggers.base import TriggerContext, decision
 
-POINTS = 100.0  # relative degradation 0.01 = one metric point
+POINTS = 100.0  # a relative improvement of 0.01 is one metric point
+DAY = 86400.0
 
 
-def fresh_gap(readings: Sequence[MonitorReading], current: str | None,
-              floor: float) -> float:
-    """The degradation that is noise, not staleness: the upper quartile of what earlier
-    versions showed on their first labelled serving window, at least ``floor``."""
-    first: dict[str, tuple[datetime, float]] = {}
-    for reading in readings:
-        version = reading.champion_version
-        if version is None or version == current or reading.score is None:
+def due_days(cost: float, value: float, rate: float) -> float:
+    """Loss-clock days after which waiting has cost one retrain."""
+    return math.sqrt(2 * cost / (value * rate))
+
+
+def gain_rate(outcomes: Sequence[GateOutcome], prior_rate: float, prior_days: float
+              ) -> tuple[float, int]:
+    """(points won per day of production's age, validations it rests on). Rejected
+    candidates count as zero gain: a retrain that does not win is what waiting avoids."""
+    gained, aged, used = prior_rate * prior_days, prior_days, 0
+    for outcome in outcomes:
+        if outcome.champion_trained is None or outcome.relative_improvement is None:
             continue
-        if version not in first or reading.as_of < first[version][0]:
-            first[version] = (reading.as_of, reading.score)
-    scores = sorted(score for _, score in first.values())
-    if len(scores) < 2:
-        return floor
-    return max(floor, statistics.quantiles(scores, n=4, method="inclusive")[2])
+        age = (outcome.as_of - outcome.champion_trained).total_seconds() / DAY
+        if age <= 0:
+            continue
+        gained += max(0.0, outcome.relative_improvement) * POINTS
+        aged += age
+        used += 1
+    return gained / aged, used
 
 
-def accumulated(excess: Sequence[tuple[datetime, float]], since: datetime) -> tuple[float, float]:
-    """(point-days, latest excess) of per-tick excess losses after ``since``, each held from
-    the previous tick to its own."""
-    total, previous, latest = 0.0, since, 0.0
-    for as_of, points in sorted(excess):
-        total += points * (as_of - previous).total_seconds() / 86400
-        previous, latest = as_of, points
-    return total, latest
+@dataclass(frozen=True)
+class LossClock:
+    days: float  # loss-weighted days since the last retrain
+    typical_loss: float | None  # mean loss of every labelled window seen (None: no labels)
+    latest_ratio: float  # the newest tick's loss over the typical loss
+
+
+def window_loss(reading: MonitorReading) -> float | None:
+    """The loss of a labelled performance reading's window, or None."""
+    metric, value = reading.details.get("metric"), reading.details.get("value")
+    if metric not in METRICS or not isinstance(value, int | float) or math.isnan(value):
+        return None
+    return METRICS[metric].loss(float(value))
+
+
+def loss_clock(history: Sequence[MonitorReading], since: datetime, now: datetime,
+               drift_weight: float) -> LossClock:
+    losses = {r.as_of: loss for r in history
+              if r.monitor == "performance" and (loss := window_loss(r)) is not None}
+    typical = sum(losses.values()) / len(losses) if losses else None
+    drift = {r.as_of: r for r in history if r.monitor == "drift"}
+    measured = 1.0  # the newest labelled window's loss over the typical loss
+    ratio, days, previous = 1.0, 0.0, since
+    for as_of in sorted(t for t in set(losses) | set(drift) if since < t <= now):
+        if as_of in losses and typical:
+            ratio = measured = losses[as_of] / typical
+        elif as_of in drift and drift[as_of].details.get("dataset_drift"):
+            share = drift[as_of].details.get("weighted_share", drift[as_of].score) or 0.0
+            ratio = measured * (1.0 + drift_weight * float(share))
+        else:
+            ratio = measured
+        days += ratio * (as_of - previous).total_seconds() / DAY
+        previous = as_of
+    days += ratio * (now - previous).total_seconds() / DAY  # since the newest reading
+    return LossClock(days, typical, ratio)
 
 
 class AutoTrigger:
@@ -70,50 +109,32 @@ class AutoTrigger:
 
     def evaluate(self, ctx: TriggerContext) -> TriggerDecision:
         cfg = self.config
-        champion = ctx.champion
-        if champion is None:
+        if ctx.champion is None:
             return decision(ctx, self.name, False, "no production model yet")
         since = ctx.last_job_as_of or ctx.as_of
         age = ctx.as_of - since
-        evidence: dict[str, object] = {"age_days": round(age.total_seconds() / 86400, 3)}
+        evidence: dict[str, object] = {"age_days": round(age.total_seconds() / DAY, 3)}
         if age < cfg.min_interval:
             return decision(ctx, self.name, False,
                             f"last retrain {age} ago < min_interval {cfg.min_interval}", evidence)
         if age >= cfg.max_interval:
             return decision(ctx, self.name, True,
                             f"last retrain {age} ago >= max_interval {cfg.max_interval}", evidence)
-        performance = [r for r in ctx.history if r.monitor == "performance"]
-        gap = fresh_gap(performance, champion.version, cfg.tolerance)
-        excess = self._excess(ctx.history, since, gap, champion.version)
-        point_days, latest = accumulated(excess, since)
-        lost = point_days * cfg.value_per_metric_point
-        evidence.update(fresh_gap=round(gap, 4), point_days=round(point_days, 3),
-                        latest_excess_points=round(latest, 3), lost_value=round(lost, 4),
-                        cost_per_retrain=cfg.cost_per_retrain)
+        history = [*ctx.history, *(r for r in ctx.readings.values() if r not in ctx.history)]
+        clock = loss_clock(history, since, ctx.as_of, cfg.drift_weight)
+        rate, measured = gain_rate(ctx.gates, cfg.prior_gain_rate, cfg.prior_days)
+        due = due_days(cfg.cost_per_retrain, cfg.value_per_metric_point, rate)
+        lost = cfg.value_per_metric_point * rate * clock.days ** 2 / 2
+        evidence.update(
+            clock_days=round(clock.days, 3), due_clock_days=round(due, 3),
+            loss_ratio=round(clock.latest_ratio, 4),
+            typical_loss=None if clock.typical_loss is None else round(clock.typical_loss, 6),
+            gain_rate=round(rate, 4), gain_measurements=measured,
+            lost_value=round(lost, 4), cost_per_retrain=cfg.cost_per_retrain,
+        )
         verdict = ">=" if lost >= cfg.cost_per_retrain else "<"
-        reason = (f"excess loss {point_days:.1f} point-days since {since:%Y-%m-%d %H:%M} "
-                  f"(now {latest:.1f} points) worth {lost:.3g} {verdict} retrain cost "
-                  f"{cfg.cost_per_retrain:g}")
+        reason = (f"{clock.days:.1f} loss-weighted days since {since:%Y-%m-%d %H:%M} "
+                  f"(loss now {clock.latest_ratio:.2f}x typical) at {rate:.2f} points/day "
+                  f"({measured} gate verdicts): lost {lost:.3g} {verdict} retrain cost "
+                  f"{cfg.cost_per_retrain:g}, due at {due:.1f} days")
         return decision(ctx, self.name, lost >= cfg.cost_per_retrain, reason, evidence)
-
-    def _excess(self, history: Sequence[MonitorReading], since: datetime, gap: float,
-                version: str) -> list[tuple[datetime, float]]:
-        """Per tick after ``since``: measured excess points, or the drift-based estimate."""
-        by_tick: dict[datetime, dict[str, MonitorReading]] = {}
-        for reading in history:
-            if reading.as_of > since and reading.champion_version == version:
-                by_tick.setdefault(reading.as_of, {})[reading.monitor] = reading
-        result: list[tuple[datetime, float]] = []
-        carried = 0.0
-        for as_of in sorted(by_tick):
-            tick = by_tick[as_of]
-            performance, drift = tick.get("performance"), tick.get("drift")
-            if performance is not None and performance.score is not None:
-                carried = max(0.0, performance.score - gap) * POINTS
-                result.append((as_of, carried))
-            elif drift is not None and drift.details.get("dataset_drift"):
-                share = drift.details.get("weighted_share", drift.score or 0.0) or 0.0
-                result.append((as_of, max(carried, self.config.drift_points * share)))
-            else:
-                result.append((as_of, carried))
-        return result

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from retrainer.config import ModelConfig
-from retrainer.domain import ModelVersion, MonitorReading, TriggerDecision
+from retrainer.domain import GateOutcome, ModelVersion, MonitorReading, TriggerDecision
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class TriggerContext:
     last_job_as_of: datetime | None = None  # newest job that trained (skipped jobs excluded)
     # earlier performance and drift readings, oldest first (filled for the auto trigger only)
     history: list[MonitorReading] = field(default_factory=list)
+    gates: list[GateOutcome] = field(default_factory=list)  # earlier validations (auto only)
 
 
 class Trigger(Protocol):
