@@ -250,8 +250,9 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     task = options.task or (model.task if model else infer_task(frame[target]))
     if task is Task.REGRESSION and not pd.api.types.is_numeric_dtype(frame[target]):
         raise UsageError(f"--task regression needs a numeric target; {target!r} is not")
-    metric = options.metric or (model.metric if model else
-                                ("accuracy" if task is Task.CLASSIFICATION else "rmse"))
+    configured = model.validation.metric if model else None  # None unless set explicitly
+    metric = options.metric or configured or (
+        "accuracy" if task is Task.CLASSIFICATION else "rmse")
     if metric not in metrics_for(task):
         raise UsageError(f"--metric: {metric!r} is not a {task.value} metric "
                          f"({', '.join(metrics_for(task))})")

@@ -31,6 +31,7 @@ from retrainer.exceptions import DataError, DigestMismatchError, RegistryError, 
 from retrainer.executors import EventCallback
 from retrainer.monitoring.window import (
     drift_reading,
+    estimated_reading,
     failed_load_reading,
     fairness_reading,
     latency_reading,
@@ -104,6 +105,9 @@ def monitor(rt: Runtime, model: ModelConfig, as_of: datetime,
                 reading = performance_reading(model, champion, bundle, frame, window, as_of)
                 if reading is not None:
                     readings["performance"] = reading
+                estimate = estimated_reading(model, champion, bundle, frame, window, as_of)
+                if estimate is not None:
+                    readings["estimated"] = estimate
             if model.monitors.fairness.enabled:
                 reading = fairness_reading(model, champion, rt.bundle(champion), frame, window,
                                            as_of)
@@ -130,7 +134,7 @@ def _context(rt: Runtime, model: ModelConfig, as_of: datetime, champion: ModelVe
     gates: list[GateOutcome] = []
     if model.triggers.auto.enabled and champion is not None:
         history = [r for r in reversed(rt.store.readings(model.name, limit=AUTO_HISTORY))
-                   if r.monitor in ("performance", "drift") and r.as_of <= as_of]
+                   if r.monitor in ("performance", "estimated", "drift") and r.as_of <= as_of]
         gates = [g for g in rt.store.gate_outcomes(model.name, limit=AUTO_HISTORY)
                  if g.as_of <= as_of]
     return TriggerContext(

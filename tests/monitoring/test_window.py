@@ -91,3 +91,42 @@ def test_fairness_and_latency_readings() -> None:
     assert slow is not None and slow.alert and slow.score == pytest.approx(
         np.percentile(frame["latency_ms"], 99))
     assert latency_reading(model, frame.drop(columns="latency_ms"), span, now) is None
+
+
+class _ScoreBundle:
+    """A binary classifier whose P(class 1) is the frame's ``score`` column."""
+
+    def prediction(self, frame: pd.DataFrame) -> np.ndarray:
+        score = frame["score"].to_numpy()
+        return np.column_stack([1 - score, score])
+
+
+def test_estimated_reading_scores_rows_awaiting_labels() -> None:
+    from retrainer.monitoring.estimation import reference_estimator
+    from retrainer.monitoring.window import estimated_reading
+
+    rng = np.random.default_rng(3)
+    score = rng.uniform(size=5000)
+    label = (rng.uniform(size=score.size) < score).astype(int)  # calibrated scores
+    proba = _ScoreBundle().prediction(pd.DataFrame({"score": score}))
+    estimator = reference_estimator(label, proba, [0, 1])
+    assert estimator is not None
+    assert reference_estimator(label, proba, None) is None  # regression: no estimator
+    champion = _version({"columns": {}, "estimator": estimator.to_dict()})
+    model = ModelConfig(name="m", source={"kind": "csv", "path": "x.csv"}, time_column="t",
+                        target="y", task="classification", validation={"metric": "accuracy"})
+    now = datetime(2024, 2, 1, tzinfo=UTC)
+    span = Window.latest(now, timedelta(days=7))
+    confident = rng.choice([0.05, 0.95], size=2000)  # 95% of these will be right
+    frame = pd.DataFrame({"score": confident, "y": np.nan})
+    frame.loc[:99, "y"] = 1.0  # labelled rows are the performance monitor's, not estimated
+    reading = estimated_reading(model, champion, _ScoreBundle(), frame, span, now)
+    assert reading is not None and reading.monitor == "estimated"
+    assert reading.rows == 1900
+    assert abs(reading.details["metrics"]["accuracy"] - 0.95) < 0.02
+    assert reading.details["value"] == reading.details["metrics"]["accuracy"]
+    assert "awaiting labels" in reading.summary
+    labelled = frame.assign(y=1.0)
+    assert estimated_reading(model, champion, _ScoreBundle(), labelled, span, now) is None
+    plain = _version({"columns": {}})
+    assert estimated_reading(model, plain, _ScoreBundle(), frame, span, now) is None

@@ -22,7 +22,7 @@ def champion(version: str = "3") -> ModelVersion:
 
 
 def performance(day: int, rmse: float, version: str = "3") -> MonitorReading:
-    details = {"metric": "rmse", "value": rmse}
+    details = {"metric": "rmse", "value": rmse, "metrics": {"rmse": rmse, "mae": rmse / 2}}
     return MonitorReading("m", "performance", T0 + day * DAY, T0, T0, 100, 0.0,
                           Severity.NONE, False, "s", details, version)
 
@@ -91,3 +91,24 @@ def test_drift_raises_the_loss_while_labels_lag() -> None:
     assert math.isclose(quiet.days, 10.0)
     assert math.isclose(flagged.days, 15.0)  # 1 + 1.0 x 0.5 on every flagged day
     assert math.isclose(flagged.latest_ratio, 1.5)
+
+
+def estimated(day: int, accuracy: float) -> MonitorReading:
+    details = {"metric": "accuracy", "metrics": {"accuracy": accuracy}, "estimated": True}
+    return MonitorReading("m", "estimated", T0 + day * DAY, T0, T0, 100, 0.0,
+                          Severity.NONE, False, "s", details, "3")
+
+
+def test_label_free_estimates_stand_in_while_labels_lag() -> None:
+    def measured(day: int, accuracy: float) -> MonitorReading:
+        details = {"metric": "accuracy", "metrics": {"accuracy": accuracy}}
+        return MonitorReading("m", "performance", T0 + day * DAY, T0, T0, 100, 0.0,
+                              Severity.NONE, False, "s", details, "3")
+
+    history = [measured(d, 0.9) for d in range(-30, 1)]  # typical error rate 10%
+    lagging = [*history, *(estimated(d, 0.7) for d in range(1, 11))]  # 30% expected errors
+    clock = loss_clock(lagging, since=T0, now=T0 + 10 * DAY, drift_weight=1.0)
+    assert math.isclose(clock.days, 30.0) and math.isclose(clock.latest_ratio, 3.0)
+    # a labelled reading at the same tick wins over the estimate
+    both = [*history, measured(1, 0.9), estimated(1, 0.7)]
+    assert math.isclose(loss_clock(both, T0, T0 + DAY, 1.0).days, 1.0)

@@ -4,12 +4,13 @@
 (False, True)
 >>> default_metric(Task.REGRESSION)
 'rmse'
->>> METRICS["rmse"].loss(3.0), METRICS["accuracy"].loss(0.75)
+>>> METRICS["rmse"].window_loss({"rmse": 3.0}), METRICS["f1"].window_loss({"accuracy": 0.75})
 (9.0, 0.25)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -31,12 +32,12 @@ class MetricSpec:
         """Improvement of ``candidate`` over ``reference`` in the metric's good direction."""
         return candidate - reference if self.greater_is_better else reference - candidate
 
-    def loss(self, value: float) -> float:
-        """A window's value as a loss that adds up over rows: squared error for RMSE (its
-        windows average as MSE), ``1 - value`` for scores where 1 is perfect."""
-        if self.name == "rmse":
-            return value * value
-        return 1.0 - value if self.greater_is_better else value
+    def window_loss(self, metrics: dict[str, float]) -> float | None:
+        """A window's mean per-row loss (``row_loss``) from its metrics, or None if they
+        lack it. Unlike ROC AUC or RMSE, it averages over rows and windows."""
+        source, to_loss = ROW_LOSS_FROM_METRIC[self.row_loss]
+        value = metrics.get(source)
+        return None if value is None else to_loss(value)
 
 
 METRICS: dict[str, MetricSpec] = {
@@ -53,6 +54,17 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec("f1", Task.CLASSIFICATION, True, "zero_one"),
         MetricSpec("brier", Task.CLASSIFICATION, False, "brier"),
     )
+}
+
+
+#: row loss -> (the metric it is read from, metric value -> mean row loss)
+ROW_LOSS_FROM_METRIC: dict[str, tuple[str, Callable[[float], float]]] = {
+    "squared_error": ("rmse", lambda rmse: rmse * rmse),
+    "absolute_error": ("mae", lambda mae: mae),
+    "outside_20pct": ("accuracy_within_20pct", lambda share: 1.0 - share),
+    "zero_one": ("accuracy", lambda accuracy: 1.0 - accuracy),
+    "log_loss": ("log_loss", lambda loss: loss),
+    "brier": ("brier", lambda brier: brier),
 }
 
 

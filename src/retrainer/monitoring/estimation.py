@@ -39,7 +39,8 @@ import numpy as np
 
 from retrainer.exceptions import DataError
 
-__all__ = ["ConfidenceEstimator", "accuracy", "estimate_chunks", "fit_estimator", "roc_auc"]
+__all__ = ["ConfidenceEstimator", "accuracy", "estimate_chunks", "expected_metrics",
+           "fit_estimator", "reference_estimator", "roc_auc"]
 
 METRICS = ("accuracy", "roc_auc")
 
@@ -52,6 +53,17 @@ class ConfidenceEstimator:
     knots_y: np.ndarray
     reference: dict[str, float]
     reference_rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form, stored in a version's reference profile under ``estimator``."""
+        return {"knots_x": self.knots_x.tolist(), "knots_y": self.knots_y.tolist(),
+                "reference": self.reference, "reference_rows": self.reference_rows}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConfidenceEstimator:
+        return cls(np.asarray(data["knots_x"], dtype=np.float64),
+                   np.asarray(data["knots_y"], dtype=np.float64),
+                   dict(data["reference"]), int(data["reference_rows"]))
 
     def calibrated(self, proba: np.ndarray) -> np.ndarray:
         """``P(y = 1 | score)`` under the reference's calibration."""
@@ -83,6 +95,39 @@ def fit_estimator(y_true: np.ndarray, proba: np.ndarray, predicted: np.ndarray
     return ConfidenceEstimator(np.asarray(iso.X_thresholds_, dtype=np.float64),
                                np.asarray(iso.y_thresholds_, dtype=np.float64),
                                reference, int(y.size))
+
+
+def reference_estimator(y_true: np.ndarray, proba: np.ndarray, classes: list[Any] | None
+                        ) -> ConfidenceEstimator | None:
+    """The estimator of a binary classifier, calibrated on its holdout (``proba`` one column
+    per class, in ``classes`` order); None for other models or a one-class holdout."""
+    if classes is None or len(classes) != 2:
+        return None
+    scores = np.asarray(proba, dtype=np.float64)
+    positive = scores[:, 1] if scores.ndim == 2 else scores
+    y = (np.asarray(y_true) == classes[1]).astype(np.float64)
+    try:
+        return fit_estimator(y, positive, (positive >= 0.5).astype(int))
+    except DataError:
+        return None
+
+
+def expected_metrics(estimator: ConfidenceEstimator, positive: np.ndarray) -> dict[str, float]:
+    """Estimated accuracy and ROC AUC, and the expected log loss and Brier score, of
+    unlabelled rows scored ``positive`` = P(classes[1]) by the model: each row's label is 1
+    with the calibrated probability ``p``, so its expected log loss is
+    ``-p log q - (1 - p) log(1 - q)`` and its expected Brier ``p (1 - q)^2 + (1 - p) q^2``.
+
+    >>> est = ConfidenceEstimator(np.array([0.0, 1.0]), np.array([0.0, 1.0]), {}, 2)
+    >>> {k: round(v, 3) for k, v in expected_metrics(est, np.array([0.8, 0.3])).items()}
+    {'accuracy': 0.75, 'accuracy_std': 0.304, 'roc_auc': 0.753, 'log_loss': 0.556, 'brier': 0.185}
+    """
+    q = np.clip(np.asarray(positive, dtype=np.float64), 1e-15, 1 - 1e-15)
+    metrics = estimator.estimate(q, (q >= 0.5).astype(int))
+    p = estimator.calibrated(q)
+    metrics["log_loss"] = float(np.mean(-p * np.log(q) - (1 - p) * np.log(1 - q)))
+    metrics["brier"] = float(np.mean(p * (1 - q) ** 2 + (1 - p) * q ** 2))
+    return metrics
 
 
 def accuracy(y_true: np.ndarray, predicted: np.ndarray) -> float:

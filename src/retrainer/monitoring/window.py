@@ -20,12 +20,14 @@ from datetime import datetime
 from threading import Lock
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from retrainer.config import DriftMonitorConfig, ModelConfig
 from retrainer.domain import ModelVersion, MonitorReading, Severity, Window
 from retrainer.monitoring.calibration import Calibration, calibrate
 from retrainer.monitoring.drift import DriftReport, detect_drift
+from retrainer.monitoring.estimation import ConfidenceEstimator, expected_metrics
 from retrainer.monitoring.performance import evaluate_performance
 from retrainer.validation.metrics import compute_metrics
 
@@ -148,6 +150,43 @@ def performance_reading(
         alert=report.alert,
         summary=summary,
         details=report.to_json(),
+        champion_version=champion.version,
+    )
+
+
+def estimated_reading(
+    model: ModelConfig,
+    champion: ModelVersion,
+    bundle: ModelBundle,
+    frame: pd.DataFrame,
+    window: Window,
+    as_of: datetime,
+) -> MonitorReading | None:
+    """Label-free performance of a binary classifier on the window's rows whose labels have
+    not arrived (confidence-based, monitoring/estimation.py), or None when there are too few
+    such rows or the version has no calibrated estimator."""
+    spec = (champion.profile or {}).get("estimator")
+    unlabelled = frame[frame[model.target].isna()] if model.target in frame else frame
+    if spec is None or len(unlabelled) < MIN_LABELLED_ROWS:
+        return None
+    estimator = ConfidenceEstimator.from_dict(spec)
+    scores = np.asarray(bundle.prediction(unlabelled), dtype=np.float64)
+    metrics = expected_metrics(estimator, scores[:, 1] if scores.ndim == 2 else scores)
+    reference = estimator.reference.get("accuracy", math.nan)
+    degradation = (reference - metrics["accuracy"]) / reference if reference else None
+    value = metrics.get(model.metric)
+    shown = f"{model.metric} {value:.4g}" if value is not None else \
+        f"accuracy {metrics['accuracy']:.4g}"
+    return _reading(
+        model, "estimated", window, as_of,
+        rows=len(unlabelled),
+        score=degradation,
+        severity=Severity.NONE,
+        alert=False,
+        summary=f"estimated {shown} on {len(unlabelled)} rows awaiting labels "
+                f"(holdout accuracy {reference:.4g})",
+        details={"metric": model.metric, "value": value, "metrics": metrics,
+                 "reference": estimator.reference, "estimated": True},
         champion_version=champion.version,
     )
 

@@ -32,6 +32,7 @@ from retrainer.data.readiness import schema_of
 from retrainer.data.sources import make_source
 from retrainer.domain import Job, ModelVersion, RetryPolicy, Window
 from retrainer.exceptions import ConfigError, DataError, DigestMismatchError, TrainingError
+from retrainer.monitoring.estimation import reference_estimator
 from retrainer.monitoring.importance import feature_importance
 from retrainer.monitoring.profile import build_profile
 from retrainer.registry import open_registry
@@ -193,6 +194,9 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
         sketch_size=model.monitors.drift.numeric.sketch_size,
         importance=feature_importance(fit.bundle),
     )
+    estimator = reference_estimator(y_true, candidate_prediction, fit.bundle.classes)
+    if estimator is not None:  # label-free estimates while labels lag (binary classifiers)
+        profile["estimator"] = estimator.to_dict()
     columns = [model.time_column, *features, model.target]
     lineage: dict[str, Any] = {
         "job_id": job.id,

@@ -3,10 +3,12 @@
 Two things are measured and one is assumed:
 
 * **staleness on a loss clock.** Since the last retrain, each tick adds the days since the
-  previous tick times the production model's loss on its labelled window over the typical
-  loss of all windows seen (for RMSE the loss is squared error, for accuracy the error
-  rate). A model that serves a hard, high-loss period ages fast; one serving an easy period
-  barely ages. While labels lag, the last measured loss stands in, raised by the
+  previous tick times the production model's mean row loss on its labelled window over the
+  typical loss of all windows seen (the row loss of the metric: squared error for RMSE, log
+  loss for ROC AUC, the error rate for accuracy). A model that serves a hard, high-loss
+  period ages fast; one serving an easy period barely ages. While labels lag, a binary
+  classifier's label-free estimate (the expected loss of its calibrated scores,
+  monitoring/estimation.py) stands in; failing that, the last measured loss, raised by the
   importance-weighted drifted share when the drift monitor flags the dataset.
 * **what staleness costs** — the gain rate, in metric points (1% of the metric) per day of
   the production model's age — is learned from the validation gate's own verdicts: every
@@ -72,24 +74,31 @@ class LossClock:
 
 
 def window_loss(reading: MonitorReading) -> float | None:
-    """The loss of a labelled performance reading's window, or None."""
-    metric, value = reading.details.get("metric"), reading.details.get("value")
-    if metric not in METRICS or not isinstance(value, int | float) or math.isnan(value):
+    """The mean per-row loss of a labelled performance reading's window (the row loss its
+    metric's paired tests use: squared error for RMSE, log loss for ROC AUC), or None."""
+    metric, metrics = reading.details.get("metric"), reading.details.get("metrics")
+    if metric not in METRICS or not isinstance(metrics, dict):
         return None
-    return METRICS[metric].loss(float(value))
+    loss = METRICS[metric].window_loss({k: v for k, v in metrics.items() if v is not None})
+    return None if loss is None or math.isnan(loss) else loss
 
 
 def loss_clock(history: Sequence[MonitorReading], since: datetime, now: datetime,
                drift_weight: float) -> LossClock:
     losses = {r.as_of: loss for r in history
               if r.monitor == "performance" and (loss := window_loss(r)) is not None}
+    estimates = {r.as_of: loss for r in history
+                 if r.monitor == "estimated" and (loss := window_loss(r)) is not None}
     typical = sum(losses.values()) / len(losses) if losses else None
     drift = {r.as_of: r for r in history if r.monitor == "drift"}
     measured = 1.0  # the newest labelled window's loss over the typical loss
     ratio, days, previous = 1.0, 0.0, since
-    for as_of in sorted(t for t in set(losses) | set(drift) if since < t <= now):
+    ticks = set(losses) | set(estimates) | set(drift)
+    for as_of in sorted(t for t in ticks if since < t <= now):
         if as_of in losses and typical:
             ratio = measured = losses[as_of] / typical
+        elif as_of in estimates and typical:
+            ratio = estimates[as_of] / typical
         elif as_of in drift and drift[as_of].details.get("dataset_drift"):
             share = drift[as_of].details.get("weighted_share", drift[as_of].score) or 0.0
             ratio = measured * (1.0 + drift_weight * float(share))
