@@ -127,6 +127,7 @@ def _outside_square(n: int, h: int) -> float:
     return 2 * total
 
 
+@lru_cache(maxsize=8192)  # a monitor sees the same sizes every tick: (n1, n2, h) recur
 def _outside_band(m: int, n: int, g: int, h: int) -> float:
     """Share of lattice paths (0,0)->(m,n) leaving ``|x/m - y/n| < h/lcm``.
 
