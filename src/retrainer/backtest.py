@@ -226,6 +226,20 @@ def parse_policies(text: str) -> tuple[str, ...]:
     return names
 
 
+def duration_text(span: timedelta) -> str:
+    """``28 days``, ``1 day``, ``0`` or, off whole days, timedelta's own ``1 day, 6:00:00``.
+
+    >>> duration_text(timedelta(days=28)), duration_text(timedelta(0))
+    ('28 days', '0')
+    """
+    if span == timedelta(0):
+        return "0"
+    if span % timedelta(days=1) == timedelta(0):
+        days = span // timedelta(days=1)
+        return f"{days} day" + ("" if days == 1 else "s")
+    return str(span)
+
+
 def label_delay(options: BacktestOptions, history: History) -> timedelta:
     if not options.label_delay:
         return timedelta(0)
@@ -516,8 +530,8 @@ def run_backtest(options: BacktestOptions,
             "time_column": options.time_column,
             "batch": str(batch),
             "initial": str(initial),
-            "training_window": str(base.training_window),
-            "label_delay": str(delay),
+            "training_window": duration_text(base.training_window),
+            "label_delay": duration_text(delay),
             "registry": options.registry,
             "batch_starts": [b.isoformat() for b in history.boundaries[:-1]],
             "config": str(options.config) if options.config else None,
