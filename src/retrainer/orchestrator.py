@@ -124,8 +124,10 @@ def monitor(rt: Runtime, model: ModelConfig, as_of: datetime,
     return readings
 
 
-#: readings the auto trigger looks back over (it learns from earlier versions' first windows)
+#: readings the auto trigger looks back over (the typical loss of a window) and validations
+#: it learns the gain rate from (each report is loaded whole, so fewer of those)
 AUTO_HISTORY = 2000
+AUTO_GATES = 200
 
 
 def _context(rt: Runtime, model: ModelConfig, as_of: datetime, champion: ModelVersion | None,
@@ -135,7 +137,7 @@ def _context(rt: Runtime, model: ModelConfig, as_of: datetime, champion: ModelVe
     if model.triggers.auto.enabled and champion is not None:
         history = [r for r in reversed(rt.store.readings(model.name, limit=AUTO_HISTORY))
                    if r.monitor in ("performance", "estimated", "drift") and r.as_of <= as_of]
-        gates = [g for g in rt.store.gate_outcomes(model.name, limit=AUTO_HISTORY)
+        gates = [g for g in rt.store.gate_outcomes(model.name, limit=AUTO_GATES)
                  if g.as_of <= as_of]
     return TriggerContext(
         model=model,

@@ -129,7 +129,9 @@ class AutoTrigger:
         if age >= cfg.max_interval:
             return decision(ctx, self.name, True,
                             f"last retrain {age} ago >= max_interval {cfg.max_interval}", evidence)
-        history = [*ctx.history, *(r for r in ctx.readings.values() if r not in ctx.history)]
+        stored = {(r.as_of, r.monitor) for r in ctx.history}  # this tick's may be among them
+        history = [*ctx.history,
+                   *(r for r in ctx.readings.values() if (r.as_of, r.monitor) not in stored)]
         clock = loss_clock(history, since, ctx.as_of, cfg.drift_weight)
         rate, measured = gain_rate(ctx.gates, cfg.prior_gain_rate, cfg.prior_days)
         due = due_days(cfg.cost_per_retrain, cfg.value_per_metric_point, rate)
