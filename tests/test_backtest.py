@@ -132,6 +132,41 @@ def test_no_load_of_the_loop_sees_a_label_before_it_arrived(
         assert newest_label is None or newest_label < now - delay
 
 
+def test_auto_explains_itself_in_the_kept_store_and_estimates_while_labels_lag(
+        tmp_path: Path) -> None:
+    from retrainer.store import Store
+
+    frame = drifting(2600)
+    frame["y"] = (frame["y"] > 0).astype(int)  # the relationship still flips halfway
+    path = tmp_path / "labels.csv"
+    frame.to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, policies=("never", "auto"),
+                                    label_delay="100"))
+    assert document["metric"] == "accuracy"  # the classification default
+    never, auto = document["policies"]
+    assert 1 <= auto["retrains"] < document["batches"]
+    assert auto["metric"] > never["metric"]
+    kept = tmp_path / "out" / "state" / "auto"
+    store = Store(f"sqlite:///{kept / 'state.db'}")
+    try:
+        decisions = store.decisions("backtest", trigger="auto", limit=1000)
+        fired = [d for d in decisions if d.fired]
+        assert len(fired) == auto["retrains"]
+        assert {"clock_days", "due_clock_days", "gain_rate", "gain_measurements",
+                "lost_value"} <= set(fired[0].evidence)
+        assert max(d.evidence.get("gain_measurements", 0) for d in decisions) >= 1
+        # labels arrive 100 hours late: every tick estimates the rows still waiting for them
+        estimates = store.readings("backtest", monitor="estimated", limit=1000)
+        assert len(estimates) == document["batches"] - 1
+        assert all(r.rows == 100 and 0 <= r.details["metrics"]["accuracy"] <= 1
+                   for r in estimates)
+    finally:
+        store.close()
+    shown = CliRunner().invoke(app, ["-c", str(kept / "retrainer.yaml"), "history", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["decisions"]["backtest"]
+
+
 def test_sizes_and_policies_are_checked() -> None:
     assert Size.parse("7D", "batch") == Size(7, "d")
     assert Size.parse(1000, "batch") == Size(1000)

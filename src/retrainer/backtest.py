@@ -18,7 +18,6 @@ import json
 import math
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from retrainer.config import (
     AutoTriggerConfig,
@@ -390,20 +390,30 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
     clock = SimulatedClock(history.boundaries[0].to_pydatetime())
     register_replay(name, ReplaySource(history.frame, history.time_column, model.target, clock,
                                        run.label_delay))
-    scratch = Path(tempfile.mkdtemp(prefix="retrainer-backtest-"))
+    slug = run.policy.replace(":", "-")
+    kept = run.output / "state" / slug  # the replay's store, kept for `retrainer history`
+    shutil.rmtree(kept, ignore_errors=True)
+    kept.mkdir(parents=True)
     if run.registry == "mlflow":
-        home = run.output / "mlflow" / run.policy.replace(":", "-")
+        home = run.output / "mlflow" / slug
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
         tracking, artifacts = f"sqlite:///{home / 'mlflow.db'}", str(home / "mlartifacts")
     else:
         tracking, artifacts = f"memory://{name}", ""
     config = RetrainerConfig(
-        project=ProjectConfig(),
+        project=ProjectConfig(state_store_url="sqlite:///state.db",
+                              mlflow_tracking_uri=tracking,
+                              mlflow_artifact_location=artifacts or "mlartifacts"),
         executor=ExecutorConfig(kind="inline", retry=RetryConfig(max_retries=0)),
         models=[model],
     )
-    rt = Runtime(config=config, store=Store(f"sqlite:///{scratch / 'state.db'}"),
+    (kept / "retrainer.yaml").write_text(
+        "# the config one backtest replay ran with; its store is state.db beside it:\n"
+        f"#   retrainer -c {kept / 'retrainer.yaml'} history\n"
+        + yaml.safe_dump(config.model_dump(mode="json", exclude_defaults=True),
+                         sort_keys=False))
+    rt = Runtime(config=config, store=Store(f"sqlite:///{kept / 'state.db'}"),
                  notifier=build_notifier(config.project), tracking_uri=tracking,
                  artifact_location=artifacts, clock=clock, threads=run.threads)
     times = naive_utc(history.frame[history.time_column])
@@ -450,7 +460,6 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
         rt.close()
         drop_replay(name)
         drop_memory_registry(tracking)
-        shutil.rmtree(scratch, ignore_errors=True)
     result.metric = weighted_metric(result.per_batch, result.rows)
     result.seconds = round(time.monotonic() - began, 2)
     return result
