@@ -167,6 +167,32 @@ def test_auto_explains_itself_in_the_kept_store_and_estimates_while_labels_lag(
     assert json.loads(shown.output)["decisions"]["backtest"]
 
 
+def test_drift_policy_retrains_on_label_shift_alone(tmp_path: Path) -> None:
+    from retrainer.store import Store
+
+    frame = drifting(2200, seed=3)
+    frame["y"] = 3.0 * frame["x1"] + frame["x2"] + np.where(frame.index < 1400, 0.0, 12.0)
+    path = tmp_path / "shift.csv"
+    frame.to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, policies=("never", "drift")))
+    never, drift = document["policies"]
+    assert drift["retrains"] >= 1 and drift["metric"] < never["metric"]
+    store = Store(f"sqlite:///{tmp_path / 'out' / 'state' / 'drift' / 'state.db'}")
+    try:
+        versions = store.versions("backtest")
+        assert all(v.profile and v.profile["target"]["column"] == "y" for v in versions)
+        assert versions[0].profile["target"]["spec"]["kind"] == "numeric"
+        readings = store.readings("backtest", monitor="drift", limit=1000)
+        assert readings and all(r.details["target"]["column"] == "y" for r in readings)
+        fired = [d for d in store.decisions("backtest", trigger="drift", limit=1000) if d.fired]
+        assert len(fired) == drift["retrains"]
+        # the features keep their distribution: the target's shift alone fires the retrain
+        assert any(d.evidence["target_drift"]["drifted"] and not d.evidence["drifted_columns"]
+                   and "target y drifted" in d.reason for d in fired)
+    finally:
+        store.close()
+
+
 def test_sizes_and_policies_are_checked() -> None:
     assert Size.parse("7D", "batch") == Size(7, "d")
     assert Size.parse(1000, "batch") == Size(1000)

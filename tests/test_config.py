@@ -108,3 +108,18 @@ def test_relative_sqlite_urls_resolve_against_the_config_directory(tmp_path: Pat
         f"sqlite:///{tmp_path.resolve()}/.retrainer/state.db"
     )
     assert resolve_url("sqlite:////abs/state.db", tmp_path) == "sqlite:////abs/state.db"
+
+
+def test_target_drift_switches_default_on_and_are_checked() -> None:
+    model = parse_config({"models": [minimal_model()]}).models[0]
+    assert model.monitors.drift.target is True and model.triggers.drift.on_target_drift is True
+    off = parse_config({"models": [minimal_model(
+        monitors={"drift": {"target": False}}, triggers={"drift": {"on_target_drift": False}})]})
+    assert off.models[0].monitors.drift.target is False
+    assert off.models[0].triggers.drift.on_target_drift is False
+    found = problems({"models": [minimal_model(
+        monitors={"drift": {"target": "sometimes"}},
+        triggers={"drift": {"on_target_drift": [1], "on_target": True}})]})
+    assert "valid boolean" in found["models[0].monitors.drift.target"]
+    assert "valid boolean" in found["models[0].triggers.drift.on_target_drift"]
+    assert found["models[0].triggers.drift.on_target"] == "unknown field"

@@ -267,6 +267,9 @@ class DriftMonitorConfig(Strict):
     calibration: DriftCalibrationConfig = DriftCalibrationConfig()
     severity: Severity = Severity.WARNING  # severity of a drifted column unless overridden
     columns: dict[str, ColumnDriftOverride] = {}
+    # also judge the target's drift (label shift) on the window's labelled rows, against the
+    # version's training target; reported apart, never part of the dataset verdict
+    target: bool = True
 
 
 class PerformanceRule(Strict):
@@ -319,6 +322,8 @@ class DriftTriggerConfig(Strict):
     min_drifted_share: Fraction | None = Field(None, le=1.0)
     # a single drifted column at or above this severity fires on its own
     fire_on_severity: Severity = Severity.CRITICAL
+    # a drifted target (label shift, monitors.drift.target) fires on its own
+    on_target_drift: bool = True
 
 
 class PerformanceTriggerConfig(Strict):

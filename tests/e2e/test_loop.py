@@ -34,6 +34,14 @@ def test_drift_fires_a_retrain_that_is_promoted_then_rolled_back(project: Projec
     assert model["fired"] and model["trigger"] in ("drift", "performance"), model["reason"]
     assert tick["outcomes"][0]["state"] == "promoted", tick["outcomes"]
     assert tick["outcomes"][0]["version"] == "2"
+    store = project.store()
+    try:  # the target's reference is stored with the version and judged in the drift reading
+        reference = store.get_version("pm25", "1").profile["target"]
+        assert reference["column"] == "pm" and reference["spec"]["kind"] == "numeric"
+        target = store.readings("pm25", "drift", limit=1)[0].details["target"]
+        assert target["column"] == "pm" and target["stats"]["n"] > 0
+    finally:
+        store.close()
 
     status = project.json("status")["models"][0]
     assert (status["champion"], status["previous"]) == ("2", "1")

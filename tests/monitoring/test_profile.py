@@ -144,3 +144,23 @@ def test_beijing_profile(beijing: pd.DataFrame) -> None:
     assert len(snow["edges"]) == len(set(snow["edges"])) < 9
     assert len(snow["counts"]) == len(snow["edges"]) + 1
     assert profile["columns"]["pm_lag24"]["null_share"] > 0.04  # 24 shifted + missing readings
+
+
+def test_the_target_reference_is_profiled_like_a_feature() -> None:
+    from retrainer.monitoring.profile import target_profile, target_reference
+
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame({"x": rng.normal(size=3000), "y": rng.gamma(2.0, 3.0, 3000),
+                          "label": rng.choice([True, False], 3000)})
+    profile = build_profile(frame, numeric=["x"], categorical=[], bins=8, sketch_size=100)
+    assert target_profile(profile) is None  # profiled without a target: nothing to compare
+    profile["target"] = target_reference(frame["y"], categorical=False, bins=8, sketch_size=100)
+    as_feature = build_profile(frame, numeric=["y"], categorical=[], bins=8, sketch_size=100)
+    assert profile["target"] == {"column": "y", "spec": as_feature["columns"]["y"]}
+    one = target_profile(profile)
+    assert one is not None and one["columns"] == {"y": as_feature["columns"]["y"]}
+    assert one["format"] == PROFILE_FORMAT and "importance" not in one
+    json.dumps(profile, allow_nan=False)
+
+    classes = target_reference(frame["label"], categorical=True)["spec"]
+    assert classes["kind"] == "categorical" and set(classes["frequencies"]) == {"0", "1"}

@@ -11,7 +11,7 @@ import pytest
 from retrainer.config import ModelConfig
 from retrainer.domain import ModelVersion, Window
 from retrainer.monitoring import window as window_module
-from retrainer.monitoring.profile import build_profile
+from retrainer.monitoring.profile import build_profile, target_reference
 from retrainer.monitoring.window import drift_reading
 
 
@@ -130,3 +130,100 @@ def test_estimated_reading_scores_rows_awaiting_labels() -> None:
     assert estimated_reading(model, champion, _ScoreBundle(), labelled, span, now) is None
     plain = _version({"columns": {}})
     assert estimated_reading(model, plain, _ScoreBundle(), frame, span, now) is None
+
+
+def _label_shift(rng: np.random.Generator, rows: int, scale: float) -> pd.DataFrame:
+    """Features from one distribution; the target's level multiplied by ``scale``."""
+    x = rng.normal(size=rows)
+    return pd.DataFrame({"a": x, "b": rng.normal(size=rows),
+                         "y": scale * (100 + 10 * x + rng.normal(0, 5, rows))})
+
+
+def _with_target(reference: pd.DataFrame) -> ModelVersion:
+    profile = build_profile(reference, ["a", "b"], [], importance={"a": 0.9, "b": 0.1})
+    profile["target"] = target_reference(reference["y"], categorical=False)
+    return _version(profile)
+
+
+def test_target_drift_is_reported_apart_from_the_feature_verdict() -> None:
+    rng = np.random.default_rng(72)
+    champion = _with_target(_label_shift(rng, 20_000, 1.0))
+    now = datetime(2024, 2, 1, tzinfo=UTC)
+    span = Window.latest(now, timedelta(days=7))
+    shifted = _label_shift(rng, 3000, 2.0)
+    reading = drift_reading(_model(), champion, shifted, span, now)
+    target = reading.details["target"]
+    assert target["column"] == "y" and target["drifted"] and target["kind"] == "numeric"
+    assert target["stats"]["mean"] == pytest.approx(200, rel=0.02)
+    assert reading.details["drifted_columns"] == [] and reading.score == 0.0
+    assert reading.details["weighted_share"] == 0.0 and reading.details["dataset_drift"] is False
+    assert "y" not in reading.details["columns"] and "y" not in reading.details["weights"]
+    assert reading.alert and reading.severity.value == "warning"
+    assert f"target y drifted ({target['method']} " in reading.summary
+
+    steady = drift_reading(_model(), champion, _label_shift(rng, 3000, 1.0), span, now)
+    assert steady.details["target"]["drifted"] is False
+    assert not steady.alert and "target y stable" in steady.summary
+
+
+def test_target_drift_follows_the_column_overrides_and_the_switch() -> None:
+    rng = np.random.default_rng(73)
+    champion = _with_target(_label_shift(rng, 20_000, 1.0))
+    now = datetime(2024, 2, 1, tzinfo=UTC)
+    span = Window.latest(now, timedelta(days=7))
+    shifted = _label_shift(rng, 3000, 2.0)
+    high = drift_reading(_model(columns={"y": {"severity": "high"}}), champion, shifted,
+                         span, now)
+    assert high.details["target"]["severity"] == "high" and high.severity.value == "high"
+    ignored = drift_reading(_model(columns={"y": {"ignore": True}}), champion, shifted, span, now)
+    assert "target" not in ignored.details and not ignored.alert
+    off = drift_reading(_model(target=False), champion, shifted, span, now)
+    assert "target" not in off.details and "target" not in off.summary
+    window_module._CALIBRATIONS.clear()
+    calibrated = drift_reading(_model(calibration={"enabled": True, "windows": 200}), champion,
+                               shifted, span, now)
+    used = calibrated.details["target"]["thresholds"]["psi"]
+    assert used["calibrated"] is not None and calibrated.details["target"]["drifted"]
+
+
+def test_no_target_entry_without_a_reference_or_enough_labels() -> None:
+    rng = np.random.default_rng(74)
+    reference = _label_shift(rng, 5000, 1.0)
+    old = _version(build_profile(reference, ["a", "b"], []))  # profiled before target drift
+    now = datetime(2024, 2, 1, tzinfo=UTC)
+    span = Window.latest(now, timedelta(days=7))
+    shifted = _label_shift(rng, 2000, 2.0)
+    reading = drift_reading(_model(), old, shifted, span, now)
+    assert "target" not in reading.details and "target" not in reading.summary
+    assert not reading.alert
+
+    champion = _with_target(reference)
+    awaiting = shifted.assign(y=np.where(np.arange(2000) < 29, shifted["y"], np.nan))
+    assert "target" not in drift_reading(_model(), champion, awaiting, span, now).details
+    enough = shifted.assign(y=np.where(np.arange(2000) < 500, shifted["y"], np.nan))
+    labelled = drift_reading(_model(), champion, enough, span, now).details["target"]
+    assert labelled["drifted"] and labelled["stats"]["n"] == 500
+    assert labelled["stats"]["null_share"] == 0.0  # labels still to come are not "missing"
+    unlabelled_frame = shifted.drop(columns=["y"])
+    assert "target" not in drift_reading(_model(), champion, unlabelled_frame, span,
+                                         now).details
+
+
+def test_class_labels_that_became_floats_while_labels_lag_match_the_reference() -> None:
+    rng = np.random.default_rng(75)
+    train = pd.DataFrame({"a": rng.normal(size=4000), "b": rng.normal(size=4000),
+                          "y": rng.choice([0, 1], 4000, p=[0.7, 0.3])})
+    profile = build_profile(train, ["a", "b"], [])
+    profile["target"] = target_reference(train["y"], categorical=True)
+    champion = _version(profile)
+    model = ModelConfig(name="m", source={"kind": "csv", "path": "x.csv"}, time_column="t",
+                        target="y", task="classification")
+    now = datetime(2024, 2, 1, tzinfo=UTC)
+    span = Window.latest(now, timedelta(days=7))
+    same = train.iloc[:2000].assign(y=train["y"].iloc[:2000].where(np.arange(2000) < 1500))
+    assert same["y"].dtype == np.float64
+    target = drift_reading(model, champion, same, span, now).details["target"]
+    assert target["kind"] == "categorical" and target["stats"]["unseen_share"] == 0.0
+    assert not target["drifted"]
+    flipped = same.assign(y=1.0 - same["y"])  # 70% positives instead of 30%
+    assert drift_reading(model, champion, flipped, span, now).details["target"]["drifted"]

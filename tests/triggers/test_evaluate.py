@@ -134,3 +134,41 @@ def test_drift_trigger_follows_the_monitors_dataset_verdict_by_default(store: St
                                         "weighted_share": 0.6})
     result = evaluate_triggers(store, TriggerContext(model, T0, champion(), {"drift": verdict}))
     assert result.fire and "60% by importance" in result.reason
+
+
+def with_target(reading: MonitorReading, drifted: bool) -> MonitorReading:
+    target = {"column": "y", "kind": "numeric", "method": "psi", "threshold": 0.25,
+              "score": 0.62 if drifted else 0.05, "drifted": drifted,
+              "severity": "warning" if drifted else "none", "stats": {}, "thresholds": {},
+              "reasons": ["psi 0.62 > 0.25"] if drifted else []}
+    return replace(reading, details={**reading.details, "target": target})
+
+
+def test_a_drifted_target_fires_the_drift_trigger_on_its_own(store: Store) -> None:
+    quiet = drift(0.0, [])
+    steady = evaluate_triggers(store, TriggerContext(
+        model_config(), T0, champion(), {"drift": with_target(quiet, drifted=False)}))
+    assert not steady.fire
+    decision = next(d for d in steady.decisions if d.trigger == "drift")
+    assert decision.evidence["target_drift"]["drifted"] is False
+
+    shifted = {"drift": with_target(quiet, drifted=True)}
+    result = evaluate_triggers(store, TriggerContext(model_config(), T0, champion(), shifted))
+    assert result.fire and result.trigger == "drift"
+    assert "target y drifted (psi 0.62)" in result.reason
+    fired = next(d for d in result.decisions if d.trigger == "drift")
+    assert fired.evidence["target_drift"]["column"] == "y"
+    assert fired.evidence["drifted_columns"] == []
+
+    off = model_config(drift={"on_target_drift": False})
+    held = evaluate_triggers(store, TriggerContext(off, T0, champion(), shifted))
+    assert not held.fire
+    assert "target" not in next(d for d in held.decisions if d.trigger == "drift").reason
+
+
+def test_an_old_reading_without_a_target_entry_still_decides(store: Store) -> None:
+    result = evaluate_triggers(store, TriggerContext(model_config(), T0, champion(),
+                                                     {"drift": drift(0.1, ["a"])}))
+    assert not result.fire
+    decision = next(d for d in result.decisions if d.trigger == "drift")
+    assert decision.evidence["target_drift"] is None

@@ -64,14 +64,16 @@ models:
         calibration: {enabled: false, budget: 1%, windows: 1000}   # false-alarm budget per window
         severity: warning
         columns: {}             # e.g. {temperature: {psi: 0.4, severity: high}, id: {ignore: true}, store: {method: chi2}}
+        target: true            # also judge the target's drift (label shift) on labelled rows; never in the dataset verdict
       performance:
         rules:                  # relative worsening against the version's validation score
           - {degradation: 15%, severity: high}
           - {degradation: 30%, severity: critical}
 
     triggers:
-      drift: {fire_on_severity: critical}   # fires on the drift monitor's dataset verdict,
-                                            # or set min_drifted_share: 40% here
+      drift: {fire_on_severity: critical, on_target_drift: true}   # fires on the drift monitor's
+                                            # dataset verdict (or set min_drifted_share: 40% here)
+                                            # or on a drifted target alone (on_target_drift)
       performance: {min_severity: high}
       # schedule: {cron: "0 3 * * 0"}      # or {every: 30d}
       debounce_seconds: 0       # a condition must hold this long before it fires

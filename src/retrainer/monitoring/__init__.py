@@ -8,7 +8,8 @@ streaming in ``stream``); loading windows and storing readings is the orchestrat
 * ``profile``: the reference profile stored with each version (quantile sketch included);
 * ``stats``, ``ks``: the statistics (KS p-values ported from SciPy, no ``scipy.stats``);
 * ``rules``: methods, thresholds and sample-size-aware defaults;
-* ``columns``, ``drift``: per-column results and the report with its dataset verdict;
+* ``columns``, ``drift``: per-column results, the report with its dataset verdict, and
+  the target's drift (label shift), kept out of that verdict;
 * ``calibration``: thresholds at a false-alarm budget; ``importance``: verdict weights;
 * ``stream``: Parquet larger than memory; ``files``: reading CSV/Parquet for the CLI;
 * ``performance``, ``fairness``, ``latency``, ``estimation``.
@@ -23,6 +24,7 @@ from retrainer.monitoring.drift import (
     chi2_homogeneity,
     compare_frames,
     detect_drift,
+    detect_target_drift,
     psi,
 )
 from retrainer.monitoring.importance import column_weights, feature_importance
@@ -32,7 +34,7 @@ from retrainer.monitoring.performance import (
     join_labels,
     relative_degradation,
 )
-from retrainer.monitoring.profile import PROFILE_FORMAT, build_profile
+from retrainer.monitoring.profile import PROFILE_FORMAT, build_profile, target_reference
 
 __all__ = [
     "PROFILE_FORMAT",
@@ -46,9 +48,11 @@ __all__ = [
     "column_weights",
     "compare_frames",
     "detect_drift",
+    "detect_target_drift",
     "evaluate_performance",
     "feature_importance",
     "join_labels",
     "psi",
     "relative_degradation",
+    "target_reference",
 ]

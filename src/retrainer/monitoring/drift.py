@@ -26,6 +26,11 @@ A column with values in the reference but none (all null) in a non-empty window 
 regardless of the rules. The dataset drifts when the weighted share of drifted columns
 reaches ``rules.dataset_share``; weights are the model's feature importances (stored in the
 profile, or passed in), so drift in features the model ignores does not move the verdict.
+
+``detect_target_drift`` judges the version's target (label shift) on a window's labelled
+rows against the target reference stored with the profile, with the same statistics and
+rules as a feature (``rules.columns`` overrides apply by the target's name). It stays out of
+the dataset verdict, as in Evidently and NannyML: the target is not a model input.
 ``rules.enabled`` is the caller's business; these functions always compute.
 
 >>> import numpy as np
@@ -63,10 +68,12 @@ from retrainer.monitoring.profile import (
     READABLE_FORMATS,
     categorical_profile,
     category_counts,
+    label_values,
     numeric_values,
     parallel_map,
     reference_summary,
     sketch_points,
+    target_profile,
 )
 from retrainer.monitoring.rules import NO_OVERRIDE
 from retrainer.monitoring.stats import (
@@ -82,7 +89,7 @@ if TYPE_CHECKING:
     from retrainer.monitoring.calibration import Calibration
 
 __all__ = ["PSI_EPSILON", "ColumnDrift", "DriftReport", "assemble", "chi2_homogeneity",
-           "compare_frames", "detect_drift", "psi"]
+           "compare_frames", "detect_drift", "detect_target_drift", "psi"]
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,49 @@ def detect_drift(
     columns = dict(zip(names, parallel_map(one, names, rows * len(names)), strict=True))
     weights = importance if importance is not None else profile.get("importance")
     return assemble(columns, rows, rules, weights, exact=False, calibration=calibration)
+
+
+def detect_target_drift(
+    profile: dict[str, Any],
+    frame: pd.DataFrame,
+    rules: DriftMonitorConfig,
+    *,
+    min_rows: int = 1,
+    calibration: Calibration | None = None,
+) -> ColumnDrift | None:
+    """The drift of the target of ``profile``'s version on ``frame``'s labelled rows.
+
+    None when the profile has no target reference (profiles from before target drift), the
+    frame lacks the target column, fewer than ``min_rows`` of its rows are labelled, or the
+    target is marked ``ignore`` in ``rules.columns``. Raises ``DataError`` as ``detect_drift``.
+
+    >>> import numpy as np
+    >>> from retrainer.monitoring.profile import build_profile, target_reference
+    >>> rng = np.random.default_rng(0)
+    >>> train = pd.DataFrame({"x": rng.normal(size=2000), "y": rng.normal(100, 10, 2000)})
+    >>> profile = build_profile(train, numeric=["x"], categorical=[])
+    >>> profile["target"] = target_reference(train["y"], categorical=False)
+    >>> window = train.assign(y=train["y"] * 2)
+    >>> drift = detect_target_drift(profile, window, DriftMonitorConfig())
+    >>> drift.column, drift.drifted, drift.method
+    ('y', True, 'wasserstein')
+    >>> del profile["target"]
+    >>> detect_target_drift(profile, window, DriftMonitorConfig()) is None
+    True
+    """
+    reference = target_profile(profile)
+    if reference is None:
+        return None
+    name = profile["target"]["column"]
+    if name not in frame.columns:
+        return None
+    labels = frame[name].dropna()
+    if len(labels) < min_rows:
+        return None
+    if profile["target"]["spec"]["kind"] == "categorical":
+        labels = label_values(labels)
+    report = detect_drift(reference, labels.to_frame(name), rules, calibration=calibration)
+    return report.columns.get(name)
 
 
 def compare_frames(

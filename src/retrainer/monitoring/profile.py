@@ -7,7 +7,8 @@ reference data is never needed again.
 Format 2 (``PROFILE_FORMAT``; format 1 profiles are still read)::
 
     {"format": 2, "rows": int, "bins": int, "sketch_size": int, "columns": {name: column},
-     "importance": {name: float}}          # optional, see monitoring.importance
+     "importance": {name: float},          # optional, see monitoring.importance
+     "target": {"column": name, "spec": column}}   # optional, see target_reference
 
     numeric column:     {"kind": "numeric", "null_share", "n", "edges", "counts",
                          "mean", "var", "min", "max", "kurtosis",
@@ -222,6 +223,50 @@ def reference_summary(spec: dict[str, Any]) -> tuple[Summary, bool]:
     summary = Summary(points, below, at, n, float(mean), 0.0, float(s2), float(low),
                       float(high), 0.0, 0.0)
     return summary, sketch is not None
+
+
+def target_reference(series: pd.Series, categorical: bool, bins: int = 10,
+                     sketch_size: int = DEFAULT_SKETCH_SIZE) -> dict[str, Any]:
+    """The ``profile["target"]`` entry for a version's labelled training target: the column's
+    name and its profile entry (categorical for classifiers, numeric for regressors), against
+    which target drift (label shift) is judged like a feature's.
+
+    >>> target_reference(pd.Series([0, 1, 1], name="y"), categorical=True)
+    {'column': 'y', 'spec': {'kind': 'categorical', 'null_share': 0.0, 'n': 3, \
+'frequencies': {'1': 2, '0': 1}}}
+    """
+    if categorical:
+        spec = categorical_profile(label_values(series))
+    else:
+        spec = numeric_profile(numeric_values(series), len(series), bins, sketch_size)
+    return {"column": str(series.name), "spec": spec}
+
+
+def target_profile(profile: dict[str, Any]) -> dict[str, Any] | None:
+    """A one-column profile of the version's target (``detect_drift`` reads it like any
+    profile), or None when the version was profiled without its target."""
+    target = profile.get("target")
+    if target is None:
+        return None
+    return {key: value for key, value in profile.items()
+            if key not in ("columns", "importance", "target", "estimator")} | {
+        "columns": {target["column"]: target["spec"]}}
+
+
+def label_values(series: pd.Series) -> pd.Series:
+    """Class labels keyed as the reference keys them: booleans, and floats that are whole
+    numbers (integer labels that gained a NaN while labels were missing), as integers.
+
+    >>> label_values(pd.Series([1.0, 0.0, None])).dropna().tolist()
+    [1, 0]
+    """
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.astype("int64")
+    if pd.api.types.is_float_dtype(series.dtype):
+        values = series.dropna()
+        if len(values) and bool(np.all(np.isfinite(values)) and np.all(values == np.round(values))):
+            return series.astype("Int64")
+    return series
 
 
 def category_counts(series: pd.Series) -> tuple[list[str], np.ndarray]:

@@ -5,7 +5,10 @@ The drift reading's ``score`` is the share of drifted columns (the drift trigger
 the dataset verdict, or compares the weighted share with ``min_drifted_share``). Its
 ``details`` is ``DriftReport.to_json()``: per column ``severity``, ``method``, ``score``,
 ``threshold``, ``stats`` and ``thresholds``, plus ``drifted_columns`` and the dataset
-verdict (``dataset_drift``, ``weighted_share``, ``dataset_share``, ``weights``). With
+verdict (``dataset_drift``, ``weighted_share``, ``dataset_share``, ``weights``). When the
+version's profile holds a target reference and the window has at least ``MIN_LABELLED_ROWS``
+labelled rows, ``details["target"]`` holds the target's drift (label shift) as one column's
+JSON (``monitors.drift.target`` turns it off); it never moves the shares or the verdict. With
 ``monitors.drift.calibration.enabled`` the thresholds are calibrated for the window's size
 (rounded down to two significant digits, which errs towards fewer alarms) and cached per
 process and model version.
@@ -26,9 +29,11 @@ import pandas as pd
 from retrainer.config import DriftMonitorConfig, ModelConfig
 from retrainer.domain import ModelVersion, MonitorReading, Severity, Window
 from retrainer.monitoring.calibration import Calibration, calibrate
-from retrainer.monitoring.drift import DriftReport, detect_drift
+from retrainer.monitoring.columns import ColumnDrift
+from retrainer.monitoring.drift import DriftReport, detect_drift, detect_target_drift
 from retrainer.monitoring.estimation import ConfidenceEstimator, expected_metrics
 from retrainer.monitoring.performance import evaluate_performance
+from retrainer.monitoring.profile import target_profile
 from retrainer.validation.metrics import compute_metrics
 
 if TYPE_CHECKING:
@@ -60,19 +65,22 @@ def window_rows_bucket(rows: int) -> int:
     return rows // step * step
 
 
-def calibration_for(champion: ModelVersion, rows: int, rules: DriftMonitorConfig
-                    ) -> Calibration:
-    """The calibration of the champion's profile for windows of about ``rows`` rows."""
+def calibration_for(champion: ModelVersion, rows: int, rules: DriftMonitorConfig,
+                    target: bool = False) -> Calibration:
+    """The calibration of the champion's profile (``target``: of its target reference, with
+    its own false-alarm budget) for windows of about ``rows`` rows."""
     assert champion.profile is not None
+    profile = target_profile(champion.profile) if target else champion.profile
+    assert profile is not None
     bucket = window_rows_bucket(rows)
     key = (champion.model, champion.version, champion.artifact_sha256, str(bucket),
-           json.dumps(rules.model_dump(mode="json"), sort_keys=True))
+           json.dumps(rules.model_dump(mode="json"), sort_keys=True), str(target))
     with _CALIBRATIONS_LOCK:
         found = _CALIBRATIONS.get(key)
         if found is not None:
             _CALIBRATIONS.move_to_end(key)
             return found
-    result = calibrate(champion.profile, bucket, rules)
+    result = calibrate(profile, bucket, rules)
     with _CALIBRATIONS_LOCK:
         _CALIBRATIONS[key] = result
         while len(_CALIBRATIONS) > _CACHED:
@@ -92,6 +100,7 @@ def drift_reading(
     calibration = (calibration_for(champion, len(frame), rules)
                    if rules.calibration.enabled and len(frame) else None)
     report: DriftReport = detect_drift(champion.profile, frame, rules, calibration=calibration)
+    target = target_drift(model, champion, frame)
     drifted = report.drifted_columns()
     details = report.to_json()
     ranked = sorted(
@@ -105,16 +114,40 @@ def drift_reading(
     verdict = "dataset drift" if report.dataset_drift else "no dataset drift"
     summary += (f"; {verdict} ({report.weighting}-weighted share {report.weighted_share:.0%}"
                 f" vs {report.dataset_share:.0%})")
+    severity = report.max_severity()
+    if target is not None:
+        details["target"] = target.to_json()
+        summary += (f"; target {target.column} {'drifted' if target.drifted else 'stable'}"
+                    f" ({target.method} {target.score:.2f})")
+        severity = max(severity, target.severity, key=lambda s: s.rank)
     return _reading(
         model, "drift", window, as_of,
         rows=len(frame),
         score=report.drifted_share,
-        severity=report.max_severity(),
-        alert=bool(drifted),
+        severity=severity,
+        alert=bool(drifted) or (target is not None and target.drifted),
         summary=summary,
         details=details,
         champion_version=champion.version,
     )
+
+
+def target_drift(model: ModelConfig, champion: ModelVersion, frame: pd.DataFrame
+                 ) -> ColumnDrift | None:
+    """The drift of the champion's target on the window's labelled rows, or None (switched
+    off, no target reference in the profile, or fewer than ``MIN_LABELLED_ROWS`` labels)."""
+    rules = model.monitors.drift
+    profile = champion.profile or {}
+    if not rules.target or "target" not in profile:
+        return None
+    column = profile["target"]["column"]
+    labelled = int(frame[column].notna().sum()) if column in frame.columns else 0
+    if labelled < MIN_LABELLED_ROWS:
+        return None
+    calibration = (calibration_for(champion, labelled, rules, target=True)
+                   if rules.calibration.enabled else None)
+    return detect_target_drift(profile, frame, rules, min_rows=MIN_LABELLED_ROWS,
+                               calibration=calibration)
 
 
 def performance_reading(

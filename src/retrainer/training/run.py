@@ -30,11 +30,11 @@ from retrainer.clock import wall_now
 from retrainer.config import ExecutorConfig, ModelConfig
 from retrainer.data.readiness import schema_of
 from retrainer.data.sources import make_source
-from retrainer.domain import Job, ModelVersion, RetryPolicy, Window
+from retrainer.domain import Job, ModelVersion, RetryPolicy, Task, Window
 from retrainer.exceptions import ConfigError, DataError, DigestMismatchError, TrainingError
 from retrainer.monitoring.estimation import reference_estimator
 from retrainer.monitoring.importance import feature_importance
-from retrainer.monitoring.profile import build_profile
+from retrainer.monitoring.profile import build_profile, target_reference
 from retrainer.registry import open_registry
 from retrainer.registry.digest import model_sha256
 from retrainer.registry.semver import Production, candidate_semver
@@ -193,6 +193,11 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
         bins=model.monitors.drift.numeric.bins,
         sketch_size=model.monitors.drift.numeric.sketch_size,
         importance=feature_importance(fit.bundle),
+    )
+    profile["target"] = target_reference(  # the reference for target drift (label shift)
+        train[model.target], categorical=model.task is Task.CLASSIFICATION,
+        bins=model.monitors.drift.numeric.bins,
+        sketch_size=model.monitors.drift.numeric.sketch_size,
     )
     estimator = reference_estimator(y_true, candidate_prediction, fit.bundle.classes)
     if estimator is not None:  # label-free estimates while labels lag (binary classifiers)

@@ -1,10 +1,15 @@
-"""Fires when enough of the model's columns drifted, or one drifted column is severe enough."""
+"""Fires when enough of the model's columns drifted, one drifted column is severe enough, or
+(``on_target_drift``) the target drifted (label shift)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from retrainer.config import DriftTriggerConfig
 from retrainer.domain import Severity, TriggerDecision
 from retrainer.triggers.base import TriggerContext, decision
+
+_TARGET_EVIDENCE = ("column", "drifted", "method", "score", "threshold", "reasons")
 
 
 class DriftTrigger:
@@ -30,11 +35,15 @@ class DriftTrigger:
                 self.config.fire_on_severity
             )
         ]
+        target: dict[str, Any] = reading.details.get("target") or {}
+        on_target = bool(target.get("drifted")) and self.config.on_target_drift
+        note = f"; target {target['column']} drifted ({_headline(target)})" if on_target else ""
         evidence = {
             "drifted_share": reading.score,
             "weighted_share": share if weighted else None,
             "drifted_columns": drifted,
             "severe_columns": severe,
+            "target_drift": {key: target.get(key) for key in _TARGET_EVIDENCE} if target else None,
         }
         summary = f"{len(drifted)} of {len(columns)} columns drifted ({share:.0%}" + (
             " by importance)" if weighted else ")")
@@ -46,7 +55,8 @@ class DriftTrigger:
             fired = share >= limit and bool(drifted)
         if fired:
             return decision(
-                ctx, self.name, True, f"{summary} >= {limit:.0%}: {', '.join(drifted)}", evidence
+                ctx, self.name, True, f"{summary} >= {limit:.0%}: {', '.join(drifted)}{note}",
+                evidence,
             )
         if severe:
             return decision(
@@ -54,7 +64,15 @@ class DriftTrigger:
                 self.name,
                 True,
                 f"{summary}; {', '.join(severe)} at severity "
-                f">= {self.config.fire_on_severity.value}",
+                f">= {self.config.fire_on_severity.value}{note}",
                 evidence,
             )
+        if on_target:
+            return decision(ctx, self.name, True, f"{summary} < {limit:.0%}{note}", evidence)
         return decision(ctx, self.name, False, f"{summary} < {limit:.0%}", evidence)
+
+
+def _headline(column: dict[str, Any]) -> str:
+    """``psi 0.62`` (the column's headline method and score)."""
+    score = column.get("score")
+    return column["method"] if score is None else f"{column['method']} {score:.3g}"
