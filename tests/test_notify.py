@@ -141,9 +141,8 @@ def test_filters_events_by_target(receiver: Receiver) -> None:
 def test_timeouts_are_retried(receiver: Receiver) -> None:
     receiver.delay = 0.5
     sleeps: list[float] = []
-    started = time.perf_counter()
     _notifier(receiver.url, sleeps, timeout_seconds=0.1, max_attempts=2).send(EVENT)
-    assert time.perf_counter() - started < 3
+    # the receiver answers after 0.5 s: a second attempt means the first one timed out
     assert len(receiver.requests) == 2 and len(sleeps) == 1
 
 

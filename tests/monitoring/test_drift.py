@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -346,7 +345,10 @@ def test_beijing_summer_against_winter(beijing: pd.DataFrame) -> None:
     assert "TEMP" not in report.drifted_columns()
 
 
-def test_a_million_rows_by_twenty_columns_is_fast() -> None:
+def test_a_million_rows_by_twenty_columns_against_a_stored_profile() -> None:
+    # the scale of the drift benchmark (benchmarks/drift_vs_evidently.py times it): every
+    # column is judged on all its rows, and a window from the reference's own distribution
+    # does not drift
     rng = np.random.default_rng(0)
     n = 1_000_000
     data: dict[str, object] = {f"n{i}": rng.normal(i, 1.0, n) for i in range(16)}
@@ -356,11 +358,11 @@ def test_a_million_rows_by_twenty_columns_is_fast() -> None:
     frame = pd.DataFrame(data)
     numeric, categorical = [f"n{i}" for i in range(16)], [f"c{i}" for i in range(4)]
     profile = build_profile(frame.iloc[:200_000], numeric, categorical)
-    detect_drift(profile, frame.iloc[:1000], RULES)  # warm-up: imports, thread pool
 
-    started = time.perf_counter()
     report = detect_drift(profile, frame, RULES)
-    elapsed = time.perf_counter() - started
 
     assert len(report.columns) == 20 and report.rows == n
-    assert elapsed < 1.0, f"{elapsed:.2f}s"  # ~0.3s on the 2-core reference machine
+    assert all(column.stats["n"] == n for column in report.columns.values())
+    assert report.drifted_columns() == [] and not report.dataset_drift
+    shifted = detect_drift(profile, frame.assign(n3=frame["n3"] + 0.5), RULES)
+    assert shifted.drifted_columns() == ["n3"]

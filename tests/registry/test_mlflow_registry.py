@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import mlflow
@@ -68,7 +67,6 @@ def _register(registry: Registry, model: str, bundle_dir: Path, **extra):
 def test_register_logs_run_and_version_with_lineage_and_digest(registry, bundles):
     bundle_dir = bundles["lgb"][1]
     report = {"passed": True, "reasons": ["rmse 21.3 vs 24.9"]}
-    started = time.perf_counter()
     first = _register(
         registry,
         "reg-a",
@@ -76,7 +74,6 @@ def test_register_logs_run_and_version_with_lineage_and_digest(registry, bundles
         extra_artifacts={"validation_report.json": report, "reference_profile": {"columns": {}}},
     )
     second = _register(registry, "reg-a", bundle_dir)
-    assert time.perf_counter() - started < 20  # generous: timing is reported, not tested here
     assert (first.version, second.version) == ("1", "2")
     assert first.sha256 == directory_sha256(bundle_dir) and first.model == "reg-a"
 
