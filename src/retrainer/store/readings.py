@@ -1,0 +1,89 @@
+"""Monitor readings and the trigger decisions taken on them."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from retrainer.clock import wall_now
+from retrainer.domain import MonitorReading, TriggerDecision
+from retrainer.store.base import StoreBase
+from retrainer.store.records import to_decision, to_reading
+from retrainer.store.schema import DecisionRow, ReadingRow
+
+
+class ReadingsMixin(StoreBase):
+    def add_reading(self, reading: MonitorReading) -> int:
+        with self.session() as session:
+            row = ReadingRow(
+                model=reading.model,
+                monitor=reading.monitor,
+                as_of=reading.as_of,
+                window_start=reading.window_start,
+                window_end=reading.window_end,
+                rows=reading.rows,
+                # SQLite stores NaN in a REAL column as NULL: do the same everywhere
+                score=None if reading.score is not None and math.isnan(reading.score)
+                else reading.score,
+                severity=reading.severity.value,
+                alert=reading.alert,
+                summary=reading.summary,
+                details=reading.details,
+                champion_version=reading.champion_version,
+                recorded_at=wall_now(),
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def readings(
+        self, model: str, monitor: str | None = None, limit: int = 50
+    ) -> list[MonitorReading]:
+        with self.session() as session:
+            query = select(ReadingRow).where(ReadingRow.model == model)
+            if monitor:
+                query = query.where(ReadingRow.monitor == monitor)
+            query = query.order_by(ReadingRow.as_of.desc(), ReadingRow.id.desc()).limit(limit)
+            return [to_reading(r) for r in session.scalars(query)]
+
+    def add_decision(self, decision: TriggerDecision) -> int:
+        with self.session() as session:
+            row = DecisionRow(
+                model=decision.model,
+                trigger=decision.trigger,
+                as_of=decision.as_of,
+                condition_met=decision.condition_met,
+                fired=decision.fired,
+                reason=decision.reason,
+                evidence=decision.evidence,
+                job_id=decision.job_id,
+                recorded_at=wall_now(),
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def link_decisions(self, decision_ids: list[int], job_id: int) -> None:
+        with self.session() as session:
+            session.execute(
+                update(DecisionRow).where(DecisionRow.id.in_(decision_ids)).values(job_id=job_id)
+            )
+
+    def decisions(
+        self,
+        model: str,
+        trigger: str | None = None,
+        limit: int = 50,
+        before: datetime | None = None,
+    ) -> list[TriggerDecision]:
+        """Newest first."""
+        with self.session() as session:
+            query = select(DecisionRow).where(DecisionRow.model == model)
+            if trigger:
+                query = query.where(DecisionRow.trigger == trigger)
+            if before is not None:
+                query = query.where(DecisionRow.as_of < before)
+            query = query.order_by(DecisionRow.as_of.desc(), DecisionRow.id.desc()).limit(limit)
+            return [to_decision(r) for r in session.scalars(query)]
