@@ -1,11 +1,11 @@
 """Self-contained HTML reports (inline CSS and SVG: no scripts, no network).
 
 ``drift_html(report)`` renders a ``monitoring.drift.DriftReport`` computed with
-``histograms=True``: the dataset verdict, one summary row per column, and per column a
-reference-vs-current histogram (numeric: equal-width bins over the central 99% of both
-samples, the tails folded into the end bins; categorical: the most frequent reference
-categories and the largest unseen ones), every statistic, and the configured and calibrated
-thresholds.
+``histograms=True``: the dataset verdict, the target (label shift) when one is given, one
+summary row per column, and per column a reference-vs-current histogram (numeric:
+equal-width bins over the central 99% of both samples, the tails folded into the end bins;
+categorical: the most frequent reference categories and the largest unseen ones), every
+statistic, and the configured and calibrated thresholds.
 
 ``backtest_html(document)`` renders the ``backtest.json`` written by ``retrainer backtest``:
 one table row per retraining policy (prequential metric, retrains, gain over ``never`` and
@@ -43,14 +43,17 @@ margin:0 .3rem 0 1rem;vertical-align:middle}ul{margin:.3rem 0}
 """
 
 
-def write_drift_html(report: DriftReport, path: Path, **labels: str) -> None:
-    """Write ``drift_html(report, **labels)`` to ``path`` (UTF-8)."""
-    Path(path).write_text(drift_html(report, **labels), encoding="utf-8")
+def write_drift_html(report: DriftReport, path: Path, *, target: ColumnDrift | None = None,
+                     **labels: str) -> None:
+    """Write ``drift_html(report, target=target, **labels)`` to ``path`` (UTF-8)."""
+    Path(path).write_text(drift_html(report, target=target, **labels), encoding="utf-8")
 
 
 def drift_html(report: DriftReport, *, title: str = "Drift report",
-               reference: str = "reference", current: str = "current") -> str:
-    """The report as one HTML document."""
+               reference: str = "reference", current: str = "current",
+               target: ColumnDrift | None = None) -> str:
+    """The report as one HTML document; ``target`` (its drift, computed with
+    ``histograms=True``) gets a section of its own above the feature columns."""
     e = html.escape
     verdict = ("<span class='badge drift'>dataset drift</span>" if report.dataset_drift
                else "<span class='badge ok'>no dataset drift</span>")
@@ -73,6 +76,10 @@ def drift_html(report: DriftReport, *, title: str = "Drift report",
             f"budget {c['budget']:.1%} over {c['windows']} bootstrap windows (achieved "
             f"{c['achieved']:.1%}; per-test level {c['level']:.2%}).</p>")
     lines.append(_legend(reference, current))
+    if target is not None:
+        lines += ["<h2>Target</h2>", "<p class='muted'>Label shift, judged with the same rules "
+                  "as a feature but not counted in the dataset verdict.</p>",
+                  _column_section(target, None, reference, current), "<h2>Features</h2>"]
     lines.append(_summary_table(report))
     for column in report.columns.values():
         lines.append(_column_section(column, report.weights.get(column.column), reference,

@@ -230,3 +230,116 @@ def test_estimate_errors(classifier_files: dict[str, Path]) -> None:
     with pytest.raises(DataError, match=r"lacks columns \['q'\]"):
         run("estimate", classifier_files["ref"], classifier_files["csv"], "--y-pred-proba", "q",
             "--y-pred", "pred", "--y-true", "y")
+
+
+@pytest.fixture(scope="module")
+def target_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Stable features; the targets shift (a count and a class label); some labels missing."""
+    root = tmp_path_factory.mktemp("target")
+    rng = np.random.default_rng(92)
+    n = 4000
+
+    def frame(cnt_mean: float, rain: float) -> pd.DataFrame:
+        return pd.DataFrame({
+            "temp": rng.normal(10, 5, n), "wind": rng.choice(["N", "S", "E"], n),
+            "cnt": rng.poisson(cnt_mean, n).astype(float),
+            "label": rng.choice(["rain", "dry"], n, p=[rain, 1 - rain]),
+        })
+
+    reference, current = frame(100, 0.2), frame(130, 0.5)
+    current.loc[:499, "cnt"] = np.nan  # labels that have not arrived yet
+    paths = {"ref": root / "reference.csv", "cur": root / "current.csv",
+             "cur_parquet": root / "current.parquet", "root": root}
+    reference.to_csv(paths["ref"], index=False)
+    current.to_csv(paths["cur"], index=False)
+    current.to_parquet(paths["cur_parquet"], row_group_size=1000)
+    return paths
+
+
+def test_target_drift_is_reported_apart_from_the_verdict(
+        target_files: dict[str, Path]) -> None:
+    ref, cur = target_files["ref"], target_files["cur"]
+    as_feature = run_json("drift", ref, cur, "--columns", "temp,wind,cnt")
+    assert as_feature["dataset_drift"] is True and as_feature["target"] is None
+    data = run_json("drift", ref, cur, "--columns", "temp,wind", "--target", "cnt")
+    assert list(data["columns"]) == ["temp", "wind"]
+    assert data["dataset_drift"] is False and data["drifted_share"] == 0.0
+    assert data["weighted_share"] == 0.0 and "cnt" not in data["weights"]
+    target = data["target"]
+    assert target["column"] == "cnt" and target["kind"] == "numeric" and target["drifted"]
+    assert set(target) >= {"method", "score", "threshold", "stats", "reasons"}
+    # exact, on the labelled rows only: the missing labels are not a drift of the target
+    labels = pd.read_csv(ref)["cnt"], pd.read_csv(cur)["cnt"].dropna()
+    assert target["stats"]["n"] == 3500 and target["stats"]["null_share"] == 0.0
+    assert target["stats"]["ks"] == pytest.approx(stats.ks_2samp(*labels).statistic, abs=1e-9)
+    assert as_feature["columns"]["cnt"]["stats"]["null_share"] == 0.125
+    default = run_json("drift", ref, cur, "--target", "label")  # all other common columns
+    assert set(default["columns"]) == {"temp", "wind", "cnt"}
+    code, out = run("drift", ref, cur, "--columns", "temp,wind", "--target", "cnt")
+    assert code == 0 and "no dataset drift" in out and "target cnt drifted: " in out
+
+
+def test_classification_targets_are_categorical(target_files: dict[str, Path]) -> None:
+    ref, cur = target_files["ref"], target_files["cur"]
+    label = run_json("drift", ref, cur, "--columns", "temp", "--target", "label")["target"]
+    assert label["kind"] == "categorical" and label["drifted"] and "chi2" in label["stats"]
+    listed = run_json("drift", ref, cur, "--columns", "temp", "--target", "cnt",
+                      "--categorical", "cnt")["target"]
+    assert listed["kind"] == "categorical" and "unseen_share" in listed["stats"]
+    code, out = run("drift", ref, ref, "--columns", "temp", "--target", "label")
+    assert code == 0 and "target label stable" in out
+
+
+def test_html_has_a_target_section_above_the_features(target_files: dict[str, Path]) -> None:
+    html = target_files["root"] / "target.html"
+    code, _ = run("drift", target_files["ref"], target_files["cur"], "--columns", "temp,wind",
+                  "--target", "cnt", "--html", html)
+    text = html.read_text()
+    assert code == 0 and text.count("<svg") == 3
+    assert (text.index("<h2>Target</h2>") < text.index("id='col-cnt'")
+            < text.index("<h2>Features</h2>") < text.index("href='#col-temp'"))
+    assert "href='#col-cnt'" not in text  # not a row of the feature table
+
+
+def test_saved_profile_keeps_the_target_reference(target_files: dict[str, Path]) -> None:
+    root, ref, cur = target_files["root"], target_files["ref"], target_files["cur"]
+    profile = root / "target_profile.json"
+    exact = run_json("drift", ref, cur, "--columns", "temp,wind", "--target", "label")
+    saved = run_json("drift", ref, cur, "--columns", "temp,wind", "--target", "label",
+                     "--save-profile", profile)
+    stored = json.loads(profile.read_text())
+    assert list(stored["columns"]) == ["temp", "wind"]
+    assert stored["target"]["column"] == "label"
+    assert stored["target"]["spec"]["kind"] == "categorical"
+    html = root / "profile_target.html"
+    from_profile = run_json("drift", profile, target_files["cur_parquet"], "--target", "label",
+                            "--html", html)
+    streamed = run_json("drift", profile, target_files["cur_parquet"], "--target", "label",
+                        "--stream", "--batch-rows", "1000")
+    for data in (saved, from_profile, streamed):
+        assert not data["exact"] and data["dataset_drift"] is False
+        assert data["target"]["drifted"] and data["target"]["column"] == "label"
+        # categorical statistics from a profile are exact
+        assert data["target"]["stats"]["chi2"] == pytest.approx(
+            exact["target"]["stats"]["chi2"], rel=1e-9)
+    text = html.read_text()
+    assert "<h2>Target</h2>" in text and text.count("<svg") == 3
+
+
+def test_target_errors_exit_2(target_files: dict[str, Path]) -> None:
+    root, ref, cur = target_files["root"], target_files["ref"], target_files["cur"]
+    plain = root / "plain_profile.json"
+    run_json("drift", ref, cur, "--columns", "temp", "--save-profile", plain)
+    pd.read_csv(cur).drop(columns="label").to_csv(root / "unlabelled.csv", index=False)
+    cases = [
+        ((plain, cur, "--target", "label"), "holds no target reference"),
+        ((ref, cur, "--target", "nope"), "REFERENCE .* has no such column"),
+        ((ref, root / "unlabelled.csv", "--target", "label"), "CURRENT .* has no such column"),
+    ]
+    for args, message in cases:
+        with pytest.raises(UsageError, match=message):
+            run("drift", *args)
+        result = subprocess.run([sys.executable, "-m", "retrainer.cli.app", "drift",
+                                 *map(str, args)], capture_output=True, text=True)
+        assert result.returncode == 2, result.stderr
+        assert "error:" in result.stderr and "Traceback" not in result.stderr

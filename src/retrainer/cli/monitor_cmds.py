@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from retrainer.config import DriftMonitorConfig
+    from retrainer.monitoring.columns import ColumnDrift
     from retrainer.monitoring.drift import DriftReport
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -55,6 +56,9 @@ def drift(
     categorical: Annotated[str | None, typer.Option(
         "--categorical", help="Columns to treat as categorical (default: non-numeric ones).")
     ] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", help="The label column: its drift (label shift) is reported apart and "
+        "not counted in the dataset verdict.")] = None,
     as_json: Json = False,
     html: Annotated[Path | None, typer.Option(
         "--html", help="Write an HTML report with histograms to this file.")] = None,
@@ -81,6 +85,8 @@ def drift(
 
     Against raw reference data every statistic is exact; against a saved profile (or with
     --calibrate / --stream) KS and Wasserstein come from the profile's quantile sketch.
+    With --target, the label column's labelled rows are compared the same way (as categorical
+    when non-numeric or listed in --categorical) but kept out of the dataset verdict.
     """
     from retrainer.monitoring.files import file_kind
 
@@ -89,9 +95,9 @@ def drift(
     if file_kind(current, "CURRENT") == "json":
         raise UsageError("CURRENT must be a .csv or .parquet file")
     importance = _weights(weights)
-    report = _compare(reference, ref_kind, current, rules, _split(columns),
-                      _split(categorical), importance, bool(html), save_profile, stream,
-                      batch_rows)
+    report, target_drift = _compare(reference, ref_kind, current, rules, _split(columns),
+                                    _split(categorical), importance, bool(html), save_profile,
+                                    stream, batch_rows, target)
     empty = [n for n, c in report.columns.items() if c.stats.get("n") == 0 and report.rows]
     if empty:
         raise DataError(f"CURRENT {current}: columns {empty} hold no values (all missing); "
@@ -100,12 +106,12 @@ def drift(
         from retrainer.reports import write_drift_html
 
         write_drift_html(report, html, title=f"Drift: {current.name} vs {reference.name}",
-                         reference=str(reference), current=str(current))
+                         reference=str(reference), current=str(current), target=target_drift)
         err_console.print(f"wrote {html}")
     if as_json:
-        print_json(_drift_json(report))
+        print_json(_drift_json(report, target_drift))
         return
-    _print_drift(report)
+    _print_drift(report, target_drift)
 
 
 def _rules(ctx: typer.Context, model: str | None, calibrate: bool, budget: float | None
@@ -136,21 +142,50 @@ def _weights(path: Path | None) -> dict[str, float] | None:
     return {str(k): float(v) for k, v in data.items()}
 
 
+def _check_target(target: str, columns: list[str] | None, reference: Path,
+                  profile: dict[str, Any] | None, current: Path) -> None:
+    """Raise ``UsageError`` unless REFERENCE (its columns, or the target reference of the
+    profile it holds) and CURRENT have ``target``, and --columns does not also list it."""
+    from retrainer.monitoring.files import read_columns
+
+    if columns is not None and target in columns:
+        raise UsageError(f"--target {target} is also listed in --columns; the target is "
+                         "compared apart from the feature columns")
+    if profile is not None:
+        saved = profile.get("target")
+        if saved is None:
+            raise UsageError(f"the profile {reference} holds no target reference; save one "
+                             f"with --save-profile and --target {target}")
+        if saved["column"] != target:
+            raise UsageError(f"the profile {reference} holds the target reference of "
+                             f"{saved['column']!r}, not {target!r}")
+    files = {"CURRENT": current} if profile is not None else {"REFERENCE": reference,
+                                                               "CURRENT": current}
+    for label, path in files.items():
+        available = read_columns(path, label)
+        if target not in available:
+            raise UsageError(f"--target {target}: {label} {path} has no such column "
+                             f"(it has {available})")
+
+
 def _compare(reference: Path, ref_kind: str, current: Path, rules: DriftMonitorConfig,
              columns: list[str] | None, categorical: list[str] | None,
              importance: dict[str, float] | None, histograms: bool,
-             save_profile: Path | None, stream: bool | None, batch_rows: int | None
-             ) -> DriftReport:
+             save_profile: Path | None, stream: bool | None, batch_rows: int | None,
+             target: str | None = None) -> tuple[DriftReport, ColumnDrift | None]:
+    """The features' report, and the target's drift (None without ``target``)."""
     from retrainer.monitoring.calibration import calibrate
     from retrainer.monitoring.drift import compare_frames, detect_drift
     from retrainer.monitoring.files import file_kind, file_rows, read_columns, read_frame
     from retrainer.monitoring.stream import stream_drift
 
     profile = _load_profile(reference, columns) if ref_kind == "json" else None
+    if target is not None:
+        _check_target(target, columns, reference, profile, current)
     names = (list(profile["columns"]) if profile is not None
-             else _column_names(reference, current, columns, read_columns))
+             else _column_names(reference, current, columns, read_columns, target))
     if categorical:
-        unknown = [c for c in categorical if c not in names]
+        unknown = [c for c in categorical if c not in names and c != target]
         if unknown:
             raise UsageError(f"--categorical names {unknown}, which are not compared "
                              f"(columns: {names})")
@@ -159,9 +194,10 @@ def _compare(reference: Path, ref_kind: str, current: Path, rules: DriftMonitorC
         stream = rows is not None and rows * len(names) > STREAM_VALUES
     if stream and file_kind(current, "CURRENT") != "parquet":
         raise UsageError("--stream needs a Parquet CURRENT file")
-    cur_frame = None if stream else read_frame(current, names, "CURRENT")
+    wanted = [*names, target] if target is not None else names
+    cur_frame = None if stream else read_frame(current, wanted, "CURRENT")
     if profile is None:
-        ref_frame = read_frame(reference, names, "REFERENCE")
+        ref_frame = read_frame(reference, wanted, "REFERENCE")
         numeric, cats = _kinds(ref_frame, names, categorical)
         _no_empty_columns(ref_frame, "REFERENCE", reference)
         if cur_frame is not None:
@@ -170,12 +206,19 @@ def _compare(reference: Path, ref_kind: str, current: Path, rules: DriftMonitorC
         if not needs_profile:
             assert cur_frame is not None
             with err_console.status(f"comparing {len(names)} columns"):
-                return compare_frames(ref_frame, cur_frame, numeric, cats, rules,
-                                      importance=importance, histograms=histograms)
-        from retrainer.monitoring.profile import build_profile
+                report = compare_frames(ref_frame, cur_frame, numeric, cats, rules,
+                                        importance=importance, histograms=histograms)
+                return report, (None if target is None else _exact_target(
+                    ref_frame, cur_frame, target, categorical, rules, histograms))
+        from retrainer.monitoring.profile import build_profile, target_reference
 
         profile = build_profile(ref_frame, numeric, cats, bins=rules.numeric.bins,
                                 sketch_size=rules.numeric.sketch_size)
+        if target is not None:  # stored as a trained version's profile stores it
+            profile["target"] = target_reference(
+                ref_frame[target].dropna(),
+                categorical=_target_categorical(ref_frame, target, categorical),
+                bins=rules.numeric.bins, sketch_size=rules.numeric.sketch_size)
         del ref_frame
     if save_profile is not None:
         save_profile.write_text(json.dumps(profile), encoding="utf-8")
@@ -186,13 +229,63 @@ def _compare(reference: Path, ref_kind: str, current: Path, rules: DriftMonitorC
     if stream:
         with _progress() as bar:
             task = bar.add_task(f"streaming {current.name}", total=rows or 0)
-            return stream_drift(
+            report = stream_drift(
                 profile, current, rules, batch_rows=batch_rows, importance=importance,
                 calibration=calibration, histograms=histograms,
                 on_progress=lambda done, total: bar.update(task, completed=done, total=total))
-    assert cur_frame is not None
-    return detect_drift(profile, cur_frame, rules, importance=importance,
-                        calibration=calibration, histograms=histograms)
+    else:
+        assert cur_frame is not None
+        report = detect_drift(profile, cur_frame, rules, importance=importance,
+                              calibration=calibration, histograms=histograms)
+    if target is None:
+        return report, None
+    # streaming reads the target alone: one column in memory, as profile_parquet does
+    labels = cur_frame if cur_frame is not None else read_frame(current, [target], "CURRENT")
+    return report, _profile_target(profile, labels, target, rules, histograms, current)
+
+
+def _exact_target(reference: pd.DataFrame, current: pd.DataFrame, target: str,
+                  categorical: list[str] | None, rules: DriftMonitorConfig, histograms: bool
+                  ) -> ColumnDrift:
+    """The target's drift on the labelled rows of both frames, exactly (``compare_frames``)."""
+    from retrainer.monitoring.drift import compare_frames
+    from retrainer.monitoring.profile import label_values
+
+    ref, cur = reference[target].dropna(), current[target].dropna()
+    if _target_categorical(reference, target, categorical):
+        ref, cur = label_values(ref), label_values(cur)  # as the monitor keys class labels
+        kinds: tuple[list[str], list[str]] = [], [target]
+    else:
+        kinds = [target], []
+    report = compare_frames(ref.to_frame(), cur.to_frame(), *kinds, rules,
+                            histograms=histograms)
+    return report.columns[target]
+
+
+def _profile_target(profile: dict[str, Any], frame: pd.DataFrame, target: str,
+                    rules: DriftMonitorConfig, histograms: bool, current: Path) -> ColumnDrift:
+    """The target's drift on ``frame``'s labelled rows against ``profile["target"]``
+    (``detect_target_drift``, with a calibration of its own as the monitor does)."""
+    from retrainer.monitoring.calibration import calibrate
+    from retrainer.monitoring.drift import detect_target_drift
+    from retrainer.monitoring.profile import target_profile
+
+    labelled = int(frame[target].notna().sum())
+    reference = target_profile(profile)
+    calibration = (calibrate(reference, labelled, rules)
+                   if reference is not None and labelled and rules.calibration.enabled else None)
+    drift = detect_target_drift(profile, frame, rules, calibration=calibration,
+                                histograms=histograms)
+    if drift is None:
+        raise DataError(f"CURRENT {current}: the target {target!r} holds no labels (all "
+                        "missing), or monitors.drift.columns marks it ignore")
+    return drift
+
+
+def _target_categorical(frame: pd.DataFrame, target: str, categorical: list[str] | None
+                        ) -> bool:
+    """Classification targets: listed in --categorical, or not numeric."""
+    return target in (categorical or []) or not _kinds(frame, [target], None)[0]
 
 
 def _load_profile(path: Path, columns: list[str] | None) -> dict[str, Any]:
@@ -214,15 +307,15 @@ def _load_profile(path: Path, columns: list[str] | None) -> dict[str, Any]:
 
 
 def _column_names(reference: Path, current: Path, columns: list[str] | None,
-                  read_columns: Any) -> list[str]:
+                  read_columns: Any, target: str | None = None) -> list[str]:
     if columns is not None:
         return columns
     ref_columns = read_columns(reference, "REFERENCE")
     cur_columns = set(read_columns(current, "CURRENT"))
-    names = [c for c in ref_columns if c in cur_columns]
+    names = [c for c in ref_columns if c in cur_columns and c != target]
     if not names:
-        raise DataError(f"REFERENCE and CURRENT have no column in common "
-                        f"(REFERENCE has {ref_columns})")
+        raise DataError(f"REFERENCE and CURRENT have no column in common"
+                        f"{' besides the target' if target else ''} (REFERENCE has {ref_columns})")
     return names
 
 
@@ -231,7 +324,7 @@ def _kinds(frame: pd.DataFrame, names: list[str], categorical: list[str] | None
     import pandas as pd
 
     if categorical is not None:
-        return [n for n in names if n not in categorical], list(categorical)
+        return [n for n in names if n not in categorical], [c for c in categorical if c in names]
     numeric = [n for n in names if pd.api.types.is_numeric_dtype(frame[n].dtype)
                and not pd.api.types.is_bool_dtype(frame[n].dtype)]
     return numeric, [n for n in names if n not in numeric]
@@ -244,14 +337,15 @@ def _no_empty_columns(frame: pd.DataFrame, label: str, path: Path) -> None:
                         "leave them out with --columns")
 
 
-def _drift_json(report: DriftReport) -> dict[str, Any]:
+def _drift_json(report: DriftReport, target: ColumnDrift | None = None) -> dict[str, Any]:
     document = report.to_json()
     for column in document["columns"].values():
         column.pop("column", None)
+    document["target"] = target.to_json() if target is not None else None
     return _clean(document)
 
 
-def _print_drift(report: DriftReport) -> None:
+def _print_drift(report: DriftReport, target: ColumnDrift | None = None) -> None:
     table = Table(title=f"drift ({'exact' if report.exact else 'against the profile'}, "
                         f"{report.rows:,} rows)")
     for heading in ("column", "method", "score", "threshold", "drifted", "weight", "why"):
@@ -266,6 +360,11 @@ def _print_drift(report: DriftReport) -> None:
     console.print(f"{verdict}: {len(report.drifted_columns())}/{len(report.columns)} columns "
                   f"drifted ({report.drifted_share:.0%}); {report.weighting}-weighted share "
                   f"{report.weighted_share:.0%} (threshold {report.dataset_share:.0%})")
+    if target is not None:
+        state = (f"[bold red]drifted[/]: {'; '.join(target.reasons)[:160]}" if target.drifted
+                 else f"[green]stable[/] ({target.method} {_fmt(target.score)}, threshold "
+                      f"{_fmt(target.threshold)})")
+        console.print(f"target {target.column} {state}")
 
 
 def estimate(

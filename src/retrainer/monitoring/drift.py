@@ -184,12 +184,14 @@ def detect_target_drift(
     *,
     min_rows: int = 1,
     calibration: Calibration | None = None,
+    histograms: bool = False,
 ) -> ColumnDrift | None:
     """The drift of the target of ``profile``'s version on ``frame``'s labelled rows.
 
     None when the profile has no target reference (profiles from before target drift), the
     frame lacks the target column, fewer than ``min_rows`` of its rows are labelled, or the
-    target is marked ``ignore`` in ``rules.columns``. Raises ``DataError`` as ``detect_drift``.
+    target is marked ``ignore`` in ``rules.columns``. ``calibration`` and ``histograms`` as
+    in ``detect_drift``. Raises ``DataError`` as ``detect_drift``.
 
     >>> import numpy as np
     >>> from retrainer.monitoring.profile import build_profile, target_reference
@@ -216,7 +218,8 @@ def detect_target_drift(
         return None
     if profile["target"]["spec"]["kind"] == "categorical":
         labels = label_values(labels)
-    report = detect_drift(reference, labels.to_frame(name), rules, calibration=calibration)
+    report = detect_drift(reference, labels.to_frame(name), rules, calibration=calibration,
+                          histograms=histograms)
     return report.columns.get(name)
 
 
