@@ -221,8 +221,8 @@ def test_task_inference_and_weighted_metric() -> None:
     assert weighted_metric([1.0, None, 3.0], [1, 5, 3]) == pytest.approx(2.5)
 
 
-def test_cli_runs_and_reports_bad_input_with_exit_code_2(history_csv: Path,
-                                                         tmp_path: Path) -> None:
+def test_cli_runs_and_reports_bad_input_with_exit_code_2(
+        history_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runner = CliRunner()
     out = tmp_path / "cli"
     result = runner.invoke(app, ["backtest", str(history_csv), "--target", "y",
@@ -236,11 +236,17 @@ def test_cli_runs_and_reports_bad_input_with_exit_code_2(history_csv: Path,
 
     from retrainer.cli.app import main
 
-    for args, message in ((["--target", "nope"], "no column 'nope'"),
-                          (["--target", "y", "--policies", "sometimes"], "unknown policy")):
+    missing = str(tmp_path / "missing.csv")
+    for data, args, message in (
+        (str(history_csv), ["--target", "nope"], "no column 'nope'"),
+        (str(history_csv), ["--target", "y", "--policies", "sometimes"], "unknown policy"),
+        (missing, ["--target", "y"], "no such file"),
+    ):
         with pytest.raises(SystemExit) as exit_info:
             import sys
 
-            sys.argv = ["retrainer", "backtest", str(history_csv), *args]
+            sys.argv = ["retrainer", "backtest", data, *args]
             main()
         assert exit_info.value.code == 2, message
+        error = " ".join(capsys.readouterr().err.split())  # the console wraps long lines
+        assert message in error and "━" not in error  # no progress bars before the checks

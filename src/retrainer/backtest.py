@@ -87,9 +87,10 @@ class Size:
 
 
 def read_history(path: Path) -> pd.DataFrame:
-    """A CSV (gzip allowed) or Parquet file, whole. Raises DataError on anything unreadable."""
+    """A CSV (gzip allowed) or Parquet file, whole. Raises UsageError when there is no such
+    file and DataError on anything unreadable."""
     if not path.is_file():
-        raise DataError(f"{path}: no such file")
+        raise UsageError(f"{path}: no such file")
     try:
         if path.suffix == ".parquet":
             frame = pd.read_parquet(path)
@@ -525,6 +526,9 @@ def run_backtest(options: BacktestOptions,
             history, delay, options.registry, output, threads)
         for policy in options.policies
     ]
+    if on_progress:  # the options and data are good: the replays start
+        for run in runs:
+            on_progress(run.policy, 0, history.batches)
     results = _run_all(runs, workers, on_progress)
     spec = METRICS[base.metric]
     document = {

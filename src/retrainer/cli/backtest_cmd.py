@@ -59,10 +59,16 @@ def backtest(
     progress = Progress(TextColumn("{task.fields[policy]:>12}"), BarColumn(),
                         MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
     bars = {name: progress.add_task("", total=None, policy=name) for name in options.policies}
-    with progress:
-        document = run_backtest(
-            options, on_progress=lambda name, done, total: progress.update(
-                bars[name], completed=done, total=total))
+
+    def show(name: str, done: int, total: int) -> None:
+        if not progress.live.is_started:  # not before the options and data are checked
+            progress.start()
+        progress.update(bars[name], completed=done, total=total)
+
+    try:
+        document = run_backtest(options, on_progress=show)
+    finally:
+        progress.stop()
     higher = document["higher_is_better"]
     table = Table(title=f"{document['dataset']}: {document['rows']:,} rows, "
                         f"{document['batches']} batches, {document['metric']} "
