@@ -193,6 +193,66 @@ def test_drift_policy_retrains_on_label_shift_alone(tmp_path: Path) -> None:
         store.close()
 
 
+def test_refit_on_holdout_registers_the_recipe_fitted_on_the_whole_window(
+        history_csv: Path, tmp_path: Path) -> None:
+    from retrainer.store import Store
+
+    config = tmp_path / "retrainer.yaml"
+    config.write_text(
+        "models:\n"
+        "  - name: flip\n"
+        "    source: {kind: csv, path: history.csv}\n"
+        "    time_column: time\n"
+        "    target: y\n"
+        "    task: regression\n"
+        "    min_rows: 100\n"
+        "    training: {refit_on_holdout: true}\n"
+        "    validation: {metric_ci: false}\n")
+    config.with_name("plain.yaml").write_text(
+        config.read_text().replace("refit_on_holdout: true", "refit_on_holdout: false"))
+    plain = run_backtest(options(history_csv, tmp_path / "plain", policies=("always",),
+                                 config=config.with_name("plain.yaml"), window="800"))
+    refit = run_backtest(options(history_csv, tmp_path / "refit", policies=("always",),
+                                 config=config, window="800"))
+    # the newest fifth of each window is where the flipped relationship shows first
+    assert refit["policies"][0]["metric"] < plain["policies"][0]["metric"]
+    store = Store(f"sqlite:///{tmp_path / 'refit' / 'out' / 'state' / 'always' / 'state.db'}")
+    try:
+        versions = store.versions("backtest")
+        assert len(versions) == refit["batches"]
+        for version in versions:
+            lineage = version.lineage
+            assert lineage["refit_on_holdout"] is True
+            assert lineage["rows_train"] == lineage["rows"]
+            assert lineage["validated_fit"]["rows_train"] == \
+                lineage["rows"] - lineage["rows_holdout"]
+    finally:
+        store.close()
+    kept = Store(f"sqlite:///{tmp_path / 'plain' / 'out' / 'state' / 'always' / 'state.db'}")
+    try:
+        lineage = kept.versions("backtest")[-1].lineage
+        assert lineage["refit_on_holdout"] is False and lineage["validated_fit"] is None
+        assert lineage["rows_train"] == lineage["rows"] - lineage["rows_holdout"]
+    finally:
+        kept.close()
+
+
+def test_a_policy_without_a_production_model_says_why(history_csv: Path,
+                                                      tmp_path: Path) -> None:
+    config = tmp_path / "retrainer.yaml"
+    config.write_text("models:\n  - name: m\n    source: {kind: csv, path: h.csv}\n"
+                      "    time_column: time\n    target: y\n    task: regression\n"
+                      "    min_rows: 100000\n")
+    document = run_backtest(options(history_csv, tmp_path, policies=("always",),
+                                    config=config))
+    always = document["policies"][0]
+    assert always["unscored"] == document["batches"] and always["retrains"] == 0
+    assert "skipped" in always["unscored_reason"] and "min_rows" in always["unscored_reason"]
+    scored = run_backtest(options(history_csv, tmp_path / "ok", policies=("always",)))
+    assert scored["policies"][0]["unscored"] == 0
+    assert scored["policies"][0]["unscored_reason"] is None
+
+
 def test_sizes_and_policies_are_checked() -> None:
     assert Size.parse("7D", "batch") == Size(7, "d")
     assert Size.parse(1000, "batch") == Size(1000)

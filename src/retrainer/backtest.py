@@ -344,6 +344,10 @@ class PolicyResult:
     trained: list[int] = field(default_factory=list)  # batches preceded by a training job
     promoted: list[int] = field(default_factory=list)  # batches preceded by a promotion
     drift: list[float | None] = field(default_factory=list)  # the tick's drift score
+    # batches with labels but no production model to score them, and the newest job that
+    # did not produce one (its state and reason), so an empty result says why
+    unscored: int = 0
+    unscored_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -445,6 +449,7 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
                 value = scores[spec.name]
             result.per_batch.append(value)
             result.rows.append(len(batch))
+            result.unscored += bool(champion is None and len(batch))
             if progress:
                 progress(index + 1, history.batches)
         jobs = rt.store.list_jobs(model.name, limit=1_000_000)
@@ -454,6 +459,11 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
         result.promotions = sum(1 for j in trained if j.trigger != "initial"
                                 and j.state is JobState.PROMOTED)
         result.rejections = sum(1 for j in trained if j.state is JobState.REJECTED)
+        if result.unscored:
+            unpromoted = [j for j in jobs if j.state is not JobState.PROMOTED]
+            result.unscored_reason = (
+                f"job {unpromoted[0].id} ({unpromoted[0].trigger}) {unpromoted[0].state}: "
+                f"{unpromoted[0].state_reason}" if unpromoted else "no job ran")
         result.train_seconds = round(sum(
             (a.finished_at - a.started_at).total_seconds()
             for j in trained for a in rt.store.attempts(j.id) if a.finished_at), 3)

@@ -465,6 +465,10 @@ class TrainingConfig(Strict):
     trainer: str = "lightgbm"
     params: dict[str, Any] = {}
     holdout_fraction: float = Field(0.2, gt=0, lt=0.9)
+    # after the holdout has judged the candidate, fit the same recipe (hyperparameters, warm
+    # start) again on the whole window, holdout included, and register that: fresher, but
+    # not the exact model the gate scored (lineage keeps both fits' row counts and rounds)
+    refit_on_holdout: bool = False
     # slice before the holdout used for early stopping (boosters only)
     early_stopping_fraction: float = Field(0.1, ge=0, lt=0.5)
     early_stopping_rounds: int = Field(50, ge=1)

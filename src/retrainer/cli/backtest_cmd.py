@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -82,5 +83,11 @@ def backtest(
                       str(row["retrains"]), str(row["promotions"]), str(row["rejections"]),
                       f"{row['train_seconds']:.1f}")
     console.print(table)
+    for row in document["policies"]:
+        if row["unscored"]:
+            err_console.print(
+                f"[yellow]{row['name']}: {row['unscored']} of {document['batches']} batches "
+                f"not scored, no production model; newest {escape(row['unscored_reason'])}[/]",
+                highlight=False)
     console.print(f"{document['seconds']:.0f} s; wrote {output / 'backtest.json'} and "
                   f"{output / 'report.html'}", highlight=False)

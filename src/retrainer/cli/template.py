@@ -85,6 +85,7 @@ models:
       params: {}                # e.g. {num_leaves: 63, learning_rate: 0.03}
       holdout_fraction: 0.2     # the most recent 20% of the window: candidate vs production
       early_stopping_fraction: 0.1   # the slice just before the holdout (never the holdout)
+      refit_on_holdout: false   # true: after the gate's scoring, refit on the whole window
       seed: 0
       cv: {folds: 3, gap: 24h}  # expanding-window time-series CV (tuning, cv_paired_t)
       tuning:

@@ -184,10 +184,15 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
         report = replace(report, extra={**report.extra, **notes},
                          reasons=[*report.reasons, *unscored])
 
+    validated, trained_on = fit, train
+    if cfg.refit_on_holdout:  # the recipe the holdout judged, fitted on the newest rows too
+        fit = fit_candidate(labelled, model, n_jobs=n_jobs, params=params, warm=plan.warm)
+        trained_on = labelled
+
     categorical = [c for c in features if c in fit.bundle.categorical]
     numeric = [c for c in features if c not in categorical]
     profile = build_profile(
-        train,
+        trained_on,
         numeric,
         categorical,
         bins=model.monitors.drift.numeric.bins,
@@ -195,7 +200,7 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
         importance=feature_importance(fit.bundle),
     )
     profile["target"] = target_reference(  # the reference for target drift (label shift)
-        train[model.target], categorical=model.task is Task.CLASSIFICATION,
+        trained_on[model.target], categorical=model.task is Task.CLASSIFICATION,
         bins=model.monitors.drift.numeric.bins,
         sketch_size=model.monitors.drift.numeric.sketch_size,
     )
@@ -216,6 +221,10 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
         "rows_train": fit.rows_train,
         "rows_holdout": len(holdout),
         "rows_early_stopping": fit.rows_early_stopping,
+        "refit_on_holdout": fit is not validated,
+        "validated_fit": None if fit is validated else {
+            "rows_train": validated.rows_train, "best_iteration": validated.best_iteration,
+            "total_rounds": validated.total_rounds},
         "data_sha256": frame_sha256(labelled[columns]),
         "features": features,
         "schema": schema_of(labelled, features, categorical),
@@ -232,7 +241,8 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
         "metrics": report.candidate_metrics,
         "metric_ci": {k: v["candidate"] for k, v in report.metric_ci.items()
                       if "candidate" in v},
-        "fit_seconds": round(fit.fit_seconds, 3),
+        "fit_seconds": round(fit.fit_seconds + (0 if fit is validated
+                                                else validated.fit_seconds), 3),
         "packages": package_versions(),
         "mlflow_run_id": parent,
     }
