@@ -27,6 +27,9 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from retrainer.backtest import infer_task
+from retrainer.domain.metrics import Task
+
 
 def batch_index(frame: pd.DataFrame, time_column: str | None, batch: str) -> np.ndarray:
     if time_column is None:
@@ -100,8 +103,7 @@ def main() -> None:
     if args.time_column:
         drop.append(args.time_column)
     frame = frame.drop(columns=drop)
-    target = frame[args.target]
-    classification = not pd.api.types.is_float_dtype(target) or target.nunique() <= 2
+    classification = infer_task(frame[args.target]) is Task.CLASSIFICATION  # as the backtest
     loss, rows = loss_table(frame, args.target, batches, args.window, classification)
     start, count = args.window, loss.shape[0]
     total = rows[start:].sum()
@@ -119,7 +121,7 @@ def main() -> None:
     print(f"{'policy':14} {name:>9} {'retrains':>8} {'share of gain':>13}")
 
     def show(label: str, value: float, retrains: int) -> None:
-        share = (value - never) / (always - never)
+        share = (value - never) / (always - never) + 0.0  # no "-0%"
         print(f"{label:14} {value:9.4f} {retrains:8d} {share:13.0%}")
 
     show("never", never, 0)
