@@ -6,6 +6,9 @@ on the window before it) is scored on every later batch once; a policy is then j
 choice of which model serves each batch:
 
 * ``never`` / ``always`` / ``periodic:K`` promote every retrain (no gate);
+* ``--ages`` adds the staleness curve: how much more loss a model of each age (in batches)
+  has than the freshest one, on the same batches; how fast the model goes stale is what
+  decides whether retraining often pays at all;
 * ``hindsight B`` is the best choice of B retrain batches, found by dynamic programming
   over the full score table — it knows the future, so it bounds what a policy with B
   retrains can reach (a model that happens to generalise well can serve long after it is
@@ -85,6 +88,21 @@ def best_with_budget(loss: np.ndarray, start: int, budget: int) -> float:
     return float(best[start, budget])
 
 
+def staleness(loss: np.ndarray, rows: np.ndarray, start: int, ages: list[int]
+              ) -> dict[int, float]:
+    """Mean excess loss of a model ``age`` batches old over the freshest model, on the
+    batches both can score, as a share of the freshest model's mean loss."""
+    count = loss.shape[0]
+    fresh = sum(loss[s, s] for s in range(start, count)) / rows[start:].sum()
+    curve = {}
+    for age in ages:
+        scored = [s for s in range(start + age, count) if rows[s]]
+        if scored and fresh:
+            excess = sum(loss[s - age, s] - loss[s, s] for s in scored) / rows[scored].sum()
+            curve[age] = float(excess / fresh)
+    return curve
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data")
@@ -95,6 +113,8 @@ def main() -> None:
     parser.add_argument("--drop", default="", help="comma list of columns that are not features")
     parser.add_argument("--budgets", default="", help="comma list of retrain budgets")
     parser.add_argument("--periods", default="2,3,4,5,6,8,10")
+    parser.add_argument("--ages", default="", help="comma list of model ages (batches) for "
+                        "the staleness curve")
     args = parser.parse_args()
 
     frame = pd.read_csv(args.data)
@@ -130,6 +150,12 @@ def main() -> None:
         show(f"periodic:{k}", metric(periodic(k)), (count - start - 1) // k)
     for budget in (int(b) for b in args.budgets.split(",") if b):
         show(f"hindsight {budget}", metric(best_with_budget(loss, start, budget)), budget)
+    ages = [int(a) for a in args.ages.split(",") if a]
+    if ages:
+        kind = "errors" if classification else "squared error"
+        print(f"\nstaleness: extra {kind} of a model N batches old over the freshest one")
+        for age, excess in staleness(loss, rows, start, ages).items():
+            print(f"  age {age:3d}: {excess:+7.1%}")
 
 
 if __name__ == "__main__":

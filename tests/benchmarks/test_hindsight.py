@@ -55,3 +55,16 @@ def test_loss_table_scores_each_model_on_later_batches_only():
     assert not loss[:2].any()  # no model before the first full window
     assert not np.tril(loss, -1).any()  # no model scored on a batch it was fitted on
     assert (loss[2:, 2:][np.triu_indices(4)] < 40).all()  # errors, learned: far below chance
+
+
+def test_staleness_is_the_excess_loss_of_older_models():
+    hindsight = load()
+    loss = np.triu(np.full((5, 5), 10.0))
+    loss[np.arange(5), np.arange(5)] = 5.0  # each model is at its best on its own batch
+    loss[1, 3] = 30.0  # one model ages badly
+    rows = np.full(5, 100.0)
+    curve = hindsight.staleness(loss, rows, start=1, ages=[0, 1, 2])
+    assert curve[0] == 0.0
+    assert np.isclose(curve[1], 1.0)  # 10 against 5 errors on every batch: +100%
+    # age 2: models 1 and 2 on batches 3 and 4 lose 30 and 10 against 5 and 5
+    assert np.isclose(curve[2], ((30 - 5) + (10 - 5)) / 200 / (5 / 100))
