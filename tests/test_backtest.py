@@ -16,6 +16,7 @@ from retrainer.backtest import (
     Size,
     infer_task,
     parse_policies,
+    policy_triggers,
     prepare_history,
     run_backtest,
     weighted_metric,
@@ -263,6 +264,20 @@ def test_sizes_and_policies_are_checked() -> None:
     for bad in ("sometimes", "periodic:0", "never,never", ""):
         with pytest.raises(UsageError):
             parse_policies(bad)
+
+
+def test_auto_policy_keeps_the_configs_auto_settings_even_where_auto_is_off() -> None:
+    from retrainer.config import ModelConfig
+
+    base = ModelConfig.model_validate({
+        "name": "m", "source": {"kind": "csv", "path": "x.csv"}, "target": "y",
+        "time_column": "time", "task": "regression",
+        "triggers": {"auto": {"enabled": False, "cost_per_retrain": 7.0,
+                              "max_interval": "40d"}}})
+    auto = policy_triggers("auto", base, timedelta(days=7)).auto
+    assert auto.enabled and auto.cost_per_retrain == 7.0
+    assert auto.max_interval == timedelta(days=40)
+    assert not policy_triggers("never", base, timedelta(days=7)).auto.enabled
 
 
 def test_row_order_is_time_without_a_time_column() -> None:

@@ -31,7 +31,6 @@ import pandas as pd
 import yaml
 
 from retrainer.config import (
-    AutoTriggerConfig,
     ExecutorConfig,
     ModelConfig,
     ProjectConfig,
@@ -322,8 +321,9 @@ def policy_triggers(policy: str, base: ModelConfig, batch_length: timedelta) -> 
         return off.model_copy(update={"performance": base.triggers.performance.model_copy(
             update={"enabled": True})})
     assert policy == "auto"
-    auto = base.triggers.auto if base.triggers.auto.enabled else AutoTriggerConfig(enabled=True)
-    return off.model_copy(update={"auto": auto.model_copy(update={"enabled": True})})
+    # the config's auto settings (cost model, intervals) apply even where it leaves auto off
+    auto = base.triggers.auto.model_copy(update={"enabled": True})
+    return off.model_copy(update={"auto": auto})
 
 
 # --- one replay -------------------------------------------------------------------------------
