@@ -363,9 +363,13 @@ class AutoTriggerConfig(Strict):
     enabled: bool = False
     cost_per_retrain: float = Field(1.0, gt=0)
     value_per_metric_point: float = Field(0.004, gt=0)
-    # points a fresh model wins per day the production model has aged, assumed until the
-    # validation gate has measured it; prior_days says how many days of evidence it is worth
-    prior_gain_rate: float = Field(0.5, gt=0)
+    # points (1% of the metric) a fresh model wins per day the production model has aged;
+    # with the cost model it sets the base interval, the loss clock moves each retrain
+    gain_rate: float = Field(0.5, gt=0)
+    # refine gain_rate from the validation gate's verdicts (gain_rate is then worth prior_days
+    # of evidence). Off by default: on small holdouts the verdicts understate what a fresh
+    # model wins, and auto then retrains too rarely (benchmarks/README.md)
+    learn_gain_rate: bool = False
     prior_days: float = Field(30.0, gt=0)
     min_interval: Duration = timedelta(days=3)  # never sooner after the last retrain
     max_interval: Duration = timedelta(days=90)  # always by then, whatever the signals
