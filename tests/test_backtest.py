@@ -156,6 +156,7 @@ def test_auto_explains_itself_in_the_kept_store_and_estimates_while_labels_lag(
         assert {"clock_days", "due_clock_days", "gain_rate", "gain_measurements",
                 "lost_value"} <= set(fired[0].evidence)
         assert all("due at" in d.reason for d in fired)
+        assert max(d.evidence.get("gain_measurements", 0) for d in decisions) >= 1
         # labels arrive 100 hours late: every tick estimates the rows still waiting for them
         estimates = store.readings("backtest", monitor="estimated", limit=1000)
         assert len(estimates) == document["batches"] - 1

@@ -366,10 +366,11 @@ class AutoTriggerConfig(Strict):
     # points (1% of the metric) a fresh model wins per day the production model has aged;
     # with the cost model it sets the base interval, the loss clock moves each retrain
     gain_rate: float = Field(0.5, gt=0)
-    # refine gain_rate from the validation gate's verdicts (gain_rate is then worth prior_days
-    # of evidence). Off by default: on small holdouts the verdicts understate what a fresh
-    # model wins, and auto then retrains too rarely (benchmarks/README.md)
-    learn_gain_rate: bool = False
+    # what the validation gate's verdicts do to gain_rate: "raise" it when they measure more
+    # (a lower bound: candidates are scored without their newest rows, and on small holdouts
+    # most are rejected), "learn" it either way (gain_rate is then worth prior_days of
+    # evidence), or "off"
+    learn_gain_rate: Literal["off", "raise", "learn"] = "raise"
     prior_days: float = Field(30.0, gt=0)
     min_interval: Duration = timedelta(days=3)  # never sooner after the last retrain
     max_interval: Duration = timedelta(days=90)  # always by then, whatever the signals

@@ -137,7 +137,7 @@ def _context(rt: Runtime, model: ModelConfig, as_of: datetime, champion: ModelVe
     if model.triggers.auto.enabled and champion is not None:
         history = [r for r in reversed(rt.store.readings(model.name, limit=AUTO_HISTORY))
                    if r.monitor in ("performance", "estimated", "drift") and r.as_of <= as_of]
-        if model.triggers.auto.learn_gain_rate:
+        if model.triggers.auto.learn_gain_rate != "off":
             gates = [g for g in rt.store.gate_outcomes(model.name, limit=AUTO_GATES)
                      if g.as_of <= as_of]
     return TriggerContext(

@@ -55,11 +55,19 @@ def test_fires_when_waiting_has_cost_a_retrain() -> None:
     assert "due at 31.6 days" in result.reason
 
 
-def test_gate_verdicts_move_nothing_unless_learning_is_on() -> None:
+def test_gate_verdicts_can_only_raise_the_rate_by_default() -> None:
     stale_free = [won(d, 30, -0.01) for d in range(30, 300, 30)]
+    drifting = [won(d, 10, 0.30) for d in range(10, 200, 10)]
+    # winning nothing does not slow retrains down: the verdicts are a lower bound
     assert evaluate(32, [], stale_free).fired
     assert evaluate(32, [], stale_free).evidence["gain_rate"] == 0.5
-    assert not evaluate(32, [], stale_free, learn_gain_rate=True).fired
+    # winning 30% after 10 days does speed them up
+    assert evaluate(14, [], drifting).fired
+    assert evaluate(14, [], drifting).evidence["gain_rate"] > 2.5
+    # "off" ignores both, "learn" follows both
+    assert not evaluate(14, [], drifting, learn_gain_rate="off").fired
+    assert evaluate(14, [], drifting, learn_gain_rate="off").evidence["gain_measurements"] == 0
+    assert not evaluate(32, [], stale_free, learn_gain_rate="learn").fired
 
 
 def test_high_loss_ages_the_model_faster() -> None:
@@ -78,12 +86,11 @@ def test_learned_gain_rate_moves_the_interval() -> None:
     stale_free = [won(d, 30, -0.01) for d in range(30, 300, 30)]
     rate, used = gain_rate(stale_free, prior_rate=0.5, prior_days=30)
     assert used == 9 and math.isclose(rate, 0.5 * 30 / (30 + 9 * 30))
-    assert not evaluate(60, [], stale_free, learn_gain_rate=True).fired
+    assert not evaluate(60, [], stale_free, learn_gain_rate="learn").fired
     # candidates that win 30% after 10 days: 3 points a day, due after ~13 days
     drifting = [won(d, 10, 0.30) for d in range(10, 200, 10)]
     assert gain_rate(drifting, 0.5, 30)[0] > 2.5
-    assert evaluate(14, [], drifting, learn_gain_rate=True).fired
-    assert not evaluate(14, [], drifting).fired
+    assert evaluate(14, [], drifting, learn_gain_rate="learn").fired
 
 
 def test_interval_bounds() -> None:

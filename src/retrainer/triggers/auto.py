@@ -1,6 +1,6 @@
 """retrainer's default policy: retrain once waiting has lost more than a retrain costs.
 
-One thing is measured; what it costs is assumed or the user's:
+What it measures, and what it assumes:
 
 * **staleness on a loss clock.** Since the last retrain, each tick adds the days since the
   previous tick times the production model's mean row loss on its labelled window over the
@@ -11,13 +11,14 @@ One thing is measured; what it costs is assumed or the user's:
   monitoring/estimation.py) stands in; failing that, the last measured loss, raised by the
   importance-weighted drifted share when the drift monitor flags the dataset.
 * **what staleness costs** — the gain rate, in metric points (1% of the metric) per day of
-  the production model's age — is ``gain_rate``. With ``learn_gain_rate`` it is refined from
-  the validation gate's own verdicts: every candidate was scored against production on the
-  same recent holdout, so its positive relative improvement divided by production's age then
-  is one measurement, and ``gain_rate`` counts as ``prior_days`` of evidence. That is off by
-  default because it was measured to mislead: holdouts of a few days are noisy and the gate
-  rejects most candidates on them, so on Elec2 the learned rate fell from 0.5 to 0.08 points
-  a day and ``auto`` retrained every 10 weeks where every 5 paid (benchmarks/README.md).
+  the production model's age — starts at ``gain_rate``. Every candidate was scored against
+  production on the same recent holdout, so its positive relative improvement divided by
+  production's age then is one measurement of it (``gain_rate`` counting as ``prior_days``
+  of evidence). By default (``learn_gain_rate: raise``) the measurements may raise the rate
+  but never lower it: a candidate trained without its window's newest rows and judged on a
+  few days of holdout can only understate what a fresh model wins, and letting them lower
+  the rate (``learn``) made ``auto`` retrain every 10 weeks on Elec2 where every 5 paid
+  (benchmarks/README.md). ``off`` ignores them.
 * **the cost model** (``cost_per_retrain``, ``value_per_metric_point``) is the user's.
 
 If a fresh model wins ``rate x age`` points, the value lost by waiting ``u`` clock-days is
@@ -134,8 +135,10 @@ class AutoTrigger:
         history = [*ctx.history,
                    *(r for r in ctx.readings.values() if (r.as_of, r.monitor) not in stored)]
         clock = loss_clock(history, since, ctx.as_of, cfg.drift_weight)
-        rate, measured = (gain_rate(ctx.gates, cfg.gain_rate, cfg.prior_days)
-                          if cfg.learn_gain_rate else (cfg.gain_rate, 0))
+        rate, measured = cfg.gain_rate, 0
+        if cfg.learn_gain_rate != "off":
+            learned, measured = gain_rate(ctx.gates, cfg.gain_rate, cfg.prior_days)
+            rate = learned if cfg.learn_gain_rate == "learn" else max(rate, learned)
         due = due_days(cfg.cost_per_retrain, cfg.value_per_metric_point, rate)
         lost = cfg.value_per_metric_point * rate * clock.days ** 2 / 2
         evidence.update(
@@ -146,9 +149,9 @@ class AutoTrigger:
             lost_value=round(lost, 4), cost_per_retrain=cfg.cost_per_retrain,
         )
         verdict = ">=" if lost >= cfg.cost_per_retrain else "<"
-        learned = f" ({measured} gate verdicts)" if cfg.learn_gain_rate else ""
+        verdicts = f" ({measured} gate verdicts)" if cfg.learn_gain_rate != "off" else ""
         reason = (f"{clock.days:.1f} loss-weighted days since {since:%Y-%m-%d %H:%M} "
                   f"(loss now {clock.latest_ratio:.2f}x typical) at {rate:.2f} points/day"
-                  f"{learned}: lost {lost:.3g} {verdict} retrain cost "
+                  f"{verdicts}: lost {lost:.3g} {verdict} retrain cost "
                   f"{cfg.cost_per_retrain:g}, due at {due:.1f} days")
         return decision(ctx, self.name, lost >= cfg.cost_per_retrain, reason, evidence)
