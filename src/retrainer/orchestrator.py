@@ -310,7 +310,7 @@ def _released_semver(rt: Runtime, model: str, version: str) -> str | None:
     stored = rt.store.get_version(model, version)
     if not stored.semver or not is_semver(stored.semver):
         return None
-    return release(stored.semver, [v.semver for v in rt.store.versions(model)])
+    return release(stored.semver, rt.store.semvers(model))
 
 
 def decide_finished(rt: Runtime, as_of: datetime) -> list[JobOutcome]:

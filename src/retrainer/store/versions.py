@@ -93,6 +93,23 @@ class VersionsMixin(StoreBase):
             query = select(VersionRow).where(VersionRow.model == model).order_by(VersionRow.id)
             return [to_version(r) for r in session.scalars(query)]
 
+    def latest_version(self, model: str) -> ModelVersion | None:
+        """The most recently registered version, or None."""
+        with self.session() as session:
+            query = (select(VersionRow).where(VersionRow.model == model)
+                     .order_by(VersionRow.id.desc()).limit(1))
+            row = session.scalars(query).first()
+            return None if row is None else to_version(row)
+
+    def semvers(self, model: str) -> list[str | None]:
+        """Every version's semantic version, oldest first. Reads one column: each job numbers
+        its candidate with these, and loading every version's lineage and profile for that
+        made a long-running model's jobs slower with each version."""
+        with self.session() as session:
+            query = (select(VersionRow.semver).where(VersionRow.model == model)
+                     .order_by(VersionRow.id))
+            return list(session.scalars(query))
+
     def set_version_semver(self, model: str, version: str, semver: str) -> None:
         """Record ``version``'s semantic version. Raises NotFoundError for an unknown version."""
         with self.session() as session:

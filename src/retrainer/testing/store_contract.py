@@ -764,6 +764,15 @@ class StoreContract:
 
     # --- versions, champions, promotions ---------------------------------------------------
 
+    def test_latest_version_and_semvers(self, store: Store) -> None:
+        assert store.latest_version("m") is None and store.semvers("m") == []
+        store.add_version(version("m", "1"))
+        store.add_version(version("m", "2"))
+        store.add_version(version("other", "3"))
+        assert store.latest_version("m") == version("m", "2")
+        store.set_version_semver("m", "1", "v1.0.0")
+        assert store.semvers("m") == ["v1.0.0", None]
+
     def test_versions_round_trip(self, store: Store) -> None:
         store.add_version(version("m", "1"))
         store.add_version(version("m", "2"))

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import pandas as pd
 
 from retrainer.domain.metrics import Task
 from retrainer.exceptions import DataError, TrainingError, UsageError
+from retrainer.training.lineage import installed_version
 
 FORMAT_VERSION = 1
 BUNDLE_FILE = "bundle.json"
@@ -230,10 +230,5 @@ def library_versions(trainer: str) -> dict[str, str]:
     else:  # the estimator's distribution, when it is named like its top-level module
         top = trainer.split(":", 1)[0].split(".", 1)[0]
         names += ["joblib", top, top.replace("_", "-")]
-    versions = {}
-    for name in dict.fromkeys(names):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
+    found = {name: installed_version(name) for name in dict.fromkeys(names)}
+    return {name: version for name, version in found.items() if version is not None}

@@ -10,6 +10,7 @@ the semantic version. The reference profile is stored beside it.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from importlib import metadata
 from typing import Any
 
@@ -28,14 +29,21 @@ def frame_sha256(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+@lru_cache(maxsize=64)  # read once per process: metadata lookups scan every installed package
+def installed_version(name: str) -> str | None:
+    """The installed version of distribution ``name``, or None."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def package_versions() -> dict[str, str]:
     """Installed versions of retrainer and the libraries a version was trained with."""
     versions = {"retrainer": __version__}
     for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+        if (found := installed_version(name)) is not None:
+            versions[name] = found
     return versions
 
 

@@ -124,9 +124,8 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
     parent = registry.job_run(model.name, job.id, {
         "retrainer.trigger": job.trigger, "retrainer.as_of": job.as_of.isoformat()})
 
-    registered_before = store.versions(model.name)
     plan = plan_warm_start(train, model, champion, champion_bundle,
-                           registered_before[-1] if registered_before else None)
+                           store.latest_version(model.name))
     tuning = None
     if plan.mode == "full":
         def log_trial(trial: Any) -> None:
@@ -272,7 +271,7 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
     if champion is not None:
         production = Production(champion.semver, champion.lineage.get("schema"),
                                 champion.lineage.get("model_sha256"))
-    semver = candidate_semver([v.semver for v in registered_before], production,
+    semver = candidate_semver(store.semvers(model.name), production,
                               lineage["schema"], lineage["model_sha256"], registered.version)
     registry.set_version_tags(model.name, registered.version, {"retrainer.semver": semver})
     lineage["artifact_sha256"] = registered.sha256
