@@ -73,6 +73,35 @@ def test_never_trains_once_and_always_once_per_batch(history_csv: Path, tmp_path
     assert "<svg" in (tmp_path / "out" / "report.html").read_text()
 
 
+def test_several_starts_replay_each_and_compare_them(history_csv: Path, tmp_path: Path) -> None:
+    summary = run_backtest(options(history_csv, tmp_path, initial="600,1000"))
+    out = tmp_path / "out"
+    assert json.loads((out / "starts.json").read_text())["starts"] == ["600 rows", "1000 rows"]
+    assert summary["starts"] == ["600 rows", "1000 rows"]
+    alone = run_backtest(options(history_csv, tmp_path, initial="1000",
+                                 output=tmp_path / "alone"))
+    kept = json.loads((out / "initial-1000" / "backtest.json").read_text())
+    assert (out / "initial-600" / "report.html").exists()
+    # each start is the same replay as a run from that start alone
+    assert [p["metric"] for p in kept["policies"]] == [p["metric"] for p in alone["policies"]]
+    never, always = summary["policies"]
+    assert never["per_start"][1]["metric"] == alone["policies"][0]["metric"]
+    assert never["metric_min"] <= never["metric"] <= never["metric_max"]
+    first = json.loads((out / "initial-600" / "backtest.json").read_text())
+    assert always["retrains"] == (kept["policies"][1]["retrains"]
+                                  + first["policies"][1]["retrains"]) / 2 > 0
+    assert always["share_of_gain"] == 1.0 and never["share_of_gain"] == 0.0
+    with pytest.raises(UsageError, match="--initial"):
+        run_backtest(options(history_csv, tmp_path, initial="600,600"))
+    shown = CliRunner().invoke(app, [
+        "backtest", str(history_csv), "--target", "y", "--time-column", "time", "--batch",
+        str(BATCH_ROWS), "--initial", "600,1000", "--policies", "never,always",
+        "--output", str(tmp_path / "cli"), "--workers", "1"])
+    assert shown.exit_code == 0, shown.output
+    assert "starts.json" in shown.output and "always" in shown.output
+    assert (tmp_path / "cli" / "initial-1000" / "backtest.json").exists()
+
+
 def test_real_mlflow_registry_gets_the_same_results(history_csv: Path, tmp_path: Path) -> None:
     from mlflow import MlflowClient
 

@@ -84,6 +84,11 @@ class Size:
     def __str__(self) -> str:
         return f"{self.count}{(self.unit or '').upper()}" if self.unit else f"{self.count} rows"
 
+    @property
+    def text(self) -> str:
+        """As the command line takes it: ``7D`` or ``1000``."""
+        return f"{self.count}{(self.unit or '').upper()}"
+
 
 def read_history(path: Path) -> pd.DataFrame:
     """A CSV (gzip allowed) or Parquet file, whole. Raises UsageError when there is no such
@@ -362,6 +367,11 @@ class PolicyRun:
     registry: str
     output: Path
     threads: int
+    label: str = ""  # names the run in progress and results; default: the policy
+
+    @property
+    def key(self) -> str:
+        return self.label or self.policy
 
 
 def weighted_metric(values: list[float | None], rows: list[int]) -> float:
@@ -489,7 +499,7 @@ def _init_worker(queue: Any) -> None:
 
 def _replay_in_worker(run: PolicyRun) -> PolicyResult:
     queue = _progress_queue
-    return replay(run, (lambda done, total: queue.put((run.policy, done, total)))
+    return replay(run, (lambda done, total: queue.put((run.key, done, total)))
                   if queue is not None else None)
 
 
@@ -502,10 +512,27 @@ def _cost_rank(policy: str) -> float:
     return 100 if policy != "never" else 1000
 
 
+def parse_initials(options: BacktestOptions, batch: Size) -> list[Size]:
+    """``--initial``: one size, or a comma list of them (one replay of every policy per
+    start). Default: the window, else four batches."""
+    if not options.initial:
+        window = Size.parse(options.window, "window") if options.window else None
+        return [window or Size(4 * batch.count, batch.unit)]
+    texts = [t.strip() for t in options.initial.split(",") if t.strip()]
+    sizes = [Size.parse(text, "initial") for text in texts]
+    if not sizes or len(set(sizes)) != len(sizes):
+        raise UsageError("--initial: give one size, or a comma list of different sizes")
+    return sizes
+
+
 def run_backtest(options: BacktestOptions,
                  on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Replay every policy (side by side on the cores), write ``backtest.json`` and
-    ``report.html`` into ``options.output``, and return the JSON document."""
+    ``report.html`` into ``options.output``, and return the JSON document.
+
+    With several ``--initial`` sizes every policy is replayed from each start: each start's
+    outputs go to ``DIR/initial-SIZE/`` and ``DIR/starts.json`` (returned) compares them.
+    Progress is reported per run: the policy, or ``policy @ SIZE`` with several starts."""
     import os
 
     began = time.monotonic()
@@ -515,57 +542,116 @@ def run_backtest(options: BacktestOptions,
     column = options.time_column
     is_dated = column in frame.columns and not pd.api.types.is_numeric_dtype(frame[column])
     batch = Size.parse(options.batch or ("7D" if is_dated else "1000"), "batch")
-    window_size = Size.parse(options.window, "window") if options.window else None
-    initial = Size.parse(options.initial, "initial") if options.initial else (
-        window_size or Size(4 * batch.count, batch.unit))
-    history = prepare_history(frame, options.time_column, options.target, batch, initial)
-    if history.batches < 1:
-        raise UsageError("the data holds no batch after the initial period")
-    batch_length = (history.boundaries[-1] - history.boundaries[0]) / history.batches
-    replay_name = f"backtest-{os.getpid()}-{int(time.time() * 1000)}"
-    base = base_model(options, history, replay_name, batch)
-    delay = label_delay(options, history)
+    if options.window:
+        Size.parse(options.window, "window")
+    initials = parse_initials(options, batch)
+    several = len(initials) > 1
     output = Path(options.output)
-    output.mkdir(parents=True, exist_ok=True)
     cores = os.cpu_count() or 1
-    workers = max(1, min(options.workers or cores, len(options.policies)))
+    workers = max(1, min(options.workers or cores, len(options.policies) * len(initials)))
     threads = max(1, cores // workers)
-    runs = [
-        PolicyRun(policy, base.model_copy(update={"triggers": policy_triggers(
-            policy, base, batch_length.to_pytimedelta())}).model_dump(mode="json"),
-            history, delay, options.registry, output, threads)
-        for policy in options.policies
-    ]
+    starts: list[tuple[Size, History, ModelConfig, timedelta, Path, list[PolicyRun]]] = []
+    for initial in initials:
+        history = prepare_history(frame, options.time_column, options.target, batch, initial)
+        if history.batches < 1:
+            raise UsageError(f"the data holds no batch after the initial period {initial}")
+        batch_length = (history.boundaries[-1] - history.boundaries[0]) / history.batches
+        replay_name = f"backtest-{os.getpid()}-{int(time.time() * 1000)}-{len(starts)}"
+        base = base_model(options, history, replay_name, batch)
+        delay = label_delay(options, history)
+        where = output / f"initial-{initial.text}" if several else output
+        where.mkdir(parents=True, exist_ok=True)
+        runs = [
+            PolicyRun(policy, base.model_copy(update={"triggers": policy_triggers(
+                policy, base, batch_length.to_pytimedelta())}).model_dump(mode="json"),
+                history, delay, options.registry, where, threads,
+                f"{policy} @ {initial.text}" if several else "")
+            for policy in options.policies
+        ]
+        starts.append((initial, history, base, delay, where, runs))
+    every_run = [run for *_, runs in starts for run in runs]
     if on_progress:  # the options and data are good: the replays start
-        for run in runs:
-            on_progress(run.policy, 0, history.batches)
-    results = _run_all(runs, workers, on_progress)
-    spec = METRICS[base.metric]
-    document = {
-        "dataset": options.data.name,
-        "rows": len(history.frame),
-        "batches": history.batches,
-        "metric": spec.name,
-        "higher_is_better": spec.greater_is_better,
-        "policies": [results[run.policy].to_json() for run in runs],
-        "settings": {
-            "task": base.task.value,
-            "time_column": options.time_column,
-            "batch": str(batch),
-            "initial": str(initial),
-            "training_window": duration_text(base.training_window),
-            "label_delay": duration_text(delay),
-            "registry": options.registry,
-            "batch_starts": [b.isoformat() for b in history.boundaries[:-1]],
-            "config": str(options.config) if options.config else None,
-        },
-        "seconds": round(time.monotonic() - began, 1),
-    }
-    (output / "backtest.json").write_text(json.dumps(document, indent=2, default=_json_default))
+        for run in every_run:
+            on_progress(run.key, 0, run.history.batches)
+    results = _run_all(every_run, workers, on_progress)
+    documents = []
+    for initial, history, base, delay, where, runs in starts:
+        spec = METRICS[base.metric]
+        document = {
+            "dataset": options.data.name,
+            "rows": len(history.frame),
+            "batches": history.batches,
+            "metric": spec.name,
+            "higher_is_better": spec.greater_is_better,
+            "policies": [results[run.key].to_json() for run in runs],
+            "settings": {
+                "task": base.task.value,
+                "time_column": options.time_column,
+                "batch": str(batch),
+                "initial": str(initial),
+                "training_window": duration_text(base.training_window),
+                "label_delay": duration_text(delay),
+                "registry": options.registry,
+                "batch_starts": [b.isoformat() for b in history.boundaries[:-1]],
+                "config": str(options.config) if options.config else None,
+            },
+            "seconds": round(time.monotonic() - began, 1),
+        }
+        _write(document, where)
+        documents.append(document)
+    if not several:
+        return documents[0]
+    summary = compare_starts(documents)
+    summary["seconds"] = round(time.monotonic() - began, 1)
+    (output / "starts.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    return summary
+
+
+def _write(document: dict[str, Any], where: Path) -> None:
     from retrainer.reports import write_backtest_html
 
-    write_backtest_html(document, output / "report.html")
-    return document
+    (where / "backtest.json").write_text(json.dumps(document, indent=2, default=_json_default))
+    write_backtest_html(document, where / "report.html")
+
+
+def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each policy over the starts: its metric and retrains from each, their means and, when
+    ``never`` and ``always`` ran, its shares of ``always``'s gain and retrains. Which weeks a
+    schedule happens to hit, and which candidates the gate happens to keep, move one replay's
+    result by more than the policies differ; the spread over starts shows how much."""
+    first = documents[0]
+    policies = []
+    for index, name in enumerate(p["name"] for p in first["policies"]):
+        per_start = []
+        for document in documents:
+            found = {p["name"]: p for p in document["policies"]}
+            row = document["policies"][index]
+            entry = {"initial": document["settings"]["initial"], "metric": row["metric"],
+                     "retrains": row["retrains"]}
+            if "never" in found and "always" in found:
+                gain = found["always"]["metric"] - found["never"]["metric"]
+                entry["share_of_gain"] = ((row["metric"] - found["never"]["metric"]) / gain + 0.0
+                                          if gain else None)
+                retrains = found["always"]["retrains"]
+                entry["share_of_retrains"] = row["retrains"] / retrains if retrains else None
+            per_start.append(entry)
+        metrics = [e["metric"] for e in per_start if math.isfinite(e["metric"])]
+        summary: dict[str, Any] = {
+            "name": name,
+            "metric": sum(metrics) / len(metrics) if metrics else math.nan,
+            "metric_min": min(metrics, default=math.nan),
+            "metric_max": max(metrics, default=math.nan),
+            "retrains": sum(e["retrains"] for e in per_start) / len(per_start),
+            "per_start": per_start,
+        }
+        for share in ("share_of_gain", "share_of_retrains"):
+            values = [e[share] for e in per_start if e.get(share) is not None]
+            if values:
+                summary[share] = sum(values) / len(values)
+        policies.append(summary)
+    return {"dataset": first["dataset"], "rows": first["rows"], "metric": first["metric"],
+            "higher_is_better": first["higher_is_better"],
+            "starts": [d["settings"]["initial"] for d in documents], "policies": policies}
 
 
 def _json_default(value: Any) -> Any:
@@ -579,10 +665,10 @@ def _run_all(runs: list[PolicyRun], workers: int,
     if workers == 1:
         results = {}
         for run in runs:
-            def step(done: int, total: int, policy: str = run.policy) -> None:
+            def step(done: int, total: int, key: str = run.key) -> None:
                 if on_progress:
-                    on_progress(policy, done, total)
-            results[run.policy] = replay(run, step)
+                    on_progress(key, done, total)
+            results[run.key] = replay(run, step)
         return results
     import multiprocessing
     import queue as queue_module
@@ -595,18 +681,18 @@ def _run_all(runs: list[PolicyRun], workers: int,
     try:
         with ProcessPoolExecutor(workers, mp_context=process_context(),
                                  initializer=_init_worker, initargs=(queue,)) as pool:
-            futures = {run.policy: pool.submit(_replay_in_worker, run) for run in ordered}
+            futures = {run.key: pool.submit(_replay_in_worker, run) for run in ordered}
             while not all(f.done() for f in futures.values()):
                 try:
-                    policy, done, total = queue.get(timeout=0.2)
+                    key, done, total = queue.get(timeout=0.2)
                 except queue_module.Empty:
                     continue
                 if on_progress:
-                    on_progress(policy, done, total)
-            results = {policy: future.result() for policy, future in futures.items()}
+                    on_progress(key, done, total)
+            results = {key: future.result() for key, future in futures.items()}
     finally:
         manager.shutdown()
     if on_progress:  # the last updates may still have been queued
         for run in runs:
-            on_progress(run.policy, run.history.batches, run.history.batches)
+            on_progress(run.key, run.history.batches, run.history.batches)
     return results

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from retrainer.cli.common import console, err_console
@@ -27,7 +34,8 @@ def backtest(
         "--batch", help="Rows (1000) or, with a date time column, a period (7D, 1M). "
         "Default 7D, or 1000 rows.")] = None,
     initial: Annotated[str | None, typer.Option(
-        "--initial", help="History before the first batch. Default: the window.")] = None,
+        "--initial", help="History before the first batch. Default: the window. A comma "
+        "list (21D,28D,35D) replays every policy from each start and compares them.")] = None,
     window: Annotated[str | None, typer.Option(
         "--window", help="Training window. Default: the config's, else 4 batches.")] = None,
     label_delay: Annotated[str | None, typer.Option(
@@ -57,19 +65,24 @@ def backtest(
         batch=batch, initial=initial, window=window, label_delay=label_delay, config=config,
         policies=parse_policies(policies), registry=registry, output=output, workers=workers,
     )
-    progress = Progress(TextColumn("{task.fields[policy]:>12}"), BarColumn(),
+    progress = Progress(TextColumn("{task.fields[policy]:>18}"), BarColumn(),
                         MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
-    bars = {name: progress.add_task("", total=None, policy=name) for name in options.policies}
+    bars: dict[str, TaskID] = {}
 
     def show(name: str, done: int, total: int) -> None:
         if not progress.live.is_started:  # not before the options and data are checked
             progress.start()
+        if name not in bars:
+            bars[name] = progress.add_task("", total=total, policy=name)
         progress.update(bars[name], completed=done, total=total)
 
     try:
         document = run_backtest(options, on_progress=show)
     finally:
         progress.stop()
+    if "starts" in document:
+        _show_starts(document, output)
+        return
     higher = document["higher_is_better"]
     table = Table(title=f"{document['dataset']}: {document['rows']:,} rows, "
                         f"{document['batches']} batches, {document['metric']} "
@@ -91,3 +104,36 @@ def backtest(
                 highlight=False)
     console.print(f"{document['seconds']:.0f} s; wrote {output / 'backtest.json'} and "
                   f"{output / 'report.html'}", highlight=False)
+
+
+def _show_starts(summary: dict[str, Any], output: Path) -> None:
+    """One row per policy: its mean over the starts, their range, and (means over the starts)
+    its retrains and shares of always's gain and retrains when never and always ran."""
+    higher = summary["higher_is_better"]
+    table = Table(title=f"{summary['dataset']}: {summary['rows']:,} rows, starts "
+                        f"{', '.join(summary['starts'])}, {summary['metric']} "
+                        f"({'higher' if higher else 'lower'} is better)")
+    shares = any("share_of_gain" in row for row in summary["policies"])
+    columns = ["policy", summary["metric"], "range", "retrains"]
+    if shares:
+        columns += ["of always's gain", "of its retrains"]
+    for column in columns:
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    for row in summary["policies"]:
+        cells = [row["name"], _number(row["metric"]),
+                 f"{_number(row['metric_min'])}..{_number(row['metric_max'])}",
+                 f"{row['retrains']:.1f}"]
+        if shares:
+            cells += [_share(row.get("share_of_gain")), _share(row.get("share_of_retrains"))]
+        table.add_row(*cells)
+    console.print(table)
+    console.print(f"{summary['seconds']:.0f} s; wrote {output / 'starts.json'} and, per start, "
+                  f"{output / 'initial-SIZE'}/backtest.json and report.html", highlight=False)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None or value != value else f"{value:.4g}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
