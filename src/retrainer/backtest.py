@@ -81,13 +81,13 @@ class Size:
         assert self.unit is not None
         return pd.DateOffset(**{_PERIODS[self.unit]: self.count})
 
-    def __str__(self) -> str:
-        return f"{self.count}{(self.unit or '').upper()}" if self.unit else f"{self.count} rows"
-
     @property
     def text(self) -> str:
         """As the command line takes it: ``7D`` or ``1000``."""
         return f"{self.count}{(self.unit or '').upper()}"
+
+    def __str__(self) -> str:
+        return self.text if self.unit else f"{self.count} rows"
 
 
 def read_history(path: Path) -> pd.DataFrame:
@@ -542,8 +542,6 @@ def run_backtest(options: BacktestOptions,
     column = options.time_column
     is_dated = column in frame.columns and not pd.api.types.is_numeric_dtype(frame[column])
     batch = Size.parse(options.batch or ("7D" if is_dated else "1000"), "batch")
-    if options.window:
-        Size.parse(options.window, "window")
     initials = parse_initials(options, batch)
     several = len(initials) > 1
     output = Path(options.output)
