@@ -98,7 +98,9 @@ def test_several_starts_replay_each_and_compare_them(history_csv: Path, tmp_path
         str(BATCH_ROWS), "--initial", "600,1000", "--policies", "never,always",
         "--output", str(tmp_path / "cli"), "--workers", "1"])
     assert shown.exit_code == 0, shown.output
-    assert "starts.json" in shown.output and "always" in shown.output
+    assert "100%" in shown.output  # always's share in the comparison table
+    assert json.loads((tmp_path / "cli" / "starts.json").read_text())["policies"][1][
+        "share_of_gain"] == 1.0
     assert (tmp_path / "cli" / "initial-1000" / "backtest.json").exists()
 
 
