@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from retrainer.backtest import (
     policy_triggers,
     prepare_history,
     run_backtest,
+    shares_of_always,
     weighted_metric,
 )
 from retrainer.cli.app import app
@@ -321,6 +323,20 @@ def test_row_order_is_time_without_a_time_column() -> None:
         prepare_history(frame, None, "y", Size(7, "d"), Size(300))
 
 
+def test_shares_of_always_follow_the_metric_direction() -> None:
+    def policy(name: str, metric: float, retrains: int) -> dict[str, object]:
+        return {"name": name, "metric": metric, "retrains": retrains}
+
+    rmse = [policy("never", 10.0, 0), policy("always", 6.0, 40), policy("auto", 7.0, 10)]
+    assert shares_of_always(rmse)["auto"] == (0.75, 0.25)
+    accuracy = [policy("never", 0.6, 0), policy("always", 0.8, 40), policy("auto", 0.79, 8)]
+    of_gain, of_retrains = shares_of_always(accuracy)["auto"]
+    assert math.isclose(of_gain or 0, 0.95) and of_retrains == 0.2
+    assert shares_of_always(rmse)["never"] == (0.0, 0.0)
+    assert shares_of_always(rmse[1:]) == {}  # no never: no gain to share
+    assert shares_of_always([*rmse, policy("broken", math.nan, 3)])["broken"][0] is None
+
+
 def test_task_inference_and_weighted_metric() -> None:
     assert infer_task(pd.Series([0, 1, 1, 0])).value == "classification"
     assert infer_task(pd.Series(["x", "y"])).value == "classification"
@@ -334,11 +350,12 @@ def test_cli_runs_and_reports_bad_input_with_exit_code_2(
     out = tmp_path / "cli"
     result = runner.invoke(app, ["backtest", str(history_csv), "--target", "y",
                                  "--time-column", "time", "--batch", "400", "--initial", "600",
-                                 "--policies", "never,periodic:2", "--workers", "1",
+                                 "--policies", "never,periodic:2,always", "--workers", "1",
                                  "--output", str(out)])
     assert result.exit_code == 0, result.output
+    assert "100%" in result.output  # always's shares of its own gain and retrains
     document = json.loads((out / "backtest.json").read_text())
-    assert [p["name"] for p in document["policies"]] == ["never", "periodic:2"]
+    assert [p["name"] for p in document["policies"]] == ["never", "periodic:2", "always"]
     assert document["policies"][1]["trainings"] == 2  # the initial one, then every 2 batches
 
     from retrainer.cli.app import main

@@ -612,6 +612,24 @@ def _write(document: dict[str, Any], where: Path) -> None:
     write_backtest_html(document, where / "report.html")
 
 
+def shares_of_always(policies: list[dict[str, Any]]
+                     ) -> dict[str, tuple[float | None, float | None]]:
+    """Each policy's share of ``always``'s gain over ``never`` and of ``always``'s retrains
+    (None where undefined); empty unless both ran. The issue's bar is put in these terms."""
+    found = {p["name"]: p for p in policies}
+    if "never" not in found or "always" not in found:
+        return {}
+    never, always = found["never"], found["always"]
+    gain = always["metric"] - never["metric"]
+    shares = {}
+    for p in policies:
+        of_gain = ((p["metric"] - never["metric"]) / gain + 0.0  # no -0
+                   if gain and math.isfinite(gain) and math.isfinite(p["metric"]) else None)
+        of_retrains = p["retrains"] / always["retrains"] if always["retrains"] else None
+        shares[p["name"]] = (of_gain, of_retrains)
+    return shares
+
+
 def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
     """Each policy over the starts: its metric and retrains from each, their means and, when
     ``never`` and ``always`` ran, its shares of ``always``'s gain and retrains. Which weeks a
@@ -622,16 +640,12 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
     for index, name in enumerate(p["name"] for p in first["policies"]):
         per_start = []
         for document in documents:
-            found = {p["name"]: p for p in document["policies"]}
             row = document["policies"][index]
             entry = {"initial": document["settings"]["initial"], "metric": row["metric"],
                      "retrains": row["retrains"]}
-            if "never" in found and "always" in found:
-                gain = found["always"]["metric"] - found["never"]["metric"]
-                entry["share_of_gain"] = ((row["metric"] - found["never"]["metric"]) / gain + 0.0
-                                          if gain else None)
-                retrains = found["always"]["retrains"]
-                entry["share_of_retrains"] = row["retrains"] / retrains if retrains else None
+            shares = shares_of_always(document["policies"])
+            if shares:
+                entry["share_of_gain"], entry["share_of_retrains"] = shares[name]
             per_start.append(entry)
         metrics = [e["metric"] for e in per_start if math.isfinite(e["metric"])]
         summary: dict[str, Any] = {

@@ -58,7 +58,12 @@ def backtest(
 ) -> None:
     """Replay history batch by batch through the real loop once per retraining policy and
     compare quality (prequential metric) against cost (retrains)."""
-    from retrainer.backtest import BacktestOptions, parse_policies, run_backtest
+    from retrainer.backtest import (
+        BacktestOptions,
+        parse_policies,
+        run_backtest,
+        shares_of_always,
+    )
 
     options = BacktestOptions(
         data=data, target=target, time_column=time_column, task=task, metric=metric,
@@ -87,14 +92,19 @@ def backtest(
     table = Table(title=f"{document['dataset']}: {document['rows']:,} rows, "
                         f"{document['batches']} batches, {document['metric']} "
                         f"({'higher' if higher else 'lower'} is better)")
-    for column in ("policy", document["metric"], "retrains", "promotions", "rejections",
-                   "train s"):
-        table.add_column(column, justify="left" if column == "policy" else "right")
+    shares = shares_of_always(document["policies"])
+    columns = [document["metric"], "retrains", "promotions", "rejections", "train s"]
+    if shares:
+        columns += ["of always's gain", "of its retrains"]
+    table.add_column("policy")
+    for column in columns:
+        table.add_column(column, justify="right")
     for row in document["policies"]:
-        value = row["metric"]
-        table.add_row(row["name"], "-" if value != value else f"{value:.4g}",
-                      str(row["retrains"]), str(row["promotions"]), str(row["rejections"]),
-                      f"{row['train_seconds']:.1f}")
+        cells = [row["name"], _number(row["metric"]), str(row["retrains"]),
+                 str(row["promotions"]), str(row["rejections"]), f"{row['train_seconds']:.1f}"]
+        if shares:
+            cells += [_share(share) for share in shares[row["name"]]]
+        table.add_row(*cells)
     console.print(table)
     for row in document["policies"]:
         if row["unscored"]:
