@@ -93,10 +93,12 @@ def backtest(
                         f"{document['batches']} batches, {document['metric']} "
                         f"({'higher' if higher else 'lower'} is better)")
     shares = shares_of_always(document["policies"])
-    columns = [document["metric"], "retrains", "promotions", "rejections", "train s"]
+    columns = [document["metric"], "retrains", "promoted", "rejected", "train s"]
     if shares:
-        columns += ["of always's gain", "of its retrains"]
-    table.add_column("policy")
+        columns += ["gain", "cost"]
+        table.caption = SHARES_CAPTION
+    table.add_column("policy", no_wrap=True,
+                     min_width=max(len(row["name"]) for row in document["policies"]))
     for column in columns:
         table.add_column(column, justify="right")
     for row in document["policies"]:
@@ -116,6 +118,9 @@ def backtest(
                   f"{output / 'report.html'}", highlight=False)
 
 
+SHARES_CAPTION = "gain: share of always's gain over never; cost: share of always's retrains"
+
+
 def _show_starts(summary: dict[str, Any], output: Path) -> None:
     """One row per policy: its mean over the starts, their range, and (means over the starts)
     its retrains and shares of always's gain and retrains when never and always ran."""
@@ -124,11 +129,14 @@ def _show_starts(summary: dict[str, Any], output: Path) -> None:
                         f"{', '.join(summary['starts'])}, {summary['metric']} "
                         f"({'higher' if higher else 'lower'} is better)")
     shares = any("share_of_gain" in row for row in summary["policies"])
-    columns = ["policy", summary["metric"], "range", "retrains"]
+    columns = [summary["metric"], "range", "retrains"]
     if shares:
-        columns += ["of always's gain", "of its retrains"]
+        columns += ["gain", "cost"]
+        table.caption = SHARES_CAPTION
+    table.add_column("policy", no_wrap=True,
+                     min_width=max(len(row["name"]) for row in summary["policies"]))
     for column in columns:
-        table.add_column(column, justify="left" if column == "policy" else "right")
+        table.add_column(column, justify="right")
     for row in summary["policies"]:
         cells = [row["name"], _number(row["metric"]),
                  f"{_number(row['metric_min'])}..{_number(row['metric_max'])}",
