@@ -636,16 +636,16 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
     schedule happens to hit, and which candidates the gate happens to keep, move one replay's
     result by more than the policies differ; the spread over starts shows how much."""
     first = documents[0]
+    shares = [shares_of_always(document["policies"]) for document in documents]
     policies = []
     for index, name in enumerate(p["name"] for p in first["policies"]):
         per_start = []
-        for document in documents:
+        for document, found in zip(documents, shares, strict=True):
             row = document["policies"][index]
             entry = {"initial": document["settings"]["initial"], "metric": row["metric"],
                      "retrains": row["retrains"]}
-            shares = shares_of_always(document["policies"])
-            if shares:
-                entry["share_of_gain"], entry["share_of_retrains"] = shares[name]
+            if found:
+                entry["share_of_gain"], entry["share_of_retrains"] = found[name]
             per_start.append(entry)
         metrics = [e["metric"] for e in per_start if math.isfinite(e["metric"])]
         summary: dict[str, Any] = {
