@@ -88,25 +88,15 @@ def backtest(
     if "starts" in document:
         _show_starts(document, output)
         return
-    higher = document["higher_is_better"]
-    table = Table(title=f"{document['dataset']}: {document['rows']:,} rows, "
-                        f"{document['batches']} batches, {document['metric']} "
-                        f"({'higher' if higher else 'lower'} is better)")
     shares = shares_of_always(document["policies"])
-    columns = [document["metric"], "retrains", "promoted", "rejected", "train s"]
-    if shares:
-        columns += ["gain", "cost"]
-        table.caption = SHARES_CAPTION
-    table.add_column("policy", no_wrap=True,
-                     min_width=max(len(row["name"]) for row in document["policies"]))
-    for column in columns:
-        table.add_column(column, justify="right")
+    table = _policy_table(document, f"{document['batches']} batches",
+                          [document["metric"], "retrains", "promoted", "rejected", "train s"],
+                          bool(shares))
     for row in document["policies"]:
-        cells = [row["name"], _number(row["metric"]), str(row["retrains"]),
-                 str(row["promotions"]), str(row["rejections"]), f"{row['train_seconds']:.1f}"]
-        if shares:
-            cells += [_share(share) for share in shares[row["name"]]]
-        table.add_row(*cells)
+        table.add_row(row["name"], _number(row["metric"]), str(row["retrains"]),
+                      str(row["promotions"]), str(row["rejections"]),
+                      f"{row['train_seconds']:.1f}",
+                      *(_share(share) for share in shares.get(row["name"], ())))
     console.print(table)
     for row in document["policies"]:
         if row["unscored"]:
@@ -124,29 +114,33 @@ SHARES_CAPTION = "gain: share of always's gain over never; cost: share of always
 def _show_starts(summary: dict[str, Any], output: Path) -> None:
     """One row per policy: its mean over the starts, their range, and (means over the starts)
     its retrains and shares of always's gain and retrains when never and always ran."""
-    higher = summary["higher_is_better"]
-    table = Table(title=f"{summary['dataset']}: {summary['rows']:,} rows, starts "
-                        f"{', '.join(summary['starts'])}, {summary['metric']} "
-                        f"({'higher' if higher else 'lower'} is better)")
     shares = any("share_of_gain" in row for row in summary["policies"])
-    columns = [summary["metric"], "range", "retrains"]
-    if shares:
-        columns += ["gain", "cost"]
-        table.caption = SHARES_CAPTION
-    table.add_column("policy", no_wrap=True,
-                     min_width=max(len(row["name"]) for row in summary["policies"]))
-    for column in columns:
-        table.add_column(column, justify="right")
+    table = _policy_table(summary, f"starts {', '.join(summary['starts'])}",
+                          [summary["metric"], "range", "retrains"], shares)
     for row in summary["policies"]:
-        cells = [row["name"], _number(row["metric"]),
-                 f"{_number(row['metric_min'])}..{_number(row['metric_max'])}",
-                 f"{row['retrains']:.1f}"]
-        if shares:
-            cells += [_share(row.get("share_of_gain")), _share(row.get("share_of_retrains"))]
-        table.add_row(*cells)
+        table.add_row(row["name"], _number(row["metric"]),
+                      f"{_number(row['metric_min'])}..{_number(row['metric_max'])}",
+                      f"{row['retrains']:.1f}",
+                      *((_share(row.get("share_of_gain")), _share(row.get("share_of_retrains")))
+                        if shares else ()))
     console.print(table)
     console.print(f"{summary['seconds']:.0f} s; wrote {output / 'starts.json'} and, per start, "
                   f"{output / 'initial-SIZE'}/backtest.json and report.html", highlight=False)
+
+
+def _policy_table(result: dict[str, Any], scope: str, columns: list[str],
+                  shares: bool) -> Table:
+    """An empty table of one row per policy: the name, ``columns`` and, with ``shares``, the
+    gain and cost columns (explained in the caption)."""
+    higher = result["higher_is_better"]
+    table = Table(title=f"{result['dataset']}: {result['rows']:,} rows, {scope}, "
+                        f"{result['metric']} ({'higher' if higher else 'lower'} is better)",
+                  caption=SHARES_CAPTION if shares else None)
+    table.add_column("policy", no_wrap=True,
+                     min_width=max(len(row["name"]) for row in result["policies"]))
+    for column in [*columns, *(("gain", "cost") if shares else ())]:
+        table.add_column(column, justify="right")
+    return table
 
 
 def _number(value: float | None) -> str:
