@@ -272,6 +272,58 @@ def test_refit_on_holdout_registers_the_recipe_fitted_on_the_whole_window(
         kept.close()
 
 
+def test_a_rejected_candidate_is_promoted_once_later_labels_prove_it(tmp_path: Path) -> None:
+    """validation.challenger: the gate looks again at the newest rejected candidate."""
+    from retrainer.domain import JobState
+    from retrainer.store import Store
+
+    rng = np.random.default_rng(0)
+    rows = 2200
+    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
+    # a slow drift under much noise: a 40-row holdout cannot show that a fresh model is better
+    y = np.linspace(3.0, -1.0, rows) * x1 + x2 + rng.normal(scale=1.5, size=rows)
+    data = tmp_path / "slow.csv.gz"
+    pd.DataFrame({"time": pd.date_range("2024-01-01", periods=rows, freq="h", tz="UTC"),
+                  "x1": x1, "x2": x2, "y": y}).to_csv(data, index=False)
+    looks_by_setting = {}
+    for enabled in ("true", "false"):
+        config = tmp_path / f"challenger-{enabled}.yaml"
+        config.write_text(
+            "models:\n  - name: slow\n    source: {kind: csv, path: slow.csv}\n"
+            "    time_column: time\n    target: y\n    task: regression\n    min_rows: 100\n"
+            "    training: {holdout_fraction: 0.05}\n"
+            f"    validation: {{metric_ci: false, challenger: {{enabled: {enabled}}}}}\n")
+        out = tmp_path / enabled
+        document = run_backtest(options(data, out, policies=("periodic:2",), config=config,
+                                        window="800"))
+        store = Store(f"sqlite:///{out / 'out' / 'state' / 'periodic-2' / 'state.db'}")
+        try:
+            looks = store.decisions("backtest", "challenger", limit=100)
+            looks_by_setting[enabled] = looks
+            jobs = {j.id: j for j in store.list_jobs("backtest")}
+            promoted = {d.job_id for d in looks if d.fired}
+            for look in looks:
+                verdict = store.report(look.job_id)
+                assert verdict is not None and not verdict.passed  # rejected on its holdout
+                assert look.evidence["rows"] >= 2 * verdict.holdout_rows
+                assert look.evidence["alpha"] == pytest.approx(0.05 / 3)
+                assert look.evidence["start"] >= verdict.holdout_start
+                # rejected until a look promotes it (at most one does)
+                assert jobs[look.job_id].state is (
+                    JobState.PROMOTED if look.job_id in promoted else JobState.REJECTED)
+            assert document["policies"][0]["promotions"] == sum(
+                1 for j in jobs.values() if j.state is JobState.PROMOTED and j.trigger != "initial")
+            if enabled == "true":
+                assert promoted, "no challenger was promoted"
+                for job_id in promoted:  # the promotion is in the store's history too
+                    assert any(p.to_version == jobs[job_id].candidate_version
+                               and "challenger" in p.reason
+                               for p in store.promotions("backtest"))
+        finally:
+            store.close()
+    assert looks_by_setting["false"] == []
+
+
 def test_a_policy_without_a_production_model_says_why(history_csv: Path,
                                                       tmp_path: Path) -> None:
     config = tmp_path / "retrainer.yaml"

@@ -445,6 +445,8 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
                 result.trained.append(index)
                 if outcome.state is JobState.PROMOTED:
                     result.promoted.append(index)
+            if tick.challenger is not None and index not in result.promoted:
+                result.promoted.append(index)
             drift = tick.readings.get("drift")
             result.drift.append(drift.score if drift else None)
             lo = int(np.searchsorted(times, naive_utc(start), "left"))

@@ -511,6 +511,22 @@ class NonInferiorityConfig(Strict):
     triggers: list[str] = ["schedule"]
 
 
+class ChallengerConfig(Strict):
+    """A rejected candidate stays a challenger: the gate looks at it again as labels arrive.
+
+    A holdout of a few days often cannot prove a fresh model better. The newest rejected
+    candidate (trained after production) is scored with production on every labelled row
+    neither has seen, from its holdout on; each time that evidence has grown ``growth``
+    times, the gate runs again with ``alpha / max_looks`` (Bonferroni over the extra looks),
+    and the candidate is promoted if it passes.
+    """
+
+    enabled: bool = True
+    max_age: Duration = timedelta(days=28)  # counted from the candidate's job
+    growth: float = Field(2.0, gt=1.0)
+    max_looks: int = Field(3, ge=1, le=20)
+
+
 class SliceCheck(Strict):
     column: str  # e.g. station or segment: any column of the data, a feature or not
     max_regression: Amount = "5%"  # how much worse than production one slice may get
@@ -527,6 +543,7 @@ class ValidationConfig(Strict):
     gates: dict[str, float] = {}
     bootstrap: BootstrapConfig = BootstrapConfig()
     non_inferiority: NonInferiorityConfig | None = None
+    challenger: ChallengerConfig = ChallengerConfig()
     slices: list[SliceCheck] = []
     metric_ci: bool = True  # bootstrap CIs of the holdout metrics, stored with the version
 
@@ -534,6 +551,9 @@ class ValidationConfig(Strict):
     def _test_fits_metric(self) -> ValidationConfig:
         if self.test == "delong" and self.metric != "roc_auc":
             raise ValueError("test 'delong' compares ROC AUCs: set metric: roc_auc")
+        if self.test == "cv_paired_t" and self.challenger.enabled:
+            raise ValueError("challenger looks score new holdout rows; test 'cv_paired_t' "
+                             "compares CV folds: choose a holdout test or disable challenger")
         return self
 
     @property

@@ -43,6 +43,7 @@ from retrainer.store import ActiveJobExistsError
 from retrainer.training.run import retry_policy_for
 from retrainer.triggers import UNTRAINED, Evaluation, TriggerContext, evaluate_triggers
 from retrainer.triggers import guard_manual as _guard_manual
+from retrainer.validation import challenger as challengers
 
 log = logging.getLogger(__name__)
 MAX_PASSES = 50
@@ -62,6 +63,7 @@ class ModelTick:
     model: str
     as_of: datetime
     champion: str | None
+    challenger: Promotion | None = None  # a rejected candidate promoted by a later look
     readings: dict[str, MonitorReading] = field(default_factory=dict)
     evaluation: Evaluation | None = None
     job: Job | None = None
@@ -153,7 +155,10 @@ def _context(rt: Runtime, model: ModelConfig, as_of: datetime, champion: ModelVe
 
 def tick_model(rt: Runtime, model: ModelConfig, as_of: datetime) -> ModelTick:
     champion = rt.store.champion(model.name)
-    result = ModelTick(model.name, as_of, champion.version if champion else None)
+    promoted = reconsider(rt, model, as_of, champion)
+    if promoted is not None:
+        champion = rt.store.champion(model.name)
+    result = ModelTick(model.name, as_of, champion.version if champion else None, promoted)
     result.readings = monitor(rt, model, as_of, champion)
     evaluation = evaluate_triggers(rt.store, _context(rt, model, as_of, champion, result.readings))
     result.evaluation = evaluation
@@ -293,6 +298,41 @@ def decide(rt: Runtime, job: Job, as_of: datetime) -> JobOutcome:
             f"candidate {version} rejected; production stays {current}: {reason}", job.id,
             version=version)
     return JobOutcome(job.id, job.model, JobState.REJECTED, version, reason)
+
+
+def reconsider(rt: Runtime, model: ModelConfig, as_of: datetime,
+               champion: ModelVersion | None) -> Promotion | None:
+    """Give the newest rejected candidate another look once enough new labels have arrived
+    (``validation.challenger``); promote it if it now passes the gate."""
+    challenger = challengers.find_challenger(rt.store, model, champion, as_of)
+    if challenger is None or champion is None:
+        return None
+    window = Window(challengers.evidence_start(challenger, champion), as_of)
+    try:
+        frame = make_source(model, rt.config.root).load(window)
+    except DataError as error:
+        log.warning("challenger %s not scored: %s", challenger.version.version, error)
+        return None
+    labelled = frame.dropna(subset=[model.target])
+    if not challengers.due(challenger, len(labelled), model):
+        return None
+    candidate, production = rt.bundle(challenger.version), rt.bundle(champion)
+    report = challengers.look_again(model, challenger, labelled, candidate.prediction(labelled),
+                                    production.prediction(labelled), candidate.classes)
+    rt.store.add_decision(challengers.look_decision(model, challenger, report, as_of))
+    version, job_id = challenger.version.version, challenger.job.id
+    if not report.passed or _artifact_refused(rt, model.name, version):
+        return None
+    reason = f"challenger, look {challenger.looks + 1}: " + "; ".join(report.reasons)
+    promotion = rt.store.promote(model.name, version, expected_current=champion.version,
+                                 job_id=job_id, reason=reason, as_of=as_of,
+                                 semver=_released_semver(rt, model.name, version))
+    mirror(rt, model.name)
+    _notify(rt, EventKind.PROMOTED, model.name, as_of,
+            f"challenger {version} promoted to production (was {champion.version}) after "
+            f"{report.holdout_rows} rows", job_id, version=version, previous=champion.version,
+            promotion_id=promotion.id)
+    return promotion
 
 
 def _artifact_refused(rt: Runtime, model: str, version: str) -> str | None:

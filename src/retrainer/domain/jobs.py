@@ -42,13 +42,15 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.PROMOTED: frozenset({JobState.ROLLED_BACK}),
     JobState.FAILED: frozenset(),
     JobState.SKIPPED: frozenset(),
-    JobState.REJECTED: frozenset(),
+    # a rejected candidate that a later look of the gate promoted (validation.challenger)
+    JobState.REJECTED: frozenset({JobState.PROMOTED}),
     JobState.ROLLED_BACK: frozenset(),
 }
 
 #: states in which a job still occupies its model (no second job is created meanwhile)
 ACTIVE_STATES = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED})
-FINAL_STATES = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt) | {JobState.PROMOTED}
+FINAL_STATES = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt) | {
+    JobState.PROMOTED, JobState.REJECTED}
 
 
 def can_transition(current: JobState, target: JobState) -> bool:
