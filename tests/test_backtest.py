@@ -155,12 +155,19 @@ def test_no_load_of_the_loop_sees_a_label_before_it_arrived(
         return rows
 
     monkeypatch.setattr(ReplaySource, "load", recording)
+    config = tmp_path / "retrainer.yaml"
+    config.write_text(
+        "models:\n  - name: flip\n    source: {kind: csv, path: history.csv}\n"
+        "    time_column: time\n    target: y\n    task: regression\n    min_rows: 100\n"
+        "    readiness: {max_label_null_share: 0.95}\n"
+        "    validation: {challenger: {enabled: true}}\n")
     document = run_backtest(options(history_csv, tmp_path, label_delay="400",
-                                    policies=("always",)))
+                                    policies=("always",), config=config))
     policy = document["policies"][0]
     assert policy["trainings"] == document["batches"]
-    # readiness and the job load at every tick, the monitors at all but the first (no model yet)
-    assert len(loads) == 3 * document["batches"] - 1
+    # readiness and the job load at every tick, the monitors at all but the first (no model
+    # yet), and a pending challenger (a rejected candidate) at the ticks after its rejection
+    assert len(loads) > 3 * document["batches"] - 1
     for now, newest, newest_label in loads:
         assert newest is None or newest < now
         assert newest_label is None or newest_label < now - delay

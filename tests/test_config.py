@@ -62,7 +62,6 @@ def test_every_problem_is_reported_with_its_field_path() -> None:
         ({"gates": {"max_foo": 3}}, "max_<metric> or min_<metric>"),
         ({"min_improvement": "two"}, "percentage"),
         ({"min_improvement": -1}, ">= 0"),
-        ({"test": "cv_paired_t", "challenger": {"enabled": True}}, "compares CV folds"),
         ({"challenger": {"growth": 1}}, "greater than 1"),
     ],
 )

@@ -1,8 +1,9 @@
 """The retraining loop as plain functions. The CLI, the demo and (later) the API and the
 scheduler all call these; none of them holds business logic of its own.
 
-    tick ─ reap stale jobs ─ decide finished jobs ─ per model: monitor → triggers → guards
-         → job → readiness ─ run due jobs on the executor ─ decide: promote | reject
+    tick ─ reap stale jobs ─ decide finished jobs ─ per model: challenger look → monitor
+         → triggers → guards → job → readiness ─ run due jobs on the executor
+         ─ decide: promote | reject
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ models:
       non_inferiority: {margin: 1%, triggers: [schedule]}
       # a rejected candidate newer than production gets further looks as labels arrive: each
       # time the unseen rows have doubled, the gate runs again at alpha / max_looks
-      challenger: {enabled: true, max_age: 28d, growth: 2.0, max_looks: 3}
+      challenger: {enabled: false, max_age: 28d, growth: 2.0, max_looks: 3}
       slices: []                # e.g. [{column: store, max_regression: 5%, min_rows: 200}]
       metric_ci: true           # bootstrap intervals of the holdout metrics, kept with the version
       gates: {max_rmse: 25, min_accuracy_within_20pct: 0.5}   # max_<metric> / min_<metric>, always applied

@@ -41,8 +41,8 @@ def find_challenger(store: Store, model: ModelConfig, champion: ModelVersion | N
                     as_of: datetime) -> Challenger | None:
     """The newest registered version, if it is a rejected candidate that may look again."""
     cfg = model.validation.challenger
-    if not cfg.enabled or champion is None:
-        return None
+    if not cfg.enabled or champion is None or model.validation.test == "cv_paired_t":
+        return None  # cv_paired_t compares CV folds: new rows cannot add to its evidence
     latest = store.latest_version(model.name)
     if latest is None or latest.status != "rejected" or latest.job_id is None:
         return None
