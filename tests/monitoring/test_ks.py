@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -11,6 +12,8 @@ from scipy import stats
 
 from retrainer.monitoring.ks import (
     MAX_EXACT_N,
+    _outside_band_columns,
+    _outside_band_diagonals,
     kolmogorov_sf,
     ks_2samp_pvalue,
     ks_critical_value,
@@ -18,7 +21,8 @@ from retrainer.monitoring.ks import (
 
 SIZES = [(5, 7), (20, 20), (50, 80), (137, 211), (999, 1001), (1000, 1000), (3000, 7000),
          (MAX_EXACT_N, MAX_EXACT_N - 1), (MAX_EXACT_N + 1, 300), (20_000, 150),
-         (50_000, 50_000), (200_000, 30_000), (300, 12_000), (10, 20_000)]
+         (50_000, 50_000), (200_000, 30_000), (300, 12_000), (10, 20_000),
+         (8760, 168), (168, 5000), (9000, 31)]
 
 
 @pytest.mark.parametrize(("n1", "n2"), SIZES)
@@ -31,6 +35,22 @@ def test_p_values_match_scipy_ks_2samp(n1: int, n2: int) -> None:
         d, p = ks_2samp_pvalue(float(statistic), n1, n2)
         assert d == pytest.approx(float(expected.statistic), abs=1e-12)
         assert p == pytest.approx(float(expected.pvalue), abs=1e-9, rel=1e-9), (n1, n2, shift)
+
+
+def test_both_exact_sweeps_agree() -> None:
+    """The column sweep (one sample far smaller) against the diagonal one, across the band."""
+    rng = np.random.default_rng(11)
+    checked = 0
+    while checked < 200:
+        m, n = int(rng.integers(40, 3000)), int(rng.integers(2, 300))
+        g = math.gcd(m, n)
+        h = round(float(rng.uniform(0.005, 0.5)) * (m // g) * n)
+        if m == n or h == 0:
+            continue
+        diagonals = _outside_band_diagonals(m, n, g, h)
+        columns = _outside_band_columns(max(m, n), min(m, n), g, h)
+        assert columns == pytest.approx(diagonals, rel=1e-9, abs=1e-15), (m, n, h)
+        checked += 1
 
 
 def test_ties_and_discrete_data_match_scipy() -> None:

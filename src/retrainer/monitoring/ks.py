@@ -7,7 +7,9 @@ checked against it in ``tests/monitoring/test_ks.py`` to 1e-9. Like ``method="au
 * both samples of at most ``MAX_EXACT_N`` values: the exact null distribution, by counting
   lattice paths (Hodges 1958; the "1 - p" recursion of Viehmann 2021). Equal sizes use the
   closed alternating sum, unequal ones an anti-diagonal sweep of the same recursion SciPy
-  runs column by column (same arithmetic, vectorised along the diagonal);
+  runs column by column (same arithmetic, vectorised along the diagonal), or, when one
+  sample is over 8 times the other, a sweep over the smaller one's columns counting paths
+  in logs (4-6 times faster for a week against a year; agrees to 1e-10);
 * otherwise the one-sample distribution ``kstwo`` at the effective size
   ``round(n1 * n2 / (n1 + n2))`` (Simard & L'Ecuyer 2011: Durbin matrix, Pomeranz,
   Pelz-Good and the Smirnov tail, chosen by size as in SciPy).
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from scipy.special import gammaln, kolmogi, smirnov
@@ -131,7 +134,17 @@ def _outside_square(n: int, h: int) -> float:
 def _outside_band(m: int, n: int, g: int, h: int) -> float:
     """Share of lattice paths (0,0)->(m,n) leaving ``|x/m - y/n| < h/lcm``.
 
-    ``q(x, y) = (q(x-1, y) x + q(x, y-1) y) / (x + y)`` inside the band, 1 outside: the
+    One step per anti-diagonal (m + n of them) or, when one sample is much smaller than the
+    other (a week of rows against a year's reference), one per column of the smaller size.
+    """
+    small, large = sorted((m, n))
+    if 8 * small < large:
+        return _outside_band_columns(large, small, g, h)
+    return _outside_band_diagonals(m, n, g, h)
+
+
+def _outside_band_diagonals(m: int, n: int, g: int, h: int) -> float:
+    """``q(x, y) = (q(x-1, y) x + q(x, y-1) y) / (x + y)`` inside the band, 1 outside: the
     probability that a random path to (x, y) has left the band. Cells on one anti-diagonal
     depend only on the previous one, so each diagonal is one vector operation.
     """
@@ -154,6 +167,35 @@ def _outside_band(m: int, n: int, g: int, h: int) -> float:
             q[previous_start + 1:low + 1] = 1.0
         previous_start = low
     return float(q[m + 1])
+
+
+def _log_binom(total: Any, k: int) -> Any:
+    return gammaln(total + 1.0) - gammaln(k + 1.0) - gammaln(total - k + 1.0)
+
+
+def _outside_band_columns(m: int, n: int, g: int, h: int) -> float:
+    """The same share for ``m >= n``, column by column along y: the number of paths to
+    (x, y) that have left the band is, inside it, the paths to (x-1, y) plus those to
+    (x, y-1), so a column is a cumulative sum of the one before (in logs: the counts reach
+    C(m + n, n)); outside the band every path C(x + y, y) has left it.
+    """
+    mg, ng = m // g, n // g
+    lo, hi = 0, min(-((-h) // ng) - 1, m)
+    band = np.full(hi + 1, -np.inf)  # column 0 from x = lo to hi: no path has left yet
+    for y in range(1, n + 1):
+        new_lo = max((y * mg - h) // ng + 1, 0)
+        new_hi = min(-((-(y * mg + h)) // ng) - 1, m)
+        if new_hi < new_lo:
+            return 1.0
+        previous = band[new_lo - lo:]
+        if new_hi > hi:  # above column y-1's band every path has left it
+            xs = np.arange(max(hi + 1, new_lo), new_hi + 1, dtype=np.float64)
+            previous = np.concatenate((previous, _log_binom(xs + (y - 1), y - 1)))
+        start = _log_binom(new_lo - 1 + y, y) if new_lo >= 1 else -np.inf
+        cells = np.concatenate(((start,), previous[:new_hi - new_lo + 1]))
+        band = np.logaddexp.accumulate(cells)[1:]
+        lo, hi = new_lo, new_hi
+    return float(math.exp(band[m - lo] - _log_binom(m + n, n)))
 
 
 def kolmogorov_sf(n: int, x: float) -> float:
