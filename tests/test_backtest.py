@@ -301,8 +301,9 @@ def test_a_rejected_candidate_is_promoted_once_later_labels_prove_it(tmp_path: P
             "    training: {holdout_fraction: 0.05}\n"
             f"    validation: {{metric_ci: false, challenger: {{enabled: {enabled}}}}}\n")
         out = tmp_path / enabled
+        registry = "mlflow" if enabled == "true" else "memory"  # promotions reach MLflow too
         document = run_backtest(options(data, out, policies=("periodic:2",), config=config,
-                                        window="800"))
+                                        window="800", registry=registry))
         store = Store(f"sqlite:///{out / 'out' / 'state' / 'periodic-2' / 'state.db'}")
         try:
             looks = store.decisions("backtest", "challenger", limit=100)
@@ -326,6 +327,16 @@ def test_a_rejected_candidate_is_promoted_once_later_labels_prove_it(tmp_path: P
                     assert any(p.to_version == jobs[job_id].candidate_version
                                and "challenger" in p.reason
                                for p in store.promotions("backtest"))
+                from mlflow import MlflowClient
+
+                home = out / "out" / "mlflow" / "periodic-2"
+                client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+                alias = client.get_model_version_by_alias("backtest", "champion")
+                assert str(alias.version) == store.champion("backtest").version
+                for job_id in promoted:
+                    tags = client.get_model_version(
+                        "backtest", jobs[job_id].candidate_version).tags
+                    assert tags["retrainer.challenger"].startswith("promoted by look ")
         finally:
             store.close()
     assert looks_by_setting["false"] == []

@@ -329,6 +329,12 @@ def reconsider(rt: Runtime, model: ModelConfig, as_of: datetime,
                                  job_id=job_id, reason=reason, as_of=as_of,
                                  semver=_released_semver(rt, model.name, version))
     mirror(rt, model.name)
+    try:
+        rt.registry.set_version_tags(model.name, version, {
+            "retrainer.challenger": f"promoted by look {challenger.looks + 1} on "
+                                    f"{report.holdout_rows} rows"})
+    except RegistryError as error:
+        log.warning("could not tag challenger version %s: %s", version, error)
     _notify(rt, EventKind.PROMOTED, model.name, as_of,
             f"challenger {version} promoted to production (was {champion.version}) after "
             f"{report.holdout_rows} rows", job_id, version=version, previous=champion.version,
