@@ -8,8 +8,8 @@ checked against it in ``tests/monitoring/test_ks.py`` to 1e-9. Like ``method="au
   lattice paths (Hodges 1958; the "1 - p" recursion of Viehmann 2021). Equal sizes use the
   closed alternating sum, unequal ones an anti-diagonal sweep of the same recursion SciPy
   runs column by column (same arithmetic, vectorised along the diagonal), or, when one
-  sample is over 8 times the other, a sweep over the smaller one's columns counting paths
-  in logs (4-6 times faster for a week against a year; agrees to 1e-10);
+  sample is at least twice the other, a sweep over the smaller one's columns counting
+  paths (scaled cumulative sums; the two agree to 1e-10);
 * otherwise the one-sample distribution ``kstwo`` at the effective size
   ``round(n1 * n2 / (n1 + n2))`` (Simard & L'Ecuyer 2011: Durbin matrix, Pomeranz,
   Pelz-Good and the Smirnov tail, chosen by size as in SciPy).
@@ -134,11 +134,12 @@ def _outside_square(n: int, h: int) -> float:
 def _outside_band(m: int, n: int, g: int, h: int) -> float:
     """Share of lattice paths (0,0)->(m,n) leaving ``|x/m - y/n| < h/lcm``.
 
-    One step per anti-diagonal (m + n of them) or, when one sample is much smaller than the
-    other (a week of rows against a year's reference), one per column of the smaller size.
+    One step per anti-diagonal (m + n of them) or, when one sample is at most half the
+    other (a week of rows against a year's reference), one per column of the smaller size:
+    about ten times faster for 168 rows against 7,000, no faster for sizes alike.
     """
     small, large = sorted((m, n))
-    if 8 * small < large:
+    if 2 * small <= large:
         return _outside_band_columns(large, small, g, h)
     return _outside_band_diagonals(m, n, g, h)
 
@@ -176,12 +177,13 @@ def _log_binom(total: Any, k: int) -> Any:
 def _outside_band_columns(m: int, n: int, g: int, h: int) -> float:
     """The same share for ``m >= n``, column by column along y: the number of paths to
     (x, y) that have left the band is, inside it, the paths to (x-1, y) plus those to
-    (x, y-1), so a column is a cumulative sum of the one before (in logs: the counts reach
-    C(m + n, n)); outside the band every path C(x + y, y) has left it.
+    (x, y-1), so a column is a cumulative sum of the one before; outside the band every
+    path, C(x + y, y), has left it. The counts reach C(m + n, n), so a column is kept as
+    ``band * exp(scale)`` with its largest entry 1.
     """
     mg, ng = m // g, n // g
     lo, hi = 0, min(-((-h) // ng) - 1, m)
-    band = np.full(hi + 1, -np.inf)  # column 0 from x = lo to hi: no path has left yet
+    band, scale = np.zeros(hi + 1), 0.0  # column 0 from x = lo to hi: no path has left yet
     for y in range(1, n + 1):
         new_lo = max((y * mg - h) // ng + 1, 0)
         new_hi = min(-((-(y * mg + h)) // ng) - 1, m)
@@ -190,12 +192,19 @@ def _outside_band_columns(m: int, n: int, g: int, h: int) -> float:
         previous = band[new_lo - lo:]
         if new_hi > hi:  # above column y-1's band every path has left it
             xs = np.arange(max(hi + 1, new_lo), new_hi + 1, dtype=np.float64)
-            previous = np.concatenate((previous, _log_binom(xs + (y - 1), y - 1)))
-        start = _log_binom(new_lo - 1 + y, y) if new_lo >= 1 else -np.inf
+            above = np.exp(_log_binom(xs + (y - 1), y - 1) - scale)
+            previous = np.concatenate((previous, above))
+        start = math.exp(_log_binom(new_lo - 1 + y, y) - scale) if new_lo >= 1 else 0.0
         cells = np.concatenate(((start,), previous[:new_hi - new_lo + 1]))
-        band = np.logaddexp.accumulate(cells)[1:]
+        band = np.cumsum(cells)[1:]
+        top = band[-1]  # the cumulative sum is largest at the top
+        if top > 0:
+            band /= top
+            scale += math.log(top)
         lo, hi = new_lo, new_hi
-    return float(math.exp(band[m - lo] - _log_binom(m + n, n)))
+    left = band[m - lo]
+    return 0.0 if left == 0 else float(math.exp(math.log(left) + scale
+                                                 - _log_binom(m + n, n)))
 
 
 def kolmogorov_sf(n: int, x: float) -> float:
