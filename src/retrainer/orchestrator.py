@@ -28,7 +28,13 @@ from retrainer.domain import (
     TriggerDecision,
     Window,
 )
-from retrainer.exceptions import DataError, DigestMismatchError, RegistryError, UsageError
+from retrainer.exceptions import (
+    DataError,
+    DigestMismatchError,
+    IllegalTransitionError,
+    RegistryError,
+    UsageError,
+)
 from retrainer.executors import EventCallback
 from retrainer.monitoring.window import (
     drift_reading,
@@ -325,9 +331,13 @@ def reconsider(rt: Runtime, model: ModelConfig, as_of: datetime,
     if not report.passed or _artifact_refused(rt, model.name, version):
         return None
     reason = f"challenger, look {challenger.looks + 1}: " + "; ".join(report.reasons)
-    promotion = rt.store.promote(model.name, version, expected_current=champion.version,
-                                 job_id=job_id, reason=reason, as_of=as_of,
-                                 semver=_released_semver(rt, model.name, version))
+    try:
+        promotion = rt.store.promote(model.name, version, expected_current=champion.version,
+                                     job_id=job_id, reason=reason, as_of=as_of,
+                                     semver=_released_semver(rt, model.name, version))
+    except IllegalTransitionError as error:  # another scheduler changed production first
+        log.warning("challenger %s not promoted: %s", version, error)
+        return None
     mirror(rt, model.name)
     try:
         rt.registry.set_version_tags(model.name, version, {
