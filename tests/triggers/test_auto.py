@@ -70,6 +70,22 @@ def test_gate_verdicts_can_only_raise_the_rate_by_default() -> None:
     assert not evaluate(32, [], stale_free, learn_gain_rate="learn").fired
 
 
+def test_only_productions_own_readings_run_its_clock() -> None:
+    """A challenger promoted mid-way does not inherit the losses of the model it replaced."""
+    calm = [performance(d, 1.0) for d in range(-60, 0, 7)]
+    replaced = [performance(d, 2.0, version="2") for d in (2, 4)]  # before "3" took over
+    current = [performance(d, 1.0) for d in (6, 8)]
+    history = [*calm, *replaced, *current]
+    typical = (len(calm) + 2 * 4.0 + 2) / (len(calm) + 4)
+    mixed = loss_clock(history, since=T0, now=T0 + 8 * DAY, drift_weight=1.0)
+    own = loss_clock(history, since=T0, now=T0 + 8 * DAY, drift_weight=1.0, version="3")
+    # each reading's loss ratio runs the clock back to the reading before it
+    assert math.isclose(mixed.days, (2 * 2 * 4.0 + 2 * 2 * 1.0) / typical)
+    # "3"'s first reading (day 6) stands for the whole time since the last retrain
+    assert math.isclose(own.typical_loss or 0, typical)
+    assert math.isclose(own.days, 8 * 1.0 / typical)
+
+
 def test_high_loss_ages_the_model_faster() -> None:
     # a history of typical weeks at rmse 1, then a week at rmse 2 (4x the squared error)
     calm = [performance(d, 1.0) for d in range(-60, 0, 7)]

@@ -9,7 +9,9 @@ What it measures, and what it assumes:
   period ages fast; one serving an easy period barely ages. While labels lag, a binary
   classifier's label-free estimate (the expected loss of its calibrated scores,
   monitoring/estimation.py) stands in; failing that, the last measured loss, raised by the
-  importance-weighted drifted share when the drift monitor flags the dataset.
+  importance-weighted drifted share when the drift monitor flags the dataset. Only the
+  readings of the model now in production count: a challenger promoted after its retrain
+  (validation.challenger) does not inherit the losses of the model it replaced.
 * **what staleness costs** — the gain rate, in metric points (1% of the metric) per day of
   the production model's age — starts at ``gain_rate``. Every candidate was scored against
   production on the same recent holdout, so its positive relative improvement divided by
@@ -86,12 +88,16 @@ def window_loss(reading: MonitorReading) -> float | None:
 
 
 def loss_clock(history: Sequence[MonitorReading], since: datetime, now: datetime,
-               drift_weight: float) -> LossClock:
+               drift_weight: float, version: str | None = None) -> LossClock:
     losses = {r.as_of: loss for r in history
               if r.monitor == "performance" and (loss := window_loss(r)) is not None}
+    typical = sum(losses.values()) / len(losses) if losses else None
+    if version is not None:  # only production's own readings tell how fast it ages
+        history = [r for r in history if r.champion_version in (None, version)]
+        losses = {r.as_of: loss for r in history
+                  if r.monitor == "performance" and (loss := window_loss(r)) is not None}
     estimates = {r.as_of: loss for r in history
                  if r.monitor == "estimated" and (loss := window_loss(r)) is not None}
-    typical = sum(losses.values()) / len(losses) if losses else None
     drift = {r.as_of: r for r in history if r.monitor == "drift"}
     measured = 1.0  # the newest labelled window's loss over the typical loss
     ratio, days, previous = 1.0, 0.0, since
@@ -134,7 +140,7 @@ class AutoTrigger:
         stored = {(r.as_of, r.monitor) for r in ctx.history}  # this tick's may be among them
         history = [*ctx.history,
                    *(r for r in ctx.readings.values() if (r.as_of, r.monitor) not in stored)]
-        clock = loss_clock(history, since, ctx.as_of, cfg.drift_weight)
+        clock = loss_clock(history, since, ctx.as_of, cfg.drift_weight, ctx.champion.version)
         rate, measured = cfg.gain_rate, 0
         if cfg.learn_gain_rate != "off":
             learned, measured = gain_rate(ctx.gates, cfg.gain_rate, cfg.prior_days)
