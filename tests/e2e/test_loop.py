@@ -34,6 +34,7 @@ def test_drift_fires_a_retrain_that_is_promoted_then_rolled_back(project: Projec
     assert model["fired"] and model["trigger"] in ("drift", "performance"), model["reason"]
     assert tick["outcomes"][0]["state"] == "promoted", tick["outcomes"]
     assert tick["outcomes"][0]["version"] == "2"
+    assert model["challenger"] is None  # challengers are off by default
     store = project.store()
     try:  # the target's reference is stored with the version and judged in the drift reading
         reference = store.get_version("pm25", "1").profile["target"]

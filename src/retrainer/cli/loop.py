@@ -35,6 +35,9 @@ def tick_json(report: Any) -> dict[str, Any]:
             {
                 "model": m.model,
                 "champion": m.champion,
+                "challenger": None if m.challenger is None else {
+                    "version": m.challenger.to_version, "replaced": m.challenger.from_version,
+                    "job_id": m.challenger.job_id, "reason": m.challenger.reason},
                 "readings": {k: reading_json(r) for k, r in m.readings.items()},
                 "fired": bool(m.evaluation and m.evaluation.fire),
                 "trigger": m.evaluation.trigger if m.evaluation else None,
@@ -72,7 +75,7 @@ def tick_table(report: Any) -> Table:
         decision = m.evaluation.reason if m.evaluation else "-"
         table.add_row(
             m.model,
-            m.champion or "-",
+            (m.champion or "-") + (" (challenger promoted)" if m.challenger else ""),
             drift.summary if drift else "-",
             perf.summary if perf else "-",
             ("[bold]fired[/] " if m.evaluation and m.evaluation.fire else "") + decision,
