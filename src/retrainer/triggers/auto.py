@@ -89,13 +89,14 @@ def window_loss(reading: MonitorReading) -> float | None:
 
 def loss_clock(history: Sequence[MonitorReading], since: datetime, now: datetime,
                drift_weight: float, version: str | None = None) -> LossClock:
-    losses = {r.as_of: loss for r in history
-              if r.monitor == "performance" and (loss := window_loss(r)) is not None}
-    typical = sum(losses.values()) / len(losses) if losses else None
+    scored = [(r, loss) for r in history
+              if r.monitor == "performance" and (loss := window_loss(r)) is not None]
+    every = {r.as_of: loss for r, loss in scored}  # one loss per tick, as stored
+    typical = sum(every.values()) / len(every) if every else None
     if version is not None:  # only production's own readings tell how fast it ages
         history = [r for r in history if r.champion_version in (None, version)]
-        losses = {r.as_of: loss for r in history
-                  if r.monitor == "performance" and (loss := window_loss(r)) is not None}
+    losses = {r.as_of: loss for r, loss in scored
+              if version is None or r.champion_version in (None, version)}
     estimates = {r.as_of: loss for r in history
                  if r.monitor == "estimated" and (loss := window_loss(r)) is not None}
     drift = {r.as_of: r for r in history if r.monitor == "drift"}
