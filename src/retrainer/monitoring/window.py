@@ -168,13 +168,9 @@ def performance_reading(
     report = evaluate_performance(
         current, champion.metrics, model.monitors.performance, model.metric, len(labelled)
     )
-    summary = (
-        f"{report.metric} {report.value:.4g} vs baseline {report.baseline:.4g} "
-        f"({report.degradation:+.1%} worse)"
-        if report.degradation >= 0
-        else f"{report.metric} {report.value:.4g} vs baseline {report.baseline:.4g} "
-        f"({-report.degradation:.1%} better)"
-    )
+    direction = f"{report.degradation:+.1%} worse" if report.degradation >= 0 else (
+        f"{-report.degradation:.1%} better")
+    summary = f"{report.metric} {report.value:.4g} vs baseline {report.baseline:.4g} ({direction})"
     return _reading(
         model, "performance", window, as_of,
         rows=len(labelled),
