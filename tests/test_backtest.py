@@ -353,6 +353,13 @@ def test_a_policy_without_a_production_model_says_why(history_csv: Path,
     always = document["policies"][0]
     assert always["unscored"] == document["batches"] and always["retrains"] == 0
     assert "skipped" in always["unscored_reason"] and "min_rows" in always["unscored_reason"]
+    shown = CliRunner().invoke(app, [
+        "backtest", str(history_csv), "--target", "y", "--time-column", "time", "--batch",
+        str(BATCH_ROWS), "--initial", "600", "--policies", "never,always", "--workers", "1",
+        "--config", str(config), "--output", str(tmp_path / "cli")])
+    assert shown.exit_code == 1  # outputs written, but nothing was scored
+    assert "no policy scored a batch" in " ".join(shown.output.split())
+    assert (tmp_path / "cli" / "backtest.json").exists()
     scored = run_backtest(options(history_csv, tmp_path / "ok", policies=("always",)))
     assert scored["policies"][0]["unscored"] == 0
     assert scored["policies"][0]["unscored_reason"] is None

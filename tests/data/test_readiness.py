@@ -119,8 +119,8 @@ def test_null_shares_name_the_column_and_the_numbers() -> None:
     frame.loc[:59, "y"] = np.nan
     result = NullShareCheck().check(frame, _ctx())
     assert not result.passed
-    assert result.reason == ("feature 'temp' is 63% null (max 20%); "
-                             "target 'y' is 60% null (max 50%)")
+    assert result.reason == ("feature 'temp' is 63% null (max 20%, readiness.max_null_share); "
+                             "target 'y' is 60% null (max 50%, readiness.max_label_null_share)")
     assert result.details["shares"] == {"temp": 0.63, "wind": 0.0, "y": 0.6}
     relaxed = _model(readiness={"max_null_share": "70%", "max_label_null_share": 0.6})
     assert NullShareCheck().check(frame, _ctx(relaxed)).passed
@@ -186,4 +186,5 @@ def test_beijing_window_with_a_broken_sensor(beijing: pd.DataFrame) -> None:
     ctx = ReadinessContext(model, window, FEATURES, schema_of(beijing, FEATURES, CATEGORICAL))
     results = _by_name(frame, ctx)
     assert results["schema"].passed and results["min_rows"].passed
-    assert results["null_share"].reason == "feature 'TEMP' is 63% null (max 20%)"
+    assert results["null_share"].reason == ("feature 'TEMP' is 63% null "
+                                                "(max 20%, readiness.max_null_share)")

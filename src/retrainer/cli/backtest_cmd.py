@@ -106,6 +106,10 @@ def backtest(
                 highlight=False)
     console.print(f"{document['seconds']:.0f} s; wrote {output / 'backtest.json'} and "
                   f"{output / 'report.html'}", highlight=False)
+    if all(row["unscored"] == document["batches"] for row in document["policies"]):
+        err_console.print("[red]no policy scored a batch: no model could be trained (above)[/]",
+                          highlight=False)
+        raise typer.Exit(1)
 
 
 SHARES_CAPTION = "gain: share of always's gain over never; cost: share of always's retrains"

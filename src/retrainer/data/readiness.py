@@ -16,7 +16,7 @@ columns and numbers, and whose ``details`` hold the same evidence as JSON.
 >>> [(r.name, r.passed) for r in check_readiness(frame, ctx)]
 [('schema', True), ('min_rows', True), ('null_share', False), ('freshness', True)]
 >>> check_readiness(frame, ctx)[2].reason
-"feature 'x' is 50% null (max 20%)"
+"feature 'x' is 50% null (max 20%, readiness.max_null_share)"
 """
 
 from __future__ import annotations
@@ -163,6 +163,7 @@ class NullShareCheck:
             return CheckResult(self.name, True, "no rows to check", {"shares": {}})
         limits = {c: ("feature", readiness.max_null_share) for c in ctx.features}
         limits[ctx.model.target] = ("target", readiness.max_label_null_share)
+        setting = {"feature": "max_null_share", "target": "max_label_null_share"}
         present = [c for c in limits if c in frame.columns]
         shares = frame[present].isna().mean()
         failures = []
@@ -171,7 +172,8 @@ class NullShareCheck:
             share = float(shares[column])
             if share > limit:
                 failures.append(
-                    f"{role} {column!r} is {_pct(share, limit)} null (max {_pct(limit)})"
+                    f"{role} {column!r} is {_pct(share, limit)} null (max {_pct(limit)}, "
+                    f"readiness.{setting[role]})"
                 )
         details = {"shares": {c: float(shares[c]) for c in present},
                    "max_null_share": readiness.max_null_share,
