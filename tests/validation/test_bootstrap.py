@@ -62,7 +62,7 @@ def test_vectorised_regression_scores_equal_compute_metrics(metric):
         assert v == pytest.approx(compute_metrics(Task.REGRESSION, y[r], candidate[r])[metric])
 
 
-@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("k", [2, 3, 5])
 @pytest.mark.parametrize("metric", [m for m, s in METRICS.items()
                                     if s.task is Task.CLASSIFICATION])
 def test_vectorised_classification_scores_equal_compute_metrics(metric, k):
@@ -77,6 +77,26 @@ def test_vectorised_classification_scores_equal_compute_metrics(metric, k):
     for r, v in zip(rows, values, strict=True):
         expected = compute_metrics(Task.CLASSIFICATION, labels[r], proba[r], classes)[metric]
         assert v == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "f1"])
+def test_multiclass_resamples_missing_classes_score_like_compute_metrics(metric):
+    rng = np.random.default_rng(5)
+    labels = np.array([0] * 30 + [1] * 30 + [2] * 3 + [3] * 2)
+    proba = rng.dirichlet(np.ones(4), len(labels))
+    proba[np.arange(len(labels)), labels] += 0.3
+    proba /= proba.sum(axis=1, keepdims=True)
+    classes = [0, 1, 2, 3]
+    rows = np.vstack([
+        rng.integers(0, 60, (3, 65)),  # classes 0 and 1 only
+        np.r_[np.arange(60), 60, 61, 62, 63, 64][None, :],  # every class
+        np.zeros((1, 65), dtype=int),  # class 0 only: AUC undefined
+    ])
+    values = _Scorer(metric, labels, proba, classes)(rows)
+    for r, v in zip(rows, values, strict=True):
+        expected = compute_metrics(Task.CLASSIFICATION, labels[r], proba[r], classes)[metric]
+        assert v == pytest.approx(expected, rel=1e-9, nan_ok=True)
+    assert (metric == "roc_auc") == bool(np.isnan(values[-1]))
 
 
 def test_blocks_widen_the_interval_for_autocorrelated_errors():

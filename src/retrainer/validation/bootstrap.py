@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 from scipy import stats as sps
-from sklearn import metrics as skm
 
 from retrainer.domain.metrics import METRICS, Task
 from retrainer.domain.validation import StatTestResult
@@ -82,7 +81,7 @@ class _Scorer:
             return mean
         if self.proba.shape[1] == 2:
             return self._binary(rows)
-        return np.array([self._one(r) for r in rows])
+        return self._multiclass(rows)
 
     def _binary(self, rows: np.ndarray) -> np.ndarray:
         """Binary ROC AUC (Mann-Whitney on midranks) and f1, vectorised over resamples."""
@@ -99,17 +98,35 @@ class _Scorer:
             wrong = (predicted != positive).sum(axis=1)
             return np.where(2 * tp + wrong > 0, 2 * tp / (2 * tp + wrong), 0.0)
 
-    def _one(self, rows: np.ndarray) -> float:
-        index, proba = self.index[rows], self.proba[rows]
+    def _multiclass(self, rows: np.ndarray) -> np.ndarray:
+        """Macro one-vs-rest ROC AUC over the classes present in each resample (NaN with
+        fewer than two), and macro f1 over every class, vectorised over resamples: the same
+        numbers as ``compute_metrics`` on each resample."""
+        index = self.index[rows]
+        k = self.proba.shape[1]
         if self.metric == "roc_auc":
-            if len(np.unique(index)) < 2:
-                return math.nan
-            classes = list(range(proba.shape[1]))
-            return compute_metrics(Task.CLASSIFICATION, index, proba, classes)["roc_auc"]
-        predicted = np.argmax(proba, axis=1)
-        labels = np.arange(proba.shape[1])
-        return float(skm.f1_score(index, predicted, average="macro", labels=labels,
-                                  zero_division=0.0))
+            per_class = np.full((rows.shape[0], k), np.nan)
+            for c in range(k):
+                positive = index == c
+                m = positive.sum(axis=1).astype("float64")
+                n = rows.shape[1] - m
+                ranks = sps.rankdata(self.proba[rows, c], method="average", axis=1)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    auc = ((ranks * positive).sum(axis=1) - m * (m + 1) / 2) / (m * n)
+                per_class[:, c] = np.where(m > 0, auc, np.nan)
+            present = np.isfinite(per_class).sum(axis=1)
+            with np.errstate(invalid="ignore"):
+                mean = np.nansum(per_class, axis=1) / present
+            return np.where(present >= 2, mean, np.nan)
+        predicted = np.argmax(self.proba, axis=1)[rows]
+        f1 = np.zeros((rows.shape[0], k))
+        for c in range(k):
+            truth, guess = index == c, predicted == c
+            tp = (truth & guess).sum(axis=1)
+            wrong = (truth != guess).sum(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                f1[:, c] = np.where(2 * tp + wrong > 0, 2 * tp / (2 * tp + wrong), 0.0)
+        return f1.mean(axis=1)
 
 
 def _resampled(scorers: list[_Scorer], n: int, resamples: int, block_length: int,
