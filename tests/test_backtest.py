@@ -235,6 +235,32 @@ def test_drift_policy_retrains_on_label_shift_alone(tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_class_that_appears_later_is_scored_then_learned(tmp_path: Path) -> None:
+    """Labels the production model never saw count as its mistakes; a candidate that learned
+    them is compared with it over every class, and wins."""
+    from retrainer.store import Store
+
+    frame = drifting(2200, seed=4)
+    frame["y"] = np.where(frame["x1"] > 0, "up", "down")
+    frame.loc[(frame.index >= 1200) & (frame["x2"] > 0.5), "y"] = "new"
+    path = tmp_path / "classes.csv"
+    frame.to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, policies=("never", "always")))
+    never, always = document["policies"]
+    assert never["unscored"] == 0 and always["unscored"] == 0
+    assert always["metric"] > never["metric"] + 0.05
+    store = Store(f"sqlite:///{tmp_path / 'out' / 'state' / 'always' / 'state.db'}")
+    try:
+        champion = store.champion("backtest")
+        assert champion is not None and champion.metrics["accuracy"] > 0.8
+        assert {job.state.value for job in store.list_jobs("backtest")} <= {"promoted",
+                                                                            "rejected"}
+    finally:
+        store.close()
+    tail = never["per_batch"][-3:]  # "new" rows are a quarter of each late batch
+    assert all(value is not None and value < 0.8 for value in tail)
+
+
 def test_refit_on_holdout_registers_the_recipe_fitted_on_the_whole_window(
         history_csv: Path, tmp_path: Path) -> None:
     from retrainer.store import Store

@@ -325,7 +325,8 @@ def reconsider(rt: Runtime, model: ModelConfig, as_of: datetime,
         return None
     candidate, production = rt.bundle(challenger.version), rt.bundle(champion)
     report = challengers.look_again(model, challenger, labelled, candidate.prediction(labelled),
-                                    production.prediction(labelled), candidate.classes)
+                                    production.prediction(labelled), candidate.classes,
+                                    production.classes)
     rt.store.add_decision(challengers.look_decision(model, challenger, report, as_of))
     version, job_id = challenger.version.version, challenger.job.id
     if not report.passed or _artifact_refused(rt, model.name, version):

@@ -121,8 +121,12 @@ def test_classification_labels_and_class_coverage(train_test, make_model):
     assert fit.bundle.classes == ["high", "low", "mid"]
     only_recent_class = train.assign(level="a")
     only_recent_class.loc[only_recent_class.index[-5:], "level"] = "b"
-    with pytest.raises(TrainingError, match="lacks some classes"):
-        fit_candidate(only_recent_class, make_model("lightgbm", "classification", "level"))
+    # a class new in the newest rows: no early stopping (it could not score the class), a
+    # plain fit that learns every class
+    fit = fit_candidate(only_recent_class, make_model("lightgbm", "classification", "level"))
+    assert fit.best_iteration is None and fit.rows_early_stopping == 0
+    assert fit.bundle.classes == ["a", "b"]
+    assert fit.bundle.prediction(only_recent_class.tail(5)).shape == (5, 2)
     with pytest.raises(TrainingError, match="at least two classes"):
         fit_candidate(train.assign(level="a"), make_model("lightgbm", "classification", "level"))
 

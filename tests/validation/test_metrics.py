@@ -125,9 +125,18 @@ def test_multiclass_auc_averages_the_classes_present(rng):
     assert result["roc_auc"] == pytest.approx(expected)
 
 
+def test_a_label_the_model_never_saw_is_scored_at_probability_zero():
+    y = ["a", "b", "z", "a"]
+    proba = [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]]
+    widened = [[0.9, 0.1, 0.0], [0.2, 0.8, 0.0], [0.6, 0.4, 0.0], [0.7, 0.3, 0.0]]
+    result = compute_metrics(Task.CLASSIFICATION, y, proba, classes=["a", "b"])
+    assert result == compute_metrics(Task.CLASSIFICATION, y, widened, classes=["a", "b", "z"])
+    assert result["accuracy"] == 0.75  # the "z" row is wrong
+    assert result["log_loss"] > 8  # and costs the clipped log of 0
+    assert row_losses("zero_one", y, proba, ["a", "b"]).tolist() == [0.0, 0.0, 1.0, 0.0]
+
+
 def test_bad_inputs_raise_validation_error():
-    with pytest.raises(ValidationError, match="not one of the model's classes"):
-        compute_metrics(Task.CLASSIFICATION, ["z"], [[0.5, 0.5]], classes=["a", "b"])
     with pytest.raises(ValidationError, match="3 columns"):
         compute_metrics(Task.CLASSIFICATION, [0], [[0.5, 0.5]], classes=[0, 1, 2])
     with pytest.raises(ValidationError, match="2 targets but 1 predictions"):

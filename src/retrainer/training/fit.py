@@ -95,7 +95,8 @@ def fit_candidate(
     ``params`` replaces ``training.params`` (tuned or production hyperparameters). Boosters:
     early stopping on the most recent ``training.early_stopping_fraction`` of ``train`` with
     ``training.early_stopping_rounds``, then a refit on all of ``train`` with the best number
-    of rounds (fraction 0: a plain fit with ``n_estimators``). ``warm``: the same, adding at
+    of rounds (fraction 0, or a class found only in that slice: a plain fit with
+    ``n_estimators``). ``warm``: the same, adding at
     most ``warm.max_new_rounds`` rounds to the production booster and keeping its
     preprocessing. Other estimators: a plain fit. Raises DataError for unusable data and
     TrainingError when fitting fails.
@@ -116,8 +117,10 @@ def fit_candidate(
     rows_es = 0
     try:
         with threadpool_limits(limits=n_jobs):
-            if is_booster(cfg.trainer) and cfg.early_stopping_fraction > 0:
-                older, recent = _early_stopping_split(train, model, template)
+            split = (_early_stopping_split(train, model, template)
+                     if is_booster(cfg.trainer) and cfg.early_stopping_fraction > 0 else None)
+            if split is not None:
+                older, recent = split
                 rows_es = len(recent)
                 best = _best_rounds(
                     estimator,
@@ -175,7 +178,12 @@ def fit_early_stopped(
     try:
         with threadpool_limits(limits=n_jobs):
             if is_booster(cfg.trainer) and cfg.early_stopping_fraction > 0:
-                older, recent = _early_stopping_split(train, model, template)
+                split = _early_stopping_split(train, model, template)
+                if split is None:
+                    raise TrainingError(
+                        "the part before the early-stopping slice lacks some classes; lower "
+                        "training.early_stopping_fraction or widen the training window")
+                older, recent = split
                 valid = (template.prepare(recent), encode_target(recent[model.target], template))
                 _fit_early_stopping(
                     estimator, cfg.trainer, template.prepare(older),
@@ -228,7 +236,9 @@ def _booster_copy(booster: Any, trainer: str) -> Any:
 
 def _early_stopping_split(
     train: pd.DataFrame, model: ModelConfig, template: ModelBundle
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(older rows, the most recent slice), or None when a class appears only in the slice
+    (a class new in the data): early stopping cannot score what the fit never saw."""
     fraction = model.training.early_stopping_fraction
     older, recent = time_split(train, model.time_column, fraction)
     if older.empty or recent.empty:
@@ -239,10 +249,7 @@ def _early_stopping_split(
     if template.classes is not None:
         present = np.unique(encode_target(older[model.target], template))
         if len(present) < len(template.classes):
-            raise TrainingError(
-                "the part before the early-stopping slice lacks some classes; lower "
-                "training.early_stopping_fraction or widen the training window"
-            )
+            return None
     return older, recent
 
 

@@ -173,6 +173,7 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
         holdout_start=_iso(holdout_times.min()),
         holdout_end=_iso(holdout_times.max()),
         classes=fit.bundle.classes,
+        champion_classes=champion_bundle.classes if champion_bundle is not None else None,
         trigger=job.trigger,
         slice_values={c.column: holdout[c.column].to_numpy()
                       for c in model.validation.slices if c.column in holdout.columns},

@@ -78,7 +78,7 @@ def due(challenger: Challenger, rows: int, model: ModelConfig) -> bool:
 
 def look_again(model: ModelConfig, challenger: Challenger, labelled: pd.DataFrame,
                candidate_prediction: Any, champion_prediction: Any,
-               classes: Any = None) -> ValidationReport:
+               classes: Any = None, champion_classes: Any = None) -> ValidationReport:
     """The gate on the grown evidence, with its share of ``alpha``."""
     cfg = model.validation
     stricter = model.model_copy(update={"validation": cfg.model_copy(
@@ -93,6 +93,7 @@ def look_again(model: ModelConfig, challenger: Challenger, labelled: pd.DataFram
         holdout_start=pd.Timestamp(times.min()).isoformat(),
         holdout_end=pd.Timestamp(times.max()).isoformat(),
         classes=classes,
+        champion_classes=champion_classes,
         trigger=challenger.job.trigger,
         slice_values={c.column: labelled[c.column].to_numpy()
                       for c in cfg.slices if c.column in labelled.columns},

@@ -29,7 +29,7 @@ from retrainer.domain.validation import GateResult, SliceResult, StatTestResult,
 from retrainer.exceptions import DataError
 from retrainer.validation.bootstrap import metric_intervals
 from retrainer.validation.compare import compare
-from retrainer.validation.metrics import compute_metrics
+from retrainer.validation.metrics import compute_metrics, widen
 from retrainer.validation.slices import check_slices
 
 TEST_NAMES = {
@@ -166,6 +166,7 @@ def evaluate_candidate(
     trigger: str | None = None,
     slice_values: dict[str, Any] | None = None,
     cv: dict[str, Any] | None = None,
+    champion_classes: Any = None,
 ) -> ValidationReport:
     """Decide whether the candidate may replace the champion; explain every check.
 
@@ -173,14 +174,22 @@ def evaluate_candidate(
     predictions (no champion yet, or one that could not score the holdout) only the absolute
     gates decide. ``trigger`` selects non-inferiority mode; ``slice_values`` maps each
     ``validation.slices`` column to its holdout values; ``cv`` holds both recipes' CV fold
-    scores (``cv_paired_t``). Raises ValidationError when the inputs cannot be scored (shape or
-    label mismatch, a test that does not fit the model) and DataError for a missing slice column.
+    scores (``cv_paired_t``). A champion that knows other classes than the candidate
+    (``champion_classes``) is scored with it over all of them; a class a model never saw gets
+    probability 0. Raises ValidationError when the inputs cannot be scored (shape mismatch, a
+    test that does not fit the model) and DataError for a missing slice column.
     """
     cfg = model.validation
     spec = METRICS[model.metric]
     task = model.task
     y = np.asarray(y_true)
     classes_list = None if classes is None else list(classes)
+    if (champion_prediction is not None and classes_list is not None
+            and champion_classes is not None and list(champion_classes) != classes_list):
+        both = [*classes_list, *(c for c in champion_classes if c not in set(classes_list))]
+        candidate_prediction = widen(candidate_prediction, classes_list, both)
+        champion_prediction = widen(champion_prediction, list(champion_classes), both)
+        classes_list = both
     candidate_metrics = compute_metrics(task, y, candidate_prediction, classes_list)
     gates = check_gates(cfg.gates, candidate_metrics)
     reasons = [_gate_reason(g) for g in gates]

@@ -18,6 +18,7 @@ outside_20pct -> 1 - accuracy_within_20pct.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -62,14 +63,38 @@ def _classification(
         raise ValidationError("no rows to score")
     if not np.isfinite(proba).all():
         raise ValidationError("probabilities must be finite")
+    known = cls.tolist()
+    known_set = set(known)
+    unseen = [value for value in dict.fromkeys(y.tolist()) if value not in known_set]
+    if unseen:  # a class the model never saw: it gave it probability 0 and is scored so
+        cls = np.asarray([*known, *unseen], dtype=object)
+        proba = widen(proba, known, cls.tolist())
     lookup = {value: i for i, value in enumerate(cls.tolist())}
-    try:
-        index = np.fromiter((lookup[v] for v in y.tolist()), dtype="int64", count=len(y))
-    except KeyError as error:
-        raise ValidationError(
-            f"label {error.args[0]!r} is not one of the model's classes {cls.tolist()}"
-        ) from None
+    index = np.fromiter((lookup[v] for v in y.tolist()), dtype="int64", count=len(y))
     return y, proba, cls, index
+
+
+def widen(proba: Any, known: Sequence[Any], classes: Sequence[Any]) -> np.ndarray:
+    """A probability matrix over ``known`` classes laid out over ``classes`` (a superset):
+    the classes the model does not know get probability 0.
+
+    >>> widen([[0.2, 0.8]], ["no", "yes"], ["maybe", "no", "yes"]).tolist()
+    [[0.0, 0.2, 0.8]]
+    """
+    proba = np.asarray(proba, dtype="float64")
+    if proba.ndim == 1:
+        proba = np.column_stack([1.0 - proba, proba])
+    if list(known) == list(classes):
+        return proba
+    laid_out = set(classes)
+    missing = [c for c in known if c not in laid_out]
+    if missing:
+        raise ValidationError(f"classes {missing} are not among {list(classes)}")
+    out = np.zeros((len(proba), len(classes)))
+    position = {c: i for i, c in enumerate(classes)}
+    for column, c in enumerate(known):
+        out[:, position[c]] = proba[:, column]
+    return out
 
 
 def compute_metrics(
