@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -139,11 +140,12 @@ def _policy_table(result: dict[str, Any], scope: str, columns: list[str],
     higher = result["higher_is_better"]
     table = Table(title=f"{result['dataset']}: {result['rows']:,} rows, {scope}, "
                         f"{result['metric']} ({'higher' if higher else 'lower'} is better)",
-                  caption=SHARES_CAPTION if shares else None)
+                  caption=SHARES_CAPTION if shares else None, box=box.SIMPLE_HEAD,
+                  collapse_padding=True, pad_edge=False)
     table.add_column("policy", no_wrap=True,
                      min_width=max(len(row["name"]) for row in result["policies"]))
     for column in [*columns, *(("gain", "cost") if shares else ())]:
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", min_width=len(column))
     return table
 
 
