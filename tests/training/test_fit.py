@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from retrainer.exceptions import DataError, TrainingError
-from retrainer.training.fit import fit_candidate, time_split
+from retrainer.training.fit import fit_candidate, fit_early_stopped, time_split
 
 
 def _rmse(a, b) -> float:
@@ -127,6 +127,9 @@ def test_classification_labels_and_class_coverage(train_test, make_model):
     assert fit.best_iteration is None and fit.rows_early_stopping == 0
     assert fit.bundle.classes == ["a", "b"]
     assert fit.bundle.prediction(only_recent_class.tail(5)).shape == (5, 2)
+    fold = fit_early_stopped(only_recent_class, make_model("lightgbm", "classification",
+                                                           "level"), {})
+    assert fold.classes == ["a", "b"]  # a cross-validation fold's fit does the same
     with pytest.raises(TrainingError, match="at least two classes"):
         fit_candidate(train.assign(level="a"), make_model("lightgbm", "classification", "level"))
 

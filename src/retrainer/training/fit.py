@@ -165,7 +165,8 @@ def fit_early_stopped(
 ) -> ModelBundle:
     """One cross-validation fit: boosters stop early on the most recent slice of ``train``
     and the early-stopped model is returned as is (no refit); ``callbacks`` go to the booster
-    (LightGBM callables or XGBoost ``TrainingCallback`` objects). Other estimators: a plain fit.
+    (LightGBM callables or XGBoost ``TrainingCallback`` objects). Other estimators, and a class
+    found only in that slice: a plain fit.
 
     Raises DataError / TrainingError like ``fit_candidate``; exceptions raised by a callback
     (e.g. ``optuna.TrialPruned``) propagate unchanged.
@@ -177,12 +178,9 @@ def fit_early_stopped(
     estimator = make_estimator(cfg.trainer, model.task, params, cfg.seed, n_jobs)
     try:
         with threadpool_limits(limits=n_jobs):
-            if is_booster(cfg.trainer) and cfg.early_stopping_fraction > 0:
-                split = _early_stopping_split(train, model, template)
-                if split is None:
-                    raise TrainingError(
-                        "the part before the early-stopping slice lacks some classes; lower "
-                        "training.early_stopping_fraction or widen the training window")
+            split = (_early_stopping_split(train, model, template)
+                     if is_booster(cfg.trainer) and cfg.early_stopping_fraction > 0 else None)
+            if split is not None:
                 older, recent = split
                 valid = (template.prepare(recent), encode_target(recent[model.target], template))
                 _fit_early_stopping(
