@@ -261,6 +261,52 @@ def test_a_class_that_appears_later_is_scored_then_learned(tmp_path: Path) -> No
     assert all(value is not None and value < 0.8 for value in tail)
 
 
+def test_a_column_sparse_by_nature_is_trained_on_and_a_rise_in_its_nulls_is_caught(
+        tmp_path: Path) -> None:
+    """The null-share limit of a feature is the absolute cap or, when production already
+    trained on a sparser column, production's share plus the allowed rise."""
+    from retrainer.store import Store
+
+    frame = drifting()
+    rng = np.random.default_rng(1)
+    frame.loc[rng.random(len(frame)) < 0.35, "site"] = None
+    sparse = tmp_path / "sparse.csv"
+    frame.to_csv(sparse, index=False)
+    # no config: the first model's limit comes from the initial period, so every job trains
+    document = run_backtest(options(sparse, tmp_path / "plain", policies=("always",)))
+    assert document["policies"][0]["unscored"] == 0
+    assert document["policies"][0]["retrains"] == document["batches"] - 1
+
+    frame = drifting()
+    share = np.where(frame.index < 600, 0.1, 0.28)  # the first window is 10% null, then 28%
+    frame.loc[rng.random(len(frame)) < share, "site"] = None
+    rising = tmp_path / "rising.csv"
+    frame.to_csv(rising, index=False)
+
+    def skipped(rise: float) -> list[str]:
+        config = tmp_path / f"rise-{rise}.yaml"
+        config.write_text(
+            "models:\n  - name: m\n    source: {kind: csv, path: h.csv}\n"
+            "    time_column: time\n    target: y\n    task: regression\n"
+            "    training_window: 600h\n    min_rows: 100\n"
+            f"    readiness: {{max_null_share: 0.2, max_null_share_rise: {rise}}}\n")
+        out = tmp_path / f"out-{rise}"
+        run_backtest(options(rising, tmp_path, policies=("always",), config=config,
+                             output=out))
+        store = Store(f"sqlite:///{out / 'state' / 'always' / 'state.db'}")
+        try:
+            return [job.state_reason or "" for job in store.list_jobs("backtest")
+                    if job.state.value == "skipped"]
+        finally:
+            store.close()
+
+    # production trained on ~10% nulls: 28% passes within a rise of 30 points, not of 0
+    assert skipped(0.3) == []
+    reasons = skipped(0.0)
+    assert reasons and all("feature 'site' is" in r and "(max 20%, readiness.max_null_share)"
+                           in r for r in reasons)
+
+
 def test_refit_on_holdout_registers_the_recipe_fitted_on_the_whole_window(
         history_csv: Path, tmp_path: Path) -> None:
     from retrainer.store import Store
@@ -424,6 +470,24 @@ def test_row_order_is_time_without_a_time_column() -> None:
     assert history.duration(Size(24)) == timedelta(hours=24)
     with pytest.raises(UsageError, match="periods"):
         prepare_history(frame, None, "y", Size(7, "d"), Size(300))
+
+
+def test_a_unix_time_column_is_read_as_dates_when_periods_are_asked_for() -> None:
+    frame = drifting(1000)
+    dated = prepare_history(frame, "time", "y", Size(7, "d"), Size(14, "d"))
+    since_epoch = frame["time"] - pd.Timestamp("1970-01-01", tz="UTC")
+    seconds = frame.assign(time=since_epoch // pd.Timedelta(seconds=1))
+    millis = frame.assign(time=since_epoch // pd.Timedelta(milliseconds=1))
+    for numeric in (seconds, millis):
+        history = prepare_history(numeric.sample(frac=1, random_state=0), "time", "y",
+                                  Size(7, "d"), Size(14, "d"))
+        assert history.boundaries == dated.boundaries
+        assert history.frame["time"].equals(dated.frame["time"])
+    counter = frame.assign(time=np.arange(len(frame)))
+    with pytest.raises(UsageError, match="holding dates or Unix times"):
+        prepare_history(counter, "time", "y", Size(7, "d"), Size(300))
+    by_rows = prepare_history(seconds, "time", "y", Size(100), Size(300))  # counts: row order
+    assert by_rows.time_column != "time" and by_rows.batches == 7
 
 
 def test_shares_of_always_follow_the_metric_direction() -> None:

@@ -179,6 +179,9 @@ class LabelsConfig(Strict):
 
 class ReadinessConfig(Strict):
     max_null_share: Fraction = Field(0.2, le=1.0)  # per feature column
+    # a feature already this sparse in production's training rows may be up to this much
+    # more so: a column that is often empty by nature is not a broken pipeline
+    max_null_share_rise: Fraction = Field(0.1, le=1.0)
     max_label_null_share: Fraction = Field(0.5, le=1.0)
     max_staleness: Duration | None = None  # newest row must be at most this old at as_of
 

@@ -14,7 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from retrainer.config import ModelConfig
-from retrainer.data.readiness import CheckResult, ReadinessContext, check_readiness
+from retrainer.data.readiness import (
+    CheckResult,
+    ReadinessContext,
+    check_readiness,
+    null_shares_of,
+)
 from retrainer.data.sources import make_source
 from retrainer.domain import (
     Event,
@@ -198,6 +203,7 @@ def readiness(rt: Runtime, model: ModelConfig, as_of: datetime) -> list[CheckRes
         window=window,
         features=model.feature_columns(list(frame.columns)),
         expected_schema=expected,
+        reference_null_shares=null_shares_of(champion.profile if champion else None),
     )
     return check_readiness(frame, context)
 

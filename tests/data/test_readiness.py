@@ -126,6 +126,33 @@ def test_null_shares_name_the_column_and_the_numbers() -> None:
     assert NullShareCheck().check(frame, _ctx(relaxed)).passed
 
 
+def test_a_feature_sparse_in_productions_training_rows_may_rise_by_the_allowed_share() -> None:
+    frame = _frame(100)
+    frame.loc[:37, "temp"] = np.nan  # 38% null
+    frame.loc[:24, "wind"] = None  # 25% null
+    model = _model()
+    context = ReadinessContext(model, WINDOW, ["temp", "wind"], None,
+                               reference_null_shares={"temp": 0.3, "wind": 0.05})
+    result = NullShareCheck().check(frame, context)
+    # temp: 30% in production + 10% rise = 40% >= 38%; wind: 5% + 10% < the 20% cap
+    assert not result.passed
+    assert result.reason == "feature 'wind' is 25% null (max 20%, readiness.max_null_share)"
+    assert result.details["limits"]["temp"] == pytest.approx(0.4)
+    frame.loc[:45, "temp"] = np.nan  # 46% null
+    frame["wind"] = "N"
+    risen = NullShareCheck().check(frame, context)
+    assert risen.reason == ("feature 'temp' is 46% null (max 40%, production trained on 30% "
+                            "null + readiness.max_null_share_rise)")
+    frame.loc[:45, "temp"] = 0.0
+    frame.loc[:31, "temp"] = np.nan  # 32%: within 30% + 10%, not within 30% + 0
+    assert NullShareCheck().check(frame, context).passed
+    strict = _model(readiness={"max_null_share_rise": 0})
+    no_rise = ReadinessContext(strict, WINDOW, ["temp", "wind"], None,
+                               reference_null_shares={"temp": 0.3})
+    assert "(max 30%, production trained on 30% null" in NullShareCheck().check(
+        frame, no_rise).reason
+
+
 def test_freshness() -> None:
     model = _model(readiness={"max_staleness": "1d"})
     fresh = FreshnessCheck().check(_frame(), _ctx(model))  # newest row 1h before the end

@@ -26,7 +26,8 @@ def backtest(
     data: Annotated[Path, typer.Argument(help="History: CSV (gzip allowed) or Parquet.")],
     target: Annotated[str, typer.Option("--target", help="The column to predict.")],
     time_column: Annotated[str | None, typer.Option(
-        "--time-column", help="Event time; without it, row order is time.")] = None,
+        "--time-column",
+        help="Event time (dates or Unix times); without it, row order is time.")] = None,
     task: Annotated[Task | None, typer.Option(
         "--task", help="Inferred from the target when absent.")] = None,
     metric: Annotated[str | None, typer.Option(

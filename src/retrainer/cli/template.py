@@ -40,7 +40,8 @@ models:
     training_window: 180d       # train on the latest 180 days; the most recent 20% is the holdout
     monitoring_window: 7d       # watch the latest 7 days
     min_rows: 10000
-    readiness: {max_null_share: 20%, max_label_null_share: 50%, max_staleness: 2d}
+    readiness: {max_null_share: 20%, max_null_share_rise: 10%, max_label_null_share: 50%,
+                max_staleness: 2d}
 
     monitors:
       drift:

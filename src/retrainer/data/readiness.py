@@ -41,6 +41,7 @@ __all__ = [
     "SchemaCheck",
     "check_readiness",
     "default_checks",
+    "null_shares_of",
     "schema_of",
 ]
 
@@ -64,6 +65,8 @@ class ReadinessContext:
     features: list[str]
     # column -> "numeric" | "categorical" from the production version's lineage; None if none
     expected_schema: dict[str, str] | None
+    # column -> null share in the production version's training rows (its profile)
+    reference_null_shares: dict[str, float] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -87,6 +90,13 @@ def schema_of(frame: pd.DataFrame, features: Sequence[str], categorical: Sequenc
         for name in features
         if name in frame.columns
     }
+
+
+def null_shares_of(profile: dict[str, Any] | None) -> dict[str, float]:
+    """Each profiled column's null share (a version's profile, monitoring/profile.py)."""
+    columns = (profile or {}).get("columns", {})
+    return {name: float(spec["null_share"]) for name, spec in columns.items()
+            if "null_share" in spec}
 
 
 def check_readiness(
@@ -152,8 +162,10 @@ class MinRowsCheck:
 
 
 class NullShareCheck:
-    """Every feature's null share <= ``readiness.max_null_share``; the target's
-    <= ``readiness.max_label_null_share``. Missing columns are the schema check's to report."""
+    """Every feature's null share <= ``readiness.max_null_share``, or, for a feature that
+    was sparser than that in production's training rows, <= its share there plus
+    ``readiness.max_null_share_rise``; the target's <= ``readiness.max_label_null_share``.
+    Missing columns are the schema check's to report."""
 
     name = "null_share"
 
@@ -161,21 +173,21 @@ class NullShareCheck:
         readiness = ctx.model.readiness
         if len(frame) == 0:
             return CheckResult(self.name, True, "no rows to check", {"shares": {}})
-        limits = {c: ("feature", readiness.max_null_share) for c in ctx.features}
-        limits[ctx.model.target] = ("target", readiness.max_label_null_share)
-        setting = {"feature": "max_null_share", "target": "max_label_null_share"}
+        limits = {c: self._feature_limit(c, ctx) for c in ctx.features}
+        limits[ctx.model.target] = (readiness.max_label_null_share,
+                                    "readiness.max_label_null_share")
         present = [c for c in limits if c in frame.columns]
         shares = frame[present].isna().mean()
         failures = []
         for column in present:
-            role, limit = limits[column]
+            limit, why = limits[column]
             share = float(shares[column])
             if share > limit:
-                failures.append(
-                    f"{role} {column!r} is {_pct(share, limit)} null (max {_pct(limit)}, "
-                    f"readiness.{setting[role]})"
-                )
+                role = "target" if column == ctx.model.target else "feature"
+                failures.append(f"{role} {column!r} is {_pct(share, limit)} null "
+                                f"(max {_pct(limit)}, {why})")
         details = {"shares": {c: float(shares[c]) for c in present},
+                   "limits": {c: limits[c][0] for c in present},
                    "max_null_share": readiness.max_null_share,
                    "max_label_null_share": readiness.max_label_null_share}
         if failures:
@@ -184,6 +196,17 @@ class NullShareCheck:
         reason = "no columns to check" if worst is None else (
             f"null shares within limits (highest: {worst!r} {float(shares[worst]):.0%})")
         return CheckResult(self.name, True, reason, details)
+
+    @staticmethod
+    def _feature_limit(column: str, ctx: ReadinessContext) -> tuple[float, str]:
+        readiness = ctx.model.readiness
+        reference = ctx.reference_null_shares.get(column)
+        if reference is None or reference + readiness.max_null_share_rise <= \
+                readiness.max_null_share:
+            return readiness.max_null_share, "readiness.max_null_share"
+        return (min(1.0, reference + readiness.max_null_share_rise),
+                f"production trained on {_pct(reference, 0.0)} null "
+                "+ readiness.max_null_share_rise")
 
 
 class FreshnessCheck:

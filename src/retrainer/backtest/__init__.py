@@ -1,0 +1,214 @@
+"""``retrainer backtest``: replay history through the real loop and compare retraining policies.
+
+Each policy is one replay: a simulated clock walks the batch boundaries; at each boundary the
+real ``orchestrator.tick`` runs (monitors, triggers, guards, readiness, training on the inline
+executor, the validation gate, promotion), then the next batch is predicted by whichever
+version is production and scored. Data comes from a ``ReplaySource``, so rows after the clock
+do not exist yet and labels appear only ``label_delay`` after their row: no model sees a
+batch's labels before it has predicted that batch (prequential evaluation).
+
+Policies differ only in their ``triggers`` section; everything else (training, the gate,
+promotion) is the model's configuration, the same for every policy. Each replay gets a
+throwaway SQLite store and, unless ``registry="mlflow"``, an in-process registry.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from retrainer.backtest.history import (
+    History,
+    Size,
+    duration_text,
+    epoch_unit,
+    infer_task,
+    prepare_history,
+    read_history,
+)
+from retrainer.backtest.policies import (
+    DEFAULT_POLICIES,
+    BacktestOptions,
+    base_model,
+    label_delay,
+    parse_initials,
+    parse_policies,
+    policy_triggers,
+)
+from retrainer.backtest.replay import PolicyResult, PolicyRun, replay, replay_all, weighted_metric
+from retrainer.config import ModelConfig
+from retrainer.domain.metrics import METRICS
+from retrainer.exceptions import UsageError
+
+__all__ = [
+    "DEFAULT_POLICIES",
+    "BacktestOptions",
+    "History",
+    "PolicyResult",
+    "PolicyRun",
+    "Size",
+    "compare_starts",
+    "infer_task",
+    "parse_policies",
+    "policy_triggers",
+    "prepare_history",
+    "read_history",
+    "replay",
+    "run_backtest",
+    "shares_of_always",
+    "weighted_metric",
+]
+
+
+def run_backtest(options: BacktestOptions,
+                 on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Replay every policy (side by side on the cores), write ``backtest.json`` and
+    ``report.html`` into ``options.output``, and return the JSON document.
+
+    With several ``--initial`` sizes every policy is replayed from each start: each start's
+    outputs go to ``DIR/initial-SIZE/`` and ``DIR/starts.json`` (returned) compares them.
+    Progress is reported per run: the policy, or ``policy @ SIZE`` with several starts."""
+    began = time.monotonic()
+    if options.registry not in ("memory", "mlflow"):
+        raise UsageError("--registry: use 'memory' or 'mlflow'")
+    frame = read_history(options.data)
+    column = options.time_column
+    is_dated = column in frame.columns and (
+        not pd.api.types.is_numeric_dtype(frame[column]) or epoch_unit(frame[column]) is not None)
+    batch = Size.parse(options.batch or ("7D" if is_dated else "1000"), "batch")
+    initials = parse_initials(options, batch)
+    several = len(initials) > 1
+    output = Path(options.output)
+    cores = os.cpu_count() or 1
+    workers = max(1, min(options.workers or cores, len(options.policies) * len(initials)))
+    threads = max(1, cores // workers)
+    starts: list[tuple[Size, History, ModelConfig, timedelta, Path, list[PolicyRun]]] = []
+    for initial in initials:
+        history = prepare_history(frame, options.time_column, options.target, batch, initial)
+        if history.batches < 1:
+            raise UsageError(f"the data holds no batch after the initial period {initial}")
+        batch_length = (history.boundaries[-1] - history.boundaries[0]) / history.batches
+        replay_name = f"backtest-{os.getpid()}-{int(time.time() * 1000)}-{len(starts)}"
+        base = base_model(options, history, replay_name, batch)
+        delay = label_delay(options, history)
+        where = output / f"initial-{initial.text}" if several else output
+        where.mkdir(parents=True, exist_ok=True)
+        runs = [
+            PolicyRun(policy, base.model_copy(update={"triggers": policy_triggers(
+                policy, base, batch_length.to_pytimedelta())}).model_dump(mode="json"),
+                history, delay, options.registry, where, threads,
+                f"{policy} @ {initial.text}" if several else "")
+            for policy in options.policies
+        ]
+        starts.append((initial, history, base, delay, where, runs))
+    every_run = [run for *_, runs in starts for run in runs]
+    if on_progress:  # the options and data are good: the replays start
+        for run in every_run:
+            on_progress(run.key, 0, run.history.batches)
+    results = replay_all(every_run, workers, on_progress)
+    documents = []
+    for initial, history, base, delay, where, runs in starts:
+        spec = METRICS[base.metric]
+        document = {
+            "dataset": options.data.name,
+            "rows": len(history.frame),
+            "batches": history.batches,
+            "metric": spec.name,
+            "higher_is_better": spec.greater_is_better,
+            "policies": [results[run.key].to_json() for run in runs],
+            "settings": {
+                "task": base.task.value,
+                "time_column": options.time_column,
+                "batch": str(batch),
+                "initial": str(initial),
+                "training_window": duration_text(base.training_window),
+                "label_delay": duration_text(delay),
+                "registry": options.registry,
+                "batch_starts": [b.isoformat() for b in history.boundaries[:-1]],
+                "config": str(options.config) if options.config else None,
+            },
+            "seconds": round(time.monotonic() - began, 1),
+        }
+        _write(document, where)
+        documents.append(document)
+    if not several:
+        return documents[0]
+    summary = compare_starts(documents)
+    summary["seconds"] = round(time.monotonic() - began, 1)
+    (output / "starts.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    return summary
+
+
+def _write(document: dict[str, Any], where: Path) -> None:
+    from retrainer.reports import write_backtest_html
+
+    (where / "backtest.json").write_text(json.dumps(document, indent=2, default=_json_default))
+    write_backtest_html(document, where / "report.html")
+
+
+def shares_of_always(policies: list[dict[str, Any]]
+                     ) -> dict[str, tuple[float | None, float | None]]:
+    """Each policy's share of ``always``'s gain over ``never`` and of ``always``'s retrains
+    (None where undefined); empty unless both ran. The issue's bar is put in these terms."""
+    found = {p["name"]: p for p in policies}
+    if "never" not in found or "always" not in found:
+        return {}
+    never, always = found["never"], found["always"]
+    gain = always["metric"] - never["metric"]
+    shares = {}
+    for p in policies:
+        of_gain = ((p["metric"] - never["metric"]) / gain + 0.0  # no -0
+                   if gain and math.isfinite(gain) and math.isfinite(p["metric"]) else None)
+        of_retrains = p["retrains"] / always["retrains"] if always["retrains"] else None
+        shares[p["name"]] = (of_gain, of_retrains)
+    return shares
+
+
+def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each policy over the starts: its metric and retrains from each, their means and, when
+    ``never`` and ``always`` ran, its shares of ``always``'s gain and retrains. Which weeks a
+    schedule happens to hit, and which candidates the gate happens to keep, move one replay's
+    result by more than the policies differ; the spread over starts shows how much."""
+    first = documents[0]
+    shares = [shares_of_always(document["policies"]) for document in documents]
+    policies = []
+    for index, name in enumerate(p["name"] for p in first["policies"]):
+        per_start = []
+        for document, found in zip(documents, shares, strict=True):
+            row = document["policies"][index]
+            entry = {"initial": document["settings"]["initial"], "metric": row["metric"],
+                     "retrains": row["retrains"]}
+            if found:
+                entry["share_of_gain"], entry["share_of_retrains"] = found[name]
+            per_start.append(entry)
+        metrics = [e["metric"] for e in per_start if math.isfinite(e["metric"])]
+        summary: dict[str, Any] = {
+            "name": name,
+            "metric": sum(metrics) / len(metrics) if metrics else math.nan,
+            "metric_min": min(metrics, default=math.nan),
+            "metric_max": max(metrics, default=math.nan),
+            "retrains": sum(e["retrains"] for e in per_start) / len(per_start),
+            "per_start": per_start,
+        }
+        for share in ("share_of_gain", "share_of_retrains"):
+            values = [e[share] for e in per_start if e.get(share) is not None]
+            if values:
+                summary[share] = sum(values) / len(values)
+        policies.append(summary)
+    return {"dataset": first["dataset"], "rows": first["rows"], "metric": first["metric"],
+            "higher_is_better": first["higher_is_better"],
+            "starts": [d["settings"]["initial"] for d in documents], "policies": policies}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -1,0 +1,196 @@
+"""The history a backtest replays: sizes (row counts or periods), reading the file, the
+task it implies, and the batches it is cut into."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from retrainer.data.replay import naive_utc
+from retrainer.domain.metrics import Task
+from retrainer.exceptions import DataError, UsageError
+
+SYNTHETIC_TIME = "__row_time__"
+#: the synthetic clock's step per row when row order is time: configured durations (windows,
+#: cooldowns, auto intervals) then read one row as one hour
+ROW_STEP = timedelta(hours=1)
+_SIZE = re.compile(r"^\s*(\d+)\s*([a-zA-Z]*)\s*$")
+_EPOCH_1990, _EPOCH_2100 = 631_152_000, 4_102_444_800  # Unix seconds
+_PERIODS = {"h": "hours", "d": "days", "w": "weeks", "m": "months", "y": "years"}
+
+
+@dataclass(frozen=True)
+class Size:
+    """A row count (``unit`` None) or a calendar period (``7D``, ``2W``, ``1M``)."""
+
+    count: int
+    unit: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | int, what: str) -> Size:
+        match = _SIZE.match(str(text))
+        if not match or int(match.group(1)) <= 0:
+            raise UsageError(f"--{what}: {text!r} is not a row count (1000) or a period "
+                             "(12H, 7D, 2W, 1M, 1Y)")
+        unit = match.group(2).lower() or None
+        if unit is not None and unit not in _PERIODS:
+            raise UsageError(f"--{what}: unknown unit in {text!r}; use H, D, W, M or Y")
+        return cls(int(match.group(1)), unit)
+
+    def offset(self) -> pd.DateOffset:
+        assert self.unit is not None
+        return pd.DateOffset(**{_PERIODS[self.unit]: self.count})
+
+    @property
+    def text(self) -> str:
+        """As the command line takes it: ``7D`` or ``1000``."""
+        return f"{self.count}{(self.unit or '').upper()}"
+
+    def __str__(self) -> str:
+        return self.text if self.unit else f"{self.count} rows"
+
+
+def read_history(path: Path) -> pd.DataFrame:
+    """A CSV (gzip allowed) or Parquet file, whole. Raises UsageError when there is no such
+    file and DataError on anything unreadable."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, compression="infer")
+    except Exception as error:  # pandas/pyarrow raise many kinds for a bad file
+        raise DataError(f"{path}: cannot read it ({error})") from error
+    if frame.empty:
+        raise DataError(f"{path}: the file has no rows")
+    return frame
+
+
+def infer_task(target: pd.Series) -> Task:
+    """Classification for non-numeric, boolean or few-valued integer targets."""
+    values = target.dropna()
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return Task.CLASSIFICATION
+    integral = bool(np.all(np.equal(np.mod(values.to_numpy(dtype=float), 1), 0)))
+    return Task.CLASSIFICATION if integral and values.nunique() <= 20 else Task.REGRESSION
+
+
+@dataclass
+class History:
+    """The dataset, sorted by time, with the batch boundaries of the replay."""
+
+    frame: pd.DataFrame
+    time_column: str
+    boundaries: list[pd.Timestamp]  # boundaries[0] ends the initial period; then one per batch
+    start: pd.Timestamp
+    row_step: timedelta  # typical spacing of rows, to turn row counts into durations
+
+    @property
+    def batches(self) -> int:
+        return len(self.boundaries) - 1
+
+    def duration(self, size: Size) -> timedelta:
+        if size.unit is None:
+            return size.count * self.row_step
+        anchor = self.boundaries[0]
+        return (anchor + size.offset()).to_pydatetime() - anchor.to_pydatetime()
+
+
+def epoch_unit(column: pd.Series) -> str | None:
+    """``s``, ``ms``, ``us`` or ``ns`` when every value of a numeric column reads as a Unix
+    time of that unit between 1990 and 2100, else None (a row counter, say).
+
+    >>> epoch_unit(pd.Series([1_700_000_000, 1_700_003_600])), epoch_unit(pd.Series([0, 1]))
+    ('s', None)
+    >>> epoch_unit(pd.Series([1.7e12]))
+    'ms'
+    """
+    values = column.dropna()
+    if values.empty or pd.api.types.is_bool_dtype(column):
+        return None
+    low, high = float(values.min()), float(values.max())
+    for unit, per_second in (("s", 1), ("ms", 1e3), ("us", 1e6), ("ns", 1e9)):
+        if _EPOCH_1990 * per_second <= low and high <= _EPOCH_2100 * per_second:
+            return unit
+    return None
+
+
+def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, batch: Size,
+                    initial: Size) -> History:
+    """Sort by time and cut the batches. A numeric time column given with periods is read as
+    Unix time when its values fit one unit. Without a datetime time column, row order is
+    time and each row gets a synthetic timestamp one ``ROW_STEP`` after the previous one."""
+    if target not in frame.columns:
+        raise UsageError(f"--target: no column {target!r} (columns: {', '.join(frame.columns)})")
+    if frame[target].isna().all():
+        raise DataError(f"the target column {target!r} has no values")
+    frame = frame.copy()
+    is_datetime = False
+    if time_column is not None:
+        if time_column not in frame.columns:
+            raise UsageError(f"--time-column: no column {time_column!r}")
+        column = frame[time_column]
+        if not pd.api.types.is_numeric_dtype(column):
+            parsed = pd.to_datetime(column, utc=True, errors="coerce", format="mixed")
+            if parsed.isna().mean() > 0.01:
+                raise DataError(f"time column {time_column!r} holds values that are not dates")
+            frame[time_column] = parsed
+            is_datetime = True
+        elif (batch.unit or initial.unit) and (unit := epoch_unit(column)) is not None:
+            frame[time_column] = pd.to_datetime(column, unit=unit, utc=True)
+            is_datetime = True
+        frame = frame.dropna(subset=[time_column])
+        frame = frame.sort_values(time_column, kind="stable").reset_index(drop=True)
+    if not is_datetime:
+        if batch.unit or initial.unit:
+            raise UsageError("periods (7D, 1M) need a --time-column holding dates or Unix times; "
+                             "give --batch and --initial as row counts")
+        epoch = pd.Timestamp("2000-01-01", tz=UTC)
+        offsets = np.arange(len(frame)) * ROW_STEP.total_seconds()
+        frame[SYNTHETIC_TIME] = epoch + pd.to_timedelta(offsets, unit="s")
+        time_column = SYNTHETIC_TIME
+    assert time_column is not None
+    times = frame[time_column]
+    gaps = times.diff().dropna()
+    positive = gaps[gaps > pd.Timedelta(0)]
+    step = positive.median().to_pytimedelta() if len(positive) else ROW_STEP
+    start, last = times.iloc[0], times.iloc[-1]
+    if initial.unit:
+        first = start + initial.offset()
+    elif initial.count < len(frame):
+        first = times.iloc[initial.count]
+    else:
+        first = last + step
+    if first > last:
+        raise UsageError(f"--initial {initial} leaves no rows to replay ({len(frame)} rows)")
+    boundaries = [first]
+    if batch.unit:
+        while boundaries[-1] <= last:
+            boundaries.append(boundaries[-1] + batch.offset())
+    else:
+        position = int(np.searchsorted(naive_utc(times), naive_utc(first), "left"))
+        for index in range(position + batch.count, len(frame), batch.count):
+            if times.iloc[index] > boundaries[-1]:
+                boundaries.append(times.iloc[index])
+        boundaries.append(last + step)
+    return History(frame, time_column, boundaries, start, step)
+
+
+def duration_text(span: timedelta) -> str:
+    """``28 days``, ``1 day``, ``0`` or, off whole days, timedelta's own ``1 day, 6:00:00``.
+
+    >>> duration_text(timedelta(days=28)), duration_text(timedelta(0))
+    ('28 days', '0')
+    """
+    if span == timedelta(0):
+        return "0"
+    if span % timedelta(days=1) == timedelta(0):
+        days = span // timedelta(days=1)
+        return f"{days} day" + ("" if days == 1 else "s")
+    return str(span)

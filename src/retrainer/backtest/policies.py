@@ -1,0 +1,174 @@
+"""What every policy of a backtest shares (the model, from the config or the data) and the
+``triggers`` section that makes each policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from retrainer.backtest.history import History, Size, infer_task
+from retrainer.config import (
+    ModelConfig,
+    ReadinessConfig,
+    ScheduleTriggerConfig,
+    TriggersConfig,
+    load_config,
+)
+from retrainer.domain.metrics import Task, metrics_for
+from retrainer.exceptions import UsageError
+
+DEFAULT_POLICIES = ("never", "always", "periodic:4", "drift", "performance", "auto")
+
+
+@dataclass(frozen=True)
+class BacktestOptions:
+    data: Path
+    target: str
+    time_column: str | None = None
+    task: Task | None = None
+    metric: str | None = None
+    batch: str | None = None  # default: 7D with a datetime time column, else 1000 rows
+    initial: str | None = None  # default: the window
+    window: str | None = None  # training window; default: the config's, else 4 batches
+    label_delay: str | None = None  # default: none (labels arrive with the batch)
+    config: Path | None = None
+    policies: tuple[str, ...] = DEFAULT_POLICIES
+    registry: str = "memory"  # or "mlflow"
+    output: Path = Path("backtest")
+    workers: int | None = None  # processes running policies side by side; default: cores
+
+
+def parse_policies(text: str) -> tuple[str, ...]:
+    names = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not names:
+        raise UsageError("--policies: give at least one policy")
+    for name in names:
+        if name.startswith("periodic:"):
+            k = name.split(":", 1)[1]
+            if not k.isdigit() or int(k) < 1:
+                raise UsageError(f"--policies: {name!r} needs a whole number of batches >= 1")
+        elif name not in ("never", "always", "drift", "performance", "auto", "config"):
+            raise UsageError(f"--policies: unknown policy {name!r} (never, always, periodic:K, "
+                             "drift, performance, auto, config)")
+    if len(set(names)) != len(names):
+        raise UsageError("--policies: a policy is listed twice")
+    return names
+
+
+def label_delay(options: BacktestOptions, history: History) -> timedelta:
+    if not options.label_delay:
+        return timedelta(0)
+    return history.duration(Size.parse(options.label_delay, "label-delay"))
+
+
+def _from_config(path: Path, target: str) -> ModelConfig:
+    config = load_config(path)
+    for model in config.models:
+        if model.target == target:
+            return model
+    return config.models[0]
+
+
+def base_model(options: BacktestOptions, history: History, replay_name: str,
+               batch: Size) -> ModelConfig:
+    """The model every policy shares: the config's (when given) or retrainer's defaults for
+    this data, reading from the replay source."""
+    frame = history.frame
+    target = options.target
+    model = _from_config(options.config, target) if options.config else None
+    task = options.task or (model.task if model else infer_task(frame[target]))
+    if task is Task.REGRESSION and not pd.api.types.is_numeric_dtype(frame[target]):
+        raise UsageError(f"--task regression needs a numeric target; {target!r} is not")
+    configured = model.validation.metric if model else None  # None unless set explicitly
+    metric = options.metric or configured or (
+        "accuracy" if task is Task.CLASSIFICATION else "rmse")
+    if metric not in metrics_for(task):
+        raise UsageError(f"--metric: {metric!r} is not a {task.value} metric "
+                         f"({', '.join(metrics_for(task))})")
+    if options.window:
+        window = history.duration(Size.parse(options.window, "window"))
+    elif model is not None:
+        window = model.training_window
+    else:
+        window = 4 * history.duration(batch)
+    delay = label_delay(options, history)
+    rows_per_window = window / history.row_step
+    data: dict[str, Any] = model.model_dump() if model else {
+        "validation": {"metric_ci": False},
+        "readiness": {"max_label_null_share": 0.95,
+                      "max_null_share": _first_null_limit(history, target)},
+    }
+    if model is None:
+        skip = {history.time_column, target}
+        data["categorical"] = [c for c in frame.columns if c not in skip
+                               and not pd.api.types.is_numeric_dtype(frame[c])]
+    data.update(
+        name="backtest",
+        source={"kind": "replay", "name": replay_name},
+        time_column=history.time_column,
+        target=target,
+        task=task,
+        labels=None,
+        training_window=window,
+        monitoring_window=history.duration(batch) + delay,
+        min_rows=max(20, int(0.25 * rows_per_window)) if model is None else model.min_rows,
+    )
+    data.setdefault("validation", {})["metric"] = metric
+    return ModelConfig.model_validate(data)
+
+
+def _first_null_limit(history: History, target: str) -> float:
+    """Without a config, the first model's null-share limit: the default, or the sparsest
+    feature's share in the initial period plus the allowed rise, whichever is higher (a
+    column often empty by nature would otherwise block every policy's first training;
+    later jobs compare with production's own training rows)."""
+    defaults = ReadinessConfig()
+    frame = history.frame
+    initial = frame[frame[history.time_column] < history.boundaries[0]]
+    features = [c for c in frame.columns if c not in (history.time_column, target)]
+    if initial.empty or not features:
+        return defaults.max_null_share
+    sparsest = float(initial[features].isna().mean().max())
+    return min(1.0, max(defaults.max_null_share, sparsest + defaults.max_null_share_rise))
+
+
+def policy_triggers(policy: str, base: ModelConfig, batch_length: timedelta) -> TriggersConfig:
+    """The ``triggers`` section that makes ``policy`` (the rest of the model is shared)."""
+    if policy == "config":
+        return base.triggers
+    off = TriggersConfig.model_validate({"drift": {"enabled": False},
+                                         "performance": {"enabled": False}})
+    if policy == "never":
+        return off
+    if policy == "always" or policy.startswith("periodic:"):
+        k = 1 if policy == "always" else int(policy.split(":")[1])
+        # half a batch of slack, so calendar batches of uneven length still fire every K ticks
+        every = (k - 0.5) * batch_length
+        return off.model_copy(update={"schedule": ScheduleTriggerConfig(every=every)})
+    if policy == "drift":
+        return off.model_copy(update={"drift": base.triggers.drift.model_copy(
+            update={"enabled": True})})
+    if policy == "performance":
+        return off.model_copy(update={"performance": base.triggers.performance.model_copy(
+            update={"enabled": True})})
+    assert policy == "auto"
+    # the config's auto settings (cost model, intervals) apply even where it leaves auto off
+    auto = base.triggers.auto.model_copy(update={"enabled": True})
+    return off.model_copy(update={"auto": auto})
+
+
+def parse_initials(options: BacktestOptions, batch: Size) -> list[Size]:
+    """``--initial``: one size, or a comma list of them (one replay of every policy per
+    start). Default: the window, else four batches."""
+    if not options.initial:
+        window = Size.parse(options.window, "window") if options.window else None
+        return [window or Size(4 * batch.count, batch.unit)]
+    texts = [t.strip() for t in options.initial.split(",") if t.strip()]
+    sizes = [Size.parse(text, "initial") for text in texts]
+    if not sizes or len(set(sizes)) != len(sizes):
+        raise UsageError("--initial: give one size, or a comma list of different sizes")
+    return sizes
