@@ -495,13 +495,16 @@ def test_shares_of_always_follow_the_metric_direction() -> None:
         return {"name": name, "metric": metric, "retrains": retrains}
 
     rmse = [policy("never", 10.0, 0), policy("always", 6.0, 40), policy("auto", 7.0, 10)]
-    assert shares_of_always(rmse)["auto"] == (0.75, 0.25)
+    assert shares_of_always(rmse, False)["auto"] == (0.75, 0.25)
     accuracy = [policy("never", 0.6, 0), policy("always", 0.8, 40), policy("auto", 0.79, 8)]
-    of_gain, of_retrains = shares_of_always(accuracy)["auto"]
+    of_gain, of_retrains = shares_of_always(accuracy, True)["auto"]
     assert math.isclose(of_gain or 0, 0.95) and of_retrains == 0.2
-    assert shares_of_always(rmse)["never"] == (0.0, 0.0)
-    assert shares_of_always(rmse[1:]) == {}  # no never: no gain to share
-    assert shares_of_always([*rmse, policy("broken", math.nan, 3)])["broken"][0] is None
+    assert shares_of_always(rmse, False)["never"] == (0.0, 0.0)
+    assert shares_of_always(rmse[1:], False) == {}  # no never: no gain to share
+    # always no better than never: nothing to share, whatever the other policies did
+    worse = [policy("never", 0.7, 0), policy("always", 0.69, 40), policy("auto", 0.68, 8)]
+    assert shares_of_always(worse, True)["auto"] == (None, 0.2)
+    assert shares_of_always([*rmse, policy("broken", math.nan, 3)], False)["broken"][0] is None
 
 
 def test_task_inference_and_weighted_metric() -> None:

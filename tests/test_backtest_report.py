@@ -100,6 +100,12 @@ def test_gains_follow_the_direction_when_lower_is_better() -> None:
     assert "lower is better" in page
 
 
+def test_no_share_when_always_did_not_beat_never() -> None:
+    page = backtest_html(document(three_policies(0.8, 0.78, 0.77)))
+    assert float(table_row(page, "drift")[6]) == pytest.approx(-0.03)
+    assert table_row(page, "drift")[7] == "-" and table_row(page, "always")[7] == "-"
+
+
 def test_without_never_there_is_no_gain_column() -> None:
     page = backtest_html(document([policy("always", 0.8), policy("periodic:4", 0.78)]))
     assert "gain vs never" not in page and "share of always" not in page

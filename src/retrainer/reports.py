@@ -273,7 +273,7 @@ def _backtest_table(policies: list[dict[str, Any]], higher: bool) -> str:
     rows = [head]
     for p, m in zip(policies, metrics, strict=True):
         gain = sign * (m - never) + 0.0 if m is not None and never is not None else None  # no -0
-        share = gain / always_gain if gain is not None and always_gain else None
+        share = gain / always_gain if gain is not None and always_gain and always_gain > 0 else None
         mark = " class='best'" if m is not None and m == best else ""
         train = _number(p.get("train_seconds"))
         rows.append(

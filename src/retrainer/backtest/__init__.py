@@ -154,19 +154,22 @@ def _write(document: dict[str, Any], where: Path) -> None:
     write_backtest_html(document, where / "report.html")
 
 
-def shares_of_always(policies: list[dict[str, Any]]
+def shares_of_always(policies: list[dict[str, Any]], higher_is_better: bool
                      ) -> dict[str, tuple[float | None, float | None]]:
     """Each policy's share of ``always``'s gain over ``never`` and of ``always``'s retrains
-    (None where undefined); empty unless both ran. The issue's bar is put in these terms."""
+    (None where undefined, and the gain's share also where ``always`` did not beat
+    ``never``: there is no gain to share); empty unless both ran. The issue's bar is put in
+    these terms."""
     found = {p["name"]: p for p in policies}
     if "never" not in found or "always" not in found:
         return {}
     never, always = found["never"], found["always"]
-    gain = always["metric"] - never["metric"]
+    sign = 1.0 if higher_is_better else -1.0
+    gain = sign * (always["metric"] - never["metric"])
     shares = {}
     for p in policies:
-        of_gain = ((p["metric"] - never["metric"]) / gain + 0.0  # no -0
-                   if gain and math.isfinite(gain) and math.isfinite(p["metric"]) else None)
+        of_gain = (sign * (p["metric"] - never["metric"]) / gain + 0.0  # no -0
+                   if gain > 0 and math.isfinite(gain) and math.isfinite(p["metric"]) else None)
         of_retrains = p["retrains"] / always["retrains"] if always["retrains"] else None
         shares[p["name"]] = (of_gain, of_retrains)
     return shares
@@ -178,7 +181,8 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
     schedule happens to hit, and which candidates the gate happens to keep, move one replay's
     result by more than the policies differ; the spread over starts shows how much."""
     first = documents[0]
-    shares = [shares_of_always(document["policies"]) for document in documents]
+    shares = [shares_of_always(document["policies"], document["higher_is_better"])
+              for document in documents]
     policies = []
     for index, name in enumerate(p["name"] for p in first["policies"]):
         per_start = []

@@ -90,7 +90,7 @@ def backtest(
     if "starts" in document:
         _show_starts(document, output)
         return
-    shares = shares_of_always(document["policies"])
+    shares = shares_of_always(document["policies"], document["higher_is_better"])
     table = _policy_table(document, f"{document['batches']} batches",
                           [document["metric"], "retrains", "promoted", "rejected", "train s"],
                           bool(shares))
