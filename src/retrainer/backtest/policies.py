@@ -122,10 +122,10 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
 
 
 def _first_null_limit(history: History, target: str) -> float:
-    """Without a config, the first model's null-share limit: the default, or the sparsest
-    feature's share in the initial period plus the allowed rise, whichever is higher (a
-    column often empty by nature would otherwise block every policy's first training;
-    later jobs compare with production's own training rows)."""
+    """Without a config, ``readiness.max_null_share``: the default, or the sparsest
+    feature's share in the initial period plus the allowed rise, whichever is higher. A
+    column often empty by nature would otherwise block every policy's first training; once
+    a model is in production, its own training rows set the limit too."""
     defaults = ReadinessConfig()
     frame = history.frame
     initial = frame[frame[history.time_column] < history.boundaries[0]]
