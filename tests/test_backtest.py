@@ -19,6 +19,7 @@ from retrainer.backtest import (
     parse_policies,
     policy_triggers,
     prepare_history,
+    read_history,
     run_backtest,
     shares_of_always,
     weighted_metric,
@@ -488,6 +489,15 @@ def test_a_unix_time_column_is_read_as_dates_when_periods_are_asked_for() -> Non
         prepare_history(counter, "time", "y", Size(7, "d"), Size(300))
     by_rows = prepare_history(seconds, "time", "y", Size(100), Size(300))  # counts: row order
     assert by_rows.time_column != "time" and by_rows.batches == 7
+
+
+def test_semicolon_and_tab_separated_files_are_read(tmp_path: Path) -> None:
+    frame = drifting(300)
+    for name, separator in (("semi.csv", ";"), ("tabs.tsv.gz", "\t")):
+        path = tmp_path / name
+        frame.to_csv(path, sep=separator, index=False)
+        read = read_history(path)
+        assert list(read.columns) == list(frame.columns) and len(read) == 300
 
 
 def test_shares_of_always_follow_the_metric_direction() -> None:

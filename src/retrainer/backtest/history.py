@@ -56,8 +56,9 @@ class Size:
 
 
 def read_history(path: Path) -> pd.DataFrame:
-    """A CSV (gzip allowed) or Parquet file, whole. Raises UsageError when there is no such
-    file and DataError on anything unreadable."""
+    """A CSV (gzip allowed; separated by commas, or by ``;``, tabs or ``|`` when the header
+    says so) or Parquet file, whole. Raises UsageError when there is no such file and
+    DataError on anything unreadable."""
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     try:
@@ -65,6 +66,10 @@ def read_history(path: Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         else:
             frame = pd.read_csv(path, compression="infer")
+            header = str(frame.columns[0]) if len(frame.columns) == 1 else ""
+            separator = next((s for s in ";\t|" if s in header), None)
+            if separator:  # one column named "a;b;c": the file is not comma-separated
+                frame = pd.read_csv(path, compression="infer", sep=separator)
     except Exception as error:  # pandas/pyarrow raise many kinds for a bad file
         raise DataError(f"{path}: cannot read it ({error})") from error
     if frame.empty:

@@ -23,7 +23,8 @@ from retrainer.domain.metrics import Task
 
 
 def backtest(
-    data: Annotated[Path, typer.Argument(help="History: CSV (gzip allowed) or Parquet.")],
+    data: Annotated[Path, typer.Argument(
+        help="History: CSV (gzip allowed; comma, semicolon, tab or | separated) or Parquet.")],
     target: Annotated[str, typer.Option("--target", help="The column to predict.")],
     time_column: Annotated[str | None, typer.Option(
         "--time-column",
