@@ -491,13 +491,28 @@ def test_a_unix_time_column_is_read_as_dates_when_periods_are_asked_for() -> Non
     assert by_rows.time_column != "time" and by_rows.batches == 7
 
 
-def test_semicolon_and_tab_separated_files_are_read(tmp_path: Path) -> None:
+def test_column_names_with_brackets_colons_and_commas_replay(tmp_path: Path) -> None:
+    frame = drifting().rename(columns={"x1": "speed [km/h]", "x2": "load: peak, daily",
+                                       "site": "site {id}", "time": "time stamp"})
+    path = tmp_path / "names.csv"
+    frame.to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, time_column="time stamp",
+                                    policies=("never", "always")))
+    never, always = document["policies"]
+    assert never["unscored"] == 0 and always["unscored"] == 0
+    assert always["metric"] < never["metric"]
+
+
+def test_semicolon_and_tab_separated_files_and_indexed_parquet_are_read(tmp_path: Path) -> None:
     frame = drifting(300)
     for name, separator in (("semi.csv", ";"), ("tabs.tsv.gz", "\t")):
         path = tmp_path / name
         frame.to_csv(path, sep=separator, index=False)
         read = read_history(path)
         assert list(read.columns) == list(frame.columns) and len(read) == 300
+    indexed = tmp_path / "indexed.parquet"
+    frame.set_index("time").to_parquet(indexed)
+    assert "time" in read_history(indexed).columns
 
 
 def test_shares_of_always_follow_the_metric_direction() -> None:

@@ -89,6 +89,32 @@ def test_round_trip_classification(trainer, target, train_test, make_model, tmp_
     assert json.loads((tmp_path / "bundle.json").read_text())["classes"] == expected
 
 
+@pytest.mark.parametrize("trainer", TRAINERS)
+def test_column_names_a_booster_refuses_are_trained_on_and_kept(
+        trainer, train_test, make_model, tmp_path: Path):
+    """LightGBM refuses " , : [ ] { } in feature names and XGBoost [ ] <: the bundle renames
+    them for the booster only, so the config, importance and drift keep the user's names."""
+    from retrainer.monitoring.importance import feature_importance
+
+    renames = {"TEMP": "temp [°C]", "Iws": "wind: speed, cumulated", "cbwd": "wind {dir}"}
+    train, test = (frame.rename(columns=renames) for frame in train_test)
+    model = make_model(trainer, params=_small(trainer)).model_copy(
+        update={"categorical": ["wind {dir}"]})
+    fit = fit_candidate(train, model)
+    bundle = fit.bundle
+    assert "temp [°C]" in bundle.features and "wind {dir}" in bundle.categories
+    predictions = bundle.prediction(test)
+    assert np.isfinite(predictions).all()
+    assert np.sqrt(np.mean((predictions - test["pm"]) ** 2)) < test["pm"].std()
+    importance = feature_importance(bundle)
+    assert set(importance) == set(bundle.features)
+    assert importance["wind: speed, cumulated"] > 0
+    assert len(set(importance.values())) > 1  # not the uniform fallback: names mapped back
+    bundle.save(tmp_path)
+    np.testing.assert_allclose(ModelBundle.load(tmp_path).prediction(test), predictions,
+                               rtol=0, atol=1e-9)
+
+
 def test_unseen_category_is_scored_as_missing(regression_fit, train_test):
     _, test = train_test
     bundle = regression_fit.bundle

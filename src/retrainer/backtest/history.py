@@ -57,13 +57,15 @@ class Size:
 
 def read_history(path: Path) -> pd.DataFrame:
     """A CSV (gzip allowed; separated by commas, or by ``;``, tabs or ``|`` when the header
-    says so) or Parquet file, whole. Raises UsageError when there is no such file and
-    DataError on anything unreadable."""
+    says so) or Parquet file (a named index becoming a column), whole. Raises UsageError
+    when there is no such file and DataError on anything unreadable."""
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     try:
         if path.suffix == ".parquet":
             frame = pd.read_parquet(path)
+            if any(name is not None for name in frame.index.names):
+                frame = frame.reset_index()  # a named index (a time, say) is a column here
         else:
             frame = pd.read_csv(path, compression="infer")
             header = str(frame.columns[0]) if len(frame.columns) == 1 else ""

@@ -21,6 +21,7 @@ scikit-learn estimators (never a pickle for a booster).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,29 @@ from retrainer.exceptions import DataError, TrainingError, UsageError
 from retrainer.training.lineage import installed_version
 
 FORMAT_VERSION = 1
+#: characters LightGBM (JSON: " , : [ ] { }) or XGBoost ([ ] <) refuse in feature names
+_UNSAFE_IN_NAMES = re.compile(r'["\',:\[\]{}<>\s]')
 BUNDLE_FILE = "bundle.json"
 _FILES = {"lightgbm": "model.lgb.txt", "xgboost": "model.xgb.ubj", "joblib": "estimator.joblib"}
+
+
+def booster_names(features: list[str]) -> list[str]:
+    """The names a booster sees for ``features``: characters it refuses become ``_``,
+    and a name that then repeats an earlier one gets ``_2``, ``_3``... Identity for plain
+    names, so boosters saved before this existed load unchanged.
+
+    >>> booster_names(["temp [C]", "wind: speed", "temp__C_", "x"])
+    ['temp__C_', 'wind__speed', 'temp__C__2', 'x']
+    """
+    names: list[str] = []
+    for feature in features:
+        base = _UNSAFE_IN_NAMES.sub("_", str(feature))
+        name, n = base, 1
+        while name in names:
+            n += 1
+            name = f"{base}_{n}"
+        names.append(name)
+    return names
 
 
 def category_labels(series: pd.Series) -> pd.Series:
@@ -96,24 +118,27 @@ class ModelBundle:
     # --- preprocessing ----------------------------------------------------------------------
 
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The model's input: ``features`` in order, categories mapped to the learned levels.
+        """The model's input: ``features`` in order (under ``booster_names`` for boosters),
+        categories mapped to the learned levels.
 
         Raises DataError naming every feature column the frame lacks.
         """
         missing = [c for c in self.features if c not in frame.columns]
         if missing:
             raise DataError(f"missing feature column(s) {missing}; the model uses {self.features}")
+        names = (booster_names(self.features) if _estimator_format(self.trainer) != "joblib"
+                 else self.features)
         columns: dict[str, Any] = {}
-        for column in self.features:
+        for column, name in zip(self.features, names, strict=True):
             series = frame[column]
             if column in self.categories:
                 levels = self.categories[column]
                 labels = category_labels(series)
                 labels = labels.where(labels.isin(levels))
                 dtype = pd.CategoricalDtype(levels)
-                columns[column] = pd.Series(pd.Categorical(labels, dtype=dtype), index=frame.index)
+                columns[name] = pd.Series(pd.Categorical(labels, dtype=dtype), index=frame.index)
             else:
-                columns[column] = _numeric(series, column)
+                columns[name] = _numeric(series, column)
         return pd.DataFrame(columns, index=frame.index)
 
     # --- prediction -------------------------------------------------------------------------
