@@ -35,7 +35,7 @@ from retrainer.training.lineage import installed_version
 
 FORMAT_VERSION = 1
 #: characters LightGBM (JSON: " , : [ ] { }) or XGBoost ([ ] <) refuse in feature names
-_UNSAFE_IN_NAMES = re.compile(r'["\',:\[\]{}<>\s]')
+_UNSAFE_IN_NAMES = re.compile(r'[",:\[\]{}<>]')
 BUNDLE_FILE = "bundle.json"
 _FILES = {"lightgbm": "model.lgb.txt", "xgboost": "model.xgb.ubj", "joblib": "estimator.joblib"}
 
@@ -45,8 +45,8 @@ def booster_names(features: list[str]) -> list[str]:
     and a name that then repeats an earlier one gets ``_2``, ``_3``... Identity for plain
     names, so boosters saved before this existed load unchanged.
 
-    >>> booster_names(["temp [C]", "wind: speed", "temp__C_", "x"])
-    ['temp__C_', 'wind__speed', 'temp__C__2', 'x']
+    >>> booster_names(["temp[C]", "wind:speed", "temp_C_", "x y"])
+    ['temp_C_', 'wind_speed', 'temp_C__2', 'x y']
     """
     names: list[str] = []
     for feature in features:
