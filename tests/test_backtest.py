@@ -491,6 +491,18 @@ def test_a_unix_time_column_is_read_as_dates_when_periods_are_asked_for() -> Non
     assert by_rows.time_column != "time" and by_rows.batches == 7
 
 
+def test_infinite_targets_count_as_missing_labels(tmp_path: Path) -> None:
+    frame = drifting()
+    frame.loc[1500:1509, "y"] = np.inf
+    frame.loc[100:120, "x1"] = -np.inf
+    path = tmp_path / "inf.csv"
+    frame.to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, policies=("never", "always")))
+    for policy in document["policies"]:
+        assert policy["unscored"] == 0 and sum(policy["rows"]) == 2200 - 600 - 10
+        assert all(math.isfinite(v) for v in policy["per_batch"])
+
+
 def test_column_names_with_brackets_colons_and_commas_replay(tmp_path: Path) -> None:
     frame = drifting().rename(columns={"x1": "speed [km/h]", "x2": "load: peak, daily",
                                        "site": "site {id}", "time": "time stamp"})

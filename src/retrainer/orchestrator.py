@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from retrainer.config import ModelConfig
+from retrainer.data.labels import labelled_rows
 from retrainer.data.readiness import (
     CheckResult,
     ReadinessContext,
@@ -326,7 +327,7 @@ def reconsider(rt: Runtime, model: ModelConfig, as_of: datetime,
     except DataError as error:
         log.warning("challenger %s not scored: %s", challenger.version.version, error)
         return None
-    labelled = frame.dropna(subset=[model.target])
+    labelled = labelled_rows(frame, model.target)
     if not challengers.due(challenger, len(labelled), model):
         return None
     candidate, production = rt.bundle(challenger.version), rt.bundle(champion)

@@ -153,6 +153,15 @@ def test_a_feature_sparse_in_productions_training_rows_may_rise_by_the_allowed_s
         frame, no_rise).reason
 
 
+def test_infinite_values_count_as_missing() -> None:
+    frame = _frame(100)
+    frame.loc[:59, "y"] = np.inf
+    frame.loc[:9, "temp"] = -np.inf
+    result = NullShareCheck().check(frame, _ctx())
+    assert result.reason == "target 'y' is 60% null (max 50%, readiness.max_label_null_share)"
+    assert result.details["shares"]["temp"] == 0.1
+
+
 def test_freshness() -> None:
     model = _model(readiness={"max_staleness": "1d"})
     fresh = FreshnessCheck().check(_frame(), _ctx(model))  # newest row 1h before the end

@@ -84,7 +84,9 @@ def infer_task(target: pd.Series) -> Task:
     values = target.dropna()
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return Task.CLASSIFICATION
-    integral = bool(np.all(np.equal(np.mod(values.to_numpy(dtype=float), 1), 0)))
+    numbers = values.to_numpy(dtype=float)
+    numbers = numbers[np.isfinite(numbers)]
+    integral = bool(np.all(np.equal(np.mod(numbers, 1), 0)))
     return Task.CLASSIFICATION if integral and values.nunique() <= 20 else Task.REGRESSION
 
 

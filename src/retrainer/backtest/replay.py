@@ -26,6 +26,7 @@ from retrainer.config import (
 from retrainer.config import (
     ReplaySource as ReplaySpec,
 )
+from retrainer.data.labels import labelled_rows
 from retrainer.data.replay import naive_utc
 from retrainer.domain.metrics import METRICS
 
@@ -147,7 +148,7 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
             result.drift.append(drift.score if drift else None)
             lo = int(np.searchsorted(times, naive_utc(start), "left"))
             hi = int(np.searchsorted(times, naive_utc(end), "left"))
-            batch = history.frame.iloc[lo:hi].dropna(subset=[model.target])
+            batch = labelled_rows(history.frame.iloc[lo:hi], model.target)
             champion = rt.store.champion(model.name)
             value = None
             if champion is not None and len(batch):

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from retrainer.data.sources import DataSource
 from retrainer.domain import Window
 from retrainer.exceptions import DataError
+
+
+def missing(series: pd.Series) -> pd.Series:
+    """True where a value is missing: null, or a non-finite number (inf), as profiles count.
+
+    >>> missing(pd.Series([1.0, None, float("inf")])).tolist()
+    [False, True, True]
+    """
+    gone = series.isna()
+    if pd.api.types.is_float_dtype(series.dtype):
+        gone |= np.isinf(series.to_numpy(dtype="float64", na_value=np.nan))
+    return gone
+
+
+def labelled_rows(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``target`` is present (not null, not inf)."""
+    return frame[~missing(frame[target])]
 
 
 def join_labels(

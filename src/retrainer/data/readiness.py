@@ -6,6 +6,7 @@ columns and numbers, and whose ``details`` hold the same evidence as JSON.
 
 >>> from datetime import datetime, timezone
 >>> from retrainer.config import ModelConfig
+from retrainer.data.labels import missing
 >>> model = ModelConfig(name="m", source={"kind": "csv", "path": "d.csv"}, time_column="time",
 ...                     target="y", task="regression", min_rows=3)
 >>> utc = timezone.utc
@@ -28,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 
 from retrainer.config import ModelConfig
+from retrainer.data.labels import missing
 from retrainer.domain.windows import Window
 
 __all__ = [
@@ -177,7 +179,7 @@ class NullShareCheck:
         limits[ctx.model.target] = (readiness.max_label_null_share,
                                     "readiness.max_label_null_share")
         present = [c for c in limits if c in frame.columns]
-        shares = frame[present].isna().mean()
+        shares = frame[present].apply(missing).mean()  # inf counts as missing
         failures = []
         for column in present:
             limit, why = limits[column]

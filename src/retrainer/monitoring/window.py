@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from retrainer.config import DriftMonitorConfig, ModelConfig
+from retrainer.data.labels import labelled_rows
 from retrainer.domain import ModelVersion, MonitorReading, Severity, Window
 from retrainer.monitoring.calibration import Calibration, calibrate
 from retrainer.monitoring.columns import ColumnDrift
@@ -158,7 +159,7 @@ def performance_reading(
     window: Window,
     as_of: datetime,
 ) -> MonitorReading | None:
-    labelled = frame.dropna(subset=[model.target])
+    labelled = labelled_rows(frame, model.target)
     if len(labelled) < MIN_LABELLED_ROWS:
         return None
     current = compute_metrics(
@@ -249,7 +250,7 @@ def fairness_reading(
     cfg = model.monitors.fairness
     if model.task is not Task.CLASSIFICATION or not cfg.sensitive:
         return None
-    labelled = frame.dropna(subset=[model.target])
+    labelled = labelled_rows(frame, model.target)
     if len(labelled) < MIN_LABELLED_ROWS:
         return None
     scored = labelled.assign(__prediction__=bundle.predict(labelled))

@@ -28,6 +28,7 @@ import retrainer.registry.mlflow_registry
 import retrainer.registry.tracking  # noqa: F401
 from retrainer.clock import wall_now
 from retrainer.config import ExecutorConfig, ModelConfig
+from retrainer.data.labels import labelled_rows
 from retrainer.data.readiness import schema_of
 from retrainer.data.sources import make_source
 from retrainer.domain import Job, ModelVersion, RetryPolicy, Task, Window
@@ -109,7 +110,7 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
     missing = [c for c in [*features, model.target] if c not in frame.columns]
     if missing:
         raise DataError(f"training data lacks columns {missing}")
-    labelled = frame.dropna(subset=[model.target]).reset_index(drop=True)
+    labelled = labelled_rows(frame, model.target).reset_index(drop=True)
     if len(labelled) < 20:
         raise TrainingError(f"only {len(labelled)} labelled rows in {window.start}..{window.end}")
 
