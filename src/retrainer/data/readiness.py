@@ -6,7 +6,6 @@ columns and numbers, and whose ``details`` hold the same evidence as JSON.
 
 >>> from datetime import datetime, timezone
 >>> from retrainer.config import ModelConfig
-from retrainer.data.labels import missing
 >>> model = ModelConfig(name="m", source={"kind": "csv", "path": "d.csv"}, time_column="time",
 ...                     target="y", task="regression", min_rows=3)
 >>> utc = timezone.utc

@@ -20,6 +20,7 @@ scikit-learn estimators (never a pickle for a booster).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -40,13 +41,14 @@ BUNDLE_FILE = "bundle.json"
 _FILES = {"lightgbm": "model.lgb.txt", "xgboost": "model.xgb.ubj", "joblib": "estimator.joblib"}
 
 
-def booster_names(features: list[str]) -> list[str]:
+@functools.lru_cache(maxsize=64)
+def booster_names(features: tuple[str, ...]) -> tuple[str, ...]:
     """The names a booster sees for ``features``: characters it refuses become ``_``,
-    and a name that then repeats an earlier one gets ``_2``, ``_3``... Identity for plain
-    names, so boosters saved before this existed load unchanged.
+    and a name that then repeats an earlier one gets ``_2``, ``_3``... Identity when no
+    name holds such a character, as in every booster saved before this existed.
 
-    >>> booster_names(["temp[C]", "wind:speed", "temp_C_", "x y"])
-    ['temp_C_', 'wind_speed', 'temp_C__2', 'x y']
+    >>> booster_names(("temp[C]", "wind:speed", "temp_C_", "x y"))
+    ('temp_C_', 'wind_speed', 'temp_C__2', 'x y')
     """
     names: list[str] = []
     for feature in features:
@@ -56,7 +58,7 @@ def booster_names(features: list[str]) -> list[str]:
             n += 1
             name = f"{base}_{n}"
         names.append(name)
-    return names
+    return tuple(names)
 
 
 def category_labels(series: pd.Series) -> pd.Series:
@@ -126,8 +128,8 @@ class ModelBundle:
         missing = [c for c in self.features if c not in frame.columns]
         if missing:
             raise DataError(f"missing feature column(s) {missing}; the model uses {self.features}")
-        names = (booster_names(self.features) if _estimator_format(self.trainer) != "joblib"
-                 else self.features)
+        names = (booster_names(tuple(self.features))
+                 if _estimator_format(self.trainer) != "joblib" else self.features)
         columns: dict[str, Any] = {}
         for column, name in zip(self.features, names, strict=True):
             series = frame[column]
