@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import overload
+from typing import Any, overload
 
 from retrainer.clock import as_utc
 from retrainer.domain import (
@@ -24,6 +24,8 @@ from retrainer.store.schema import (
     ReadingRow,
     VersionRow,
 )
+
+FROM_ROW: Any = object()  # to_version: take the profile from the row
 
 
 @overload
@@ -98,7 +100,9 @@ def to_decision(row: DecisionRow) -> TriggerDecision:
     )
 
 
-def to_version(row: VersionRow) -> ModelVersion:
+def to_version(row: VersionRow, profile: Any = FROM_ROW) -> ModelVersion:
+    """The domain version of ``row``; ``profile``, when given, instead of the row's (which
+    may then be left unloaded)."""
     return ModelVersion(
         model=row.model,
         version=row.version,
@@ -110,7 +114,7 @@ def to_version(row: VersionRow) -> ModelVersion:
         metrics=row.metrics or {},
         created_at=row.created_at,
         lineage=row.lineage or {},
-        profile=row.profile,
+        profile=row.profile if profile is FROM_ROW else profile,
         semver=row.semver,
     )
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from retrainer.clock import wall_now
 from retrainer.domain import JobState, ModelVersion, Promotion
@@ -14,7 +16,7 @@ from retrainer.exceptions import IllegalTransitionError, NotFoundError, UsageErr
 from retrainer.store.audit import write_audit
 from retrainer.store.base import StoreBase
 from retrainer.store.jobs import transition_in
-from retrainer.store.records import to_promotion, to_version
+from retrainer.store.records import FROM_ROW, to_promotion, to_version
 from retrainer.store.schema import ChampionRow, JobRow, PromotionRow, VersionRow
 
 
@@ -59,7 +61,31 @@ def _set_status(session: Session, model: str, version: str, status: str) -> None
     )
 
 
+_PROFILES_LOCK = threading.Lock()
+
+
 class VersionsMixin(StoreBase):
+    #: profiles by (model, version, row id): written once at registration and never changed,
+    #: and with a sample sketch per column they run to megabytes, which every tick read
+    #: several times over (30 ms a read for 200 columns)
+    _profiles: dict[tuple[str, str, int], Any]
+
+    def _version(self, session: Session, row: VersionRow | None) -> ModelVersion | None:
+        """``row`` (loaded without its profile) as a version, its profile from the cache."""
+        if row is None:
+            return None
+        cache = self.__dict__.setdefault("_profiles", {})
+        key = (row.model, row.version, row.id)
+        with _PROFILES_LOCK:
+            profile = cache.get(key, FROM_ROW)
+        if profile is FROM_ROW:
+            profile = session.scalar(select(VersionRow.profile).where(VersionRow.id == row.id))
+            with _PROFILES_LOCK:
+                if len(cache) >= 16:
+                    cache.pop(next(iter(cache)))
+                cache[key] = profile
+        return to_version(row, profile=profile)
+
     def add_version(self, version: ModelVersion) -> None:
         with self.session() as session:
             session.add(
@@ -82,11 +108,13 @@ class VersionsMixin(StoreBase):
     def get_version(self, model: str, version: str) -> ModelVersion:
         with self.session() as session:
             row = session.scalar(
-                select(VersionRow).where(VersionRow.model == model, VersionRow.version == version)
+                select(VersionRow).options(defer(VersionRow.profile))
+                .where(VersionRow.model == model, VersionRow.version == version)
             )
-            if row is None:
+            found = self._version(session, row)
+            if found is None:
                 raise NotFoundError(f"model {model!r} has no version {version!r} in the store")
-            return to_version(row)
+            return found
 
     def versions(self, model: str) -> list[ModelVersion]:
         with self.session() as session:
@@ -96,10 +124,9 @@ class VersionsMixin(StoreBase):
     def latest_version(self, model: str) -> ModelVersion | None:
         """The most recently registered version, or None."""
         with self.session() as session:
-            query = (select(VersionRow).where(VersionRow.model == model)
-                     .order_by(VersionRow.id.desc()).limit(1))
-            row = session.scalars(query).first()
-            return None if row is None else to_version(row)
+            query = (select(VersionRow).options(defer(VersionRow.profile))
+                     .where(VersionRow.model == model).order_by(VersionRow.id.desc()).limit(1))
+            return self._version(session, session.scalars(query).first())
 
     def semvers(self, model: str) -> list[str | None]:
         """Every version's semantic version, oldest first. Reads one column: each job numbers
@@ -131,11 +158,11 @@ class VersionsMixin(StoreBase):
             if row is None:
                 return None
             version = session.scalar(
-                select(VersionRow).where(
+                select(VersionRow).options(defer(VersionRow.profile)).where(
                     VersionRow.model == model, VersionRow.version == row.version
                 )
             )
-            return to_version(version) if version else None
+            return self._version(session, version)
 
     def champion_pointer(self, model: str) -> tuple[str, str | None] | None:
         """(champion version, previous version) or None."""

@@ -30,6 +30,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -785,6 +786,24 @@ class StoreContract:
             store.get_version("m", "3")
         with pytest.raises(StoreError):
             store.add_version(version("m", "1"))
+
+    def test_each_version_reads_back_its_own_profile_again_and_again(self, store: Store
+                                                                      ) -> None:
+        """Single-version reads take the profile from a per-store cache: it must never hand
+        one version's profile to another, nor lose a status change."""
+        for number in ("1", "2", "3"):
+            store.add_version(replace(version("m", number),
+                                      profile={"columns": {"a": {"mean": float(number)}}}))
+        for _ in range(2):  # the second round comes from the cache
+            for number in ("1", "2", "3"):
+                found = store.get_version("m", number)
+                assert found.profile == {"columns": {"a": {"mean": float(number)}}}
+            assert store.latest_version("m") == store.get_version("m", "3")
+        store.set_version_status("m", "3", "rejected")
+        latest = store.latest_version("m")
+        assert latest is not None and latest.status == "rejected"
+        assert latest.profile == {"columns": {"a": {"mean": 3.0}}}
+        assert store.versions("m")[1].profile == {"columns": {"a": {"mean": 2.0}}}
 
     def test_first_promotion(self, store: Store) -> None:
         job = trained_version(store, "m", "1")
