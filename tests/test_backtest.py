@@ -468,7 +468,12 @@ def test_row_order_is_time_without_a_time_column() -> None:
     frame = drifting(1000).drop(columns=["time"])
     history = prepare_history(frame, None, "y", Size(100), Size(300))
     assert history.batches == 7
-    assert history.duration(Size(24)) == timedelta(hours=24)
+    # a batch reads as a week, whatever its row count: day-based settings mean the same
+    for rows in (100, 336):
+        by_rows = prepare_history(frame, None, "y", Size(rows), Size(300))
+        assert by_rows.duration(Size(rows)) == timedelta(weeks=1)
+        assert by_rows.boundaries[1] - by_rows.boundaries[0] == timedelta(weeks=1)
+    assert history.duration(Size(50)) == timedelta(days=3.5)
     with pytest.raises(UsageError, match="periods"):
         prepare_history(frame, None, "y", Size(7, "d"), Size(300))
 

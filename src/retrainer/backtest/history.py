@@ -16,9 +16,10 @@ from retrainer.domain.metrics import Task
 from retrainer.exceptions import DataError, UsageError
 
 SYNTHETIC_TIME = "__row_time__"
-#: the synthetic clock's step per row when row order is time: configured durations (windows,
-#: cooldowns, auto intervals) then read one row as one hour
-ROW_STEP = timedelta(hours=1)
+#: what one batch spans on the synthetic clock when row order is time: configured durations
+#: (windows, cooldowns, ``auto``'s intervals and its value per metric-point-day) are set for
+#: weekly batches, so a batch of rows reads as a week whatever the rows' real spacing
+BATCH_SPAN = timedelta(weeks=1)
 _SIZE = re.compile(r"^\s*(\d+)\s*([a-zA-Z]*)\s*$")
 _EPOCH_1990, _EPOCH_2100 = 631_152_000, 4_102_444_800  # Unix seconds
 _PERIODS = {"h": "hours", "d": "days", "w": "weeks", "m": "months", "y": "years"}
@@ -134,7 +135,8 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
                     initial: Size) -> History:
     """Sort by time and cut the batches. A numeric time column given with periods is read as
     Unix time when its values fit one unit. Without a datetime time column, row order is
-    time and each row gets a synthetic timestamp one ``ROW_STEP`` after the previous one."""
+    time and the rows get evenly spaced synthetic timestamps, a batch of them spanning
+    ``BATCH_SPAN``."""
     if target not in frame.columns:
         raise UsageError(f"--target: no column {target!r} (columns: {', '.join(frame.columns)})")
     if frame[target].isna().all():
@@ -161,14 +163,14 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
             raise UsageError("periods (7D, 1M) need a --time-column holding dates or Unix times; "
                              "give --batch and --initial as row counts")
         epoch = pd.Timestamp("2000-01-01", tz=UTC)
-        offsets = np.arange(len(frame)) * ROW_STEP.total_seconds()
-        frame[SYNTHETIC_TIME] = epoch + pd.to_timedelta(offsets, unit="s")
+        row_step = pd.Timedelta(BATCH_SPAN) / batch.count
+        frame[SYNTHETIC_TIME] = epoch + np.arange(len(frame)) * row_step
         time_column = SYNTHETIC_TIME
     assert time_column is not None
     times = frame[time_column]
     gaps = times.diff().dropna()
     positive = gaps[gaps > pd.Timedelta(0)]
-    step = positive.median().to_pytimedelta() if len(positive) else ROW_STEP
+    step = positive.median().to_pytimedelta() if len(positive) else BATCH_SPAN
     start, last = times.iloc[0], times.iloc[-1]
     if initial.unit:
         first = start + initial.offset()
