@@ -478,6 +478,22 @@ def test_row_order_is_time_without_a_time_column() -> None:
         prepare_history(frame, None, "y", Size(7, "d"), Size(300))
 
 
+def test_a_batch_of_rows_replays_like_the_week_it_stands_for(tmp_path: Path) -> None:
+    frame = drifting(4400)
+    frame["time"] = pd.date_range("2024-01-01", periods=len(frame), freq="30min", tz="UTC")
+    dated, undated = tmp_path / "dated.csv", tmp_path / "undated.csv"
+    frame.to_csv(dated, index=False)
+    frame.drop(columns=["time"]).to_csv(undated, index=False)
+    by_date = run_backtest(options(dated, tmp_path, batch="7D", initial="14D",
+                                   policies=("auto",), output=tmp_path / "dated"))
+    by_rows = run_backtest(options(undated, tmp_path, time_column=None, batch="336",
+                                   initial="672", policies=("auto",), output=tmp_path / "rows"))
+    auto_by_date, auto_by_rows = by_date["policies"][0], by_rows["policies"][0]
+    assert auto_by_date["retrains"] >= 1
+    for key in ("per_batch", "retrains", "promotions", "trained"):
+        assert auto_by_rows[key] == auto_by_date[key], key
+
+
 def test_a_unix_time_column_is_read_as_dates_when_periods_are_asked_for() -> None:
     frame = drifting(1000)
     dated = prepare_history(frame, "time", "y", Size(7, "d"), Size(14, "d"))
