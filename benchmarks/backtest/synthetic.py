@@ -6,7 +6,9 @@ that it runs on data written by no one here:
   the weights, 3% nulls in one), two string categories (one 33% null) and a row id, binary
   labels ``up`` / ``down``, time as Unix seconds;
 * ``multiclass``: 20 numeric features and a 10-class label whose weights move linearly from
-  one random concept to another, time as ``YYYY-MM-DD HH:MM`` text.
+  one random concept to another, time as ``YYYY-MM-DD HH:MM`` text;
+* ``columns200``: 200 float32 normals, ten of them drifting, the first twenty carrying a
+  binary concept that turns around halfway (write it as ``.parquet``: the CSV is 160 MB).
 
     .venv/bin/python benchmarks/backtest/synthetic.py wide wide.csv.gz
     .venv/bin/retrainer backtest wide.csv.gz --target label --time-column ts --output bt-wide
@@ -54,16 +56,32 @@ def multiclass(rng: np.random.Generator) -> pd.DataFrame:
     return frame
 
 
+def columns200(rng: np.random.Generator) -> pd.DataFrame:
+    k = 200
+    x = rng.normal(size=(ROWS, k)).astype(np.float32)
+    x[:, :10] += (np.linspace(0, 2, ROWS)[:, None] * rng.normal(size=10)).astype(np.float32)
+    turn = np.where(np.arange(ROWS) < ROWS // 2, 1.0, -1.0)
+    weights = rng.normal(size=20)
+    logit = turn * (x[:, :20] @ weights) / np.sqrt(20) * 2
+    frame = pd.DataFrame(x, columns=[f"c{i:03d}" for i in range(k)])
+    frame["ts"] = TIMES
+    frame["label"] = (rng.random(ROWS) < 1 / (1 + np.exp(-logit))).astype(int)
+    return frame
+
+
 def main(kind: str, target: str) -> None:
-    makers = {"wide": wide, "multiclass": multiclass}
+    makers = {"wide": wide, "multiclass": multiclass, "columns200": columns200}
     if kind not in makers:
-        sys.exit(f"unknown kind {kind!r}: wide or multiclass")
+        sys.exit(f"unknown kind {kind!r}: {', '.join(makers)}")
     frame = makers[kind](np.random.default_rng(7))
-    frame.to_csv(target, index=False)
+    if target.endswith(".parquet"):
+        frame.to_parquet(target, index=False)
+    else:
+        frame.to_csv(target, index=False)
     print(f"{target}: {len(frame):,} rows x {frame.shape[1]} columns")
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        sys.exit("usage: synthetic.py wide|multiclass OUT.csv[.gz]")
+        sys.exit("usage: synthetic.py wide|multiclass|columns200 OUT.csv[.gz]|OUT.parquet")
     main(sys.argv[1], sys.argv[2])

@@ -338,3 +338,28 @@ def test_sql_on_postgres(column_type: str) -> None:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.mark.parametrize(("values", "days"), [
+    (["01/02/2020 10:00", "13/02/2020 11:00", "05/03/2020"],
+     ["2020-02-01", "2020-02-13", "2020-03-05"]),
+    (["n/a", "01/02/2020", "13/02/2020"], [None, "2020-02-01", "2020-02-13"]),
+    (["01/02/2020", "02/13/2020", "05/03/2020"], ["2020-01-02", "2020-02-13", "2020-05-03"]),
+    (["01.02.2020", "13.03.2020"], ["2020-02-01", "2020-03-13"]),
+    (["2020-01-02", "2020-01-13 10:00", "2020-01-14T07:00+01:00"],
+     ["2020-01-02", "2020-01-13", "2020-01-14"]),
+    (["2020/01/02", "2020/01/05", "junk"], ["2020-01-02", "2020-01-05", None]),
+])
+def test_day_first_or_month_first_is_read_from_the_column(
+    values: list[str], days: list[str | None]
+) -> None:
+    parsed = sources.parse_timestamps(pd.Series(values, name="t"), "x.csv")
+    assert [None if pd.isna(t) else t.date().isoformat() for t in parsed] == days
+
+
+def test_dates_that_read_two_ways_are_refused_not_guessed(tmp_path: Path) -> None:
+    path = tmp_path / "eu.csv"
+    path.write_text("t,x\n01/02/2020,1\n05/03/2020,2\n")
+    source = CsvSource(path, "t")
+    with pytest.raises(DataError, match="'01/02/2020' read as different days"):
+        source.load(Window(datetime(2020, 1, 1, tzinfo=UTC), datetime(2021, 1, 1, tzinfo=UTC)))

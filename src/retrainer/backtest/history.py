@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from retrainer.data.replay import naive_utc
+from retrainer.data.sources import parse_timestamps
 from retrainer.domain.metrics import Task
 from retrainer.exceptions import DataError, UsageError
 
@@ -148,7 +149,7 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
             raise UsageError(f"--time-column: no column {time_column!r}")
         column = frame[time_column]
         if not pd.api.types.is_numeric_dtype(column):
-            parsed = pd.to_datetime(column, utc=True, errors="coerce", format="mixed")
+            parsed = parse_timestamps(column, "the data")
             if parsed.isna().mean() > 0.01:
                 raise DataError(f"time column {time_column!r} holds values that are not dates")
             frame[time_column] = parsed

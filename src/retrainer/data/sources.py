@@ -34,12 +34,14 @@ from __future__ import annotations
 
 import json
 import threading
+import warnings
 from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
+from pandas.tseries.api import guess_datetime_format
 
 from retrainer.config import ModelConfig, resolve_url
 from retrainer.domain.windows import Window
@@ -99,6 +101,72 @@ def utc_timestamp(value: datetime | pd.Timestamp) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+#: numeric dates (31/01/2024, 2024-01-31, 01.31.24) and, of those, the year-first ones,
+#: which are never read day first
+_NUMERIC_DATE = r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
+_YEAR_FIRST = r"^\s*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+
+
+def parse_timestamps(series: pd.Series, where: str) -> pd.Series:
+    """Text to tz-aware UTC timestamps, NaT where a value is not a time. The format that
+    reads the most values (month first or day first, guessed from the first date), else
+    each value on its own. Raises ``DataError`` when dates such as 05/03/2020 read as two
+    different days month first and day first and nothing in the column settles which: a
+    silent guess would reorder the history.
+
+    >>> days = parse_timestamps(pd.Series(["05/03/2020", "13/03/2020"]), "t")
+    >>> [t.date().isoformat() for t in days]
+    ['2020-03-05', '2020-03-13']
+    """
+    present = series.notna()
+    text = series[present].astype(str)
+    numeric = text.str.match(_NUMERIC_DATE)
+    ambiguous_rows = numeric & ~text.str.match(_YEAR_FIRST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pandas' notes on guessing formats
+        formats: dict[str, bool] = {}  # format -> read day first
+        if len(text):
+            first = text[numeric].iloc[0] if numeric.any() else text.iloc[0]
+            for day_first in (False, True) if ambiguous_rows.any() else (False,):
+                guessed = guess_datetime_format(first, dayfirst=day_first)
+                if guessed and guessed not in formats:
+                    formats[guessed] = day_first
+        whole = [(pd.to_datetime(series, utc=True, errors="coerce", format=f), day_first)
+                 for f, day_first in formats.items()]
+        failures = [int((present & parsed.isna()).sum()) for parsed, _ in whole]
+        fewest = min(failures, default=int(present.sum()) + 1)
+        best = [(parsed, day_first) for (parsed, day_first), failed
+                in zip(whole, failures, strict=True) if failed == fewest]
+        if len(best) == 2 and not best[0][0].equals(best[1][0]):
+            _ambiguous(series, best[0][0], best[1][0], where)
+        if fewest == 0:
+            return best[0][0]
+        # some values in other formats: each on its own, in the order the column settled
+        settled = len(formats) == 2 and len(best) == 1
+        day_first = best[0][1] if settled else False
+        each = pd.to_datetime(series, utc=True, errors="coerce", format="mixed",
+                              dayfirst=day_first)
+        if int((present & each.isna()).sum()) >= fewest:
+            return best[0][0]
+        if ambiguous_rows.any() and not settled:
+            rows = series[present][ambiguous_rows.to_numpy()]
+            other = pd.to_datetime(rows, utc=True, errors="coerce", format="mixed",
+                                   dayfirst=True)
+            if not each[rows.index].equals(other):
+                _ambiguous(rows, each[rows.index], other, where)
+    return each
+
+
+def _ambiguous(series: pd.Series, month_first: pd.Series, day_first: pd.Series,
+               where: str) -> None:
+    differ = series[(month_first != day_first) & month_first.notna() & day_first.notna()]
+    example = repr(differ.iloc[0]) if len(differ) else "?"
+    raise DataError(
+        f"time column {series.name!r} in {where}: dates such as {example} read as different "
+        "days month first and day first; store ISO 8601 times such as '2024-01-31 13:00:00'"
+    )
+
+
 def to_utc(series: pd.Series, where: str) -> pd.Series:
     """Parse a time column to tz-aware UTC (naive = UTC). Raises ``DataError`` naming
     ``where`` and an offending value when the column does not hold timestamps.
@@ -118,18 +186,13 @@ def to_utc(series: pd.Series, where: str) -> pd.Series:
             f"time column {name!r} in {where} holds numbers ({dtype}), not timestamps; "
             "store ISO 8601 times such as '2024-01-31 13:00:00'"
         )
-    for fmt in (None, "mixed"):
-        try:
-            kwargs: dict[str, Any] = {} if fmt is None else {"format": fmt}
-            return pd.to_datetime(series, utc=True, **kwargs)
-        except (ValueError, TypeError, OverflowError):
-            continue
-    parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
+    parsed = parse_timestamps(series, where)
     bad = series[series.notna() & parsed.isna()]
-    example = repr(bad.iloc[0]) if len(bad) else "?"
+    if bad.empty:
+        return parsed
     raise DataError(
         f"time column {name!r} in {where} could not be parsed as timestamps "
-        f"({len(bad)} unparseable values, e.g. {example})"
+        f"({len(bad)} unparseable values, e.g. {bad.iloc[0]!r})"
     )
 
 
