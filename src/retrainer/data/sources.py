@@ -141,19 +141,20 @@ def parse_timestamps(series: pd.Series, where: str) -> pd.Series:
             _ambiguous(series, best[0][0], best[1][0], where)
         if fewest == 0:
             return best[0][0]
-        # some values in other formats: each on its own, in the order the column settled
+        # some values in other formats: each on its own, day first where the column settled
+        # it (never for year-first dates, which pandas would then read as year-day-month)
         settled = len(formats) == 2 and len(best) == 1
-        day_first = best[0][1] if settled else False
-        each = pd.to_datetime(series, utc=True, errors="coerce", format="mixed",
-                              dayfirst=day_first)
+        each = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
+        rows = series[present][ambiguous_rows.to_numpy()]
+        if not rows.empty:
+            day_first = pd.to_datetime(rows, utc=True, errors="coerce", format="mixed",
+                                       dayfirst=True)
+            if settled and best[0][1]:
+                each[rows.index] = day_first
+            elif not settled and not each[rows.index].equals(day_first):
+                _ambiguous(rows, each[rows.index], day_first, where)
         if int((present & each.isna()).sum()) >= fewest:
             return best[0][0]
-        if ambiguous_rows.any() and not settled:
-            rows = series[present][ambiguous_rows.to_numpy()]
-            other = pd.to_datetime(rows, utc=True, errors="coerce", format="mixed",
-                                   dayfirst=True)
-            if not each[rows.index].equals(other):
-                _ambiguous(rows, each[rows.index], other, where)
     return each
 
 
