@@ -147,12 +147,12 @@ def parse_timestamps(series: pd.Series, where: str) -> pd.Series:
         each = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
         rows = series[present][ambiguous_rows.to_numpy()]
         if not rows.empty:
-            day_first = pd.to_datetime(rows, utc=True, errors="coerce", format="mixed",
-                                       dayfirst=True)
+            read_day_first = pd.to_datetime(rows, utc=True, errors="coerce", format="mixed",
+                                            dayfirst=True)
             if settled and best[0][1]:
-                each[rows.index] = day_first
-            elif not settled and not each[rows.index].equals(day_first):
-                _ambiguous(rows, each[rows.index], day_first, where)
+                each[rows.index] = read_day_first
+            elif not settled and not each[rows.index].equals(read_day_first):
+                _ambiguous(rows, each[rows.index], read_day_first, where)
         if int((present & each.isna()).sum()) >= fewest:
             return best[0][0]
     return each
