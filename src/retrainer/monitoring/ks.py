@@ -174,6 +174,13 @@ def _log_binom(total: Any, k: int) -> Any:
     return gammaln(total + 1.0) - gammaln(k + 1.0) - gammaln(total - k + 1.0)
 
 
+@lru_cache(maxsize=16)
+def _log_factorials(size: int) -> np.ndarray:
+    """``log(j!)`` for j = 0..size, so a sweep's binomials are lookups rather than three
+    ``gammaln`` calls a step (the same values: ``gammaln`` of the same arguments)."""
+    return np.asarray(gammaln(np.arange(size + 1) + 1.0))
+
+
 def _outside_band_columns(m: int, n: int, g: int, h: int) -> float:
     """The same share for ``m >= n``, column by column along y: the number of paths to
     (x, y) that have left the band is, inside it, the paths to (x-1, y) plus those to
@@ -182,6 +189,7 @@ def _outside_band_columns(m: int, n: int, g: int, h: int) -> float:
     ``band * exp(scale)`` with its largest entry 1.
     """
     mg, ng = m // g, n // g
+    log_factorial = _log_factorials(m + n)
     lo, hi = 0, min(-((-h) // ng) - 1, m)
     band, scale = np.zeros(hi + 1), 0.0  # column 0 from x = lo to hi: no path has left yet
     for y in range(1, n + 1):
@@ -190,11 +198,13 @@ def _outside_band_columns(m: int, n: int, g: int, h: int) -> float:
         if new_hi < new_lo:
             return 1.0
         previous = band[new_lo - lo:]
-        if new_hi > hi:  # above column y-1's band every path has left it
-            xs = np.arange(max(hi + 1, new_lo), new_hi + 1, dtype=np.float64)
-            above = np.exp(_log_binom(xs + (y - 1), y - 1) - scale)
+        if new_hi > hi:  # above column y-1's band every path has left it: C(x + y - 1, x)
+            xs = np.arange(max(hi + 1, new_lo), new_hi + 1)
+            above = np.exp(log_factorial[xs + (y - 1)] - log_factorial[y - 1]
+                           - log_factorial[xs] - scale)
             previous = np.concatenate((previous, above))
-        start = math.exp(_log_binom(new_lo - 1 + y, y) - scale) if new_lo >= 1 else 0.0
+        start = (math.exp(log_factorial[new_lo - 1 + y] - log_factorial[y]
+                          - log_factorial[new_lo - 1] - scale) if new_lo >= 1 else 0.0)
         cells = np.concatenate(((start,), previous[:new_hi - new_lo + 1]))
         band = np.cumsum(cells)[1:]
         top = band[-1]  # the cumulative sum is largest at the top
