@@ -146,6 +146,26 @@ def test_category_levels_match_across_int_and_float_columns():
     assert as_int.isna().tolist() == [False, False, True]
 
 
+def test_numeric_features_of_every_dtype_become_float64_with_nan_for_missing():
+    frame = pd.DataFrame({
+        "n": pd.array([1, None, 3], dtype="Int64"), "b": [True, False, True],
+        "nb": pd.array([True, None, False], dtype="boolean"), "f": np.float32([0.5, 1, 2]),
+        "text": ["1.5", "2", None], "cat": ["u", "v", "u"]}, index=[7, 7, 9])
+    expected = {"n": [1.0, np.nan, 3.0], "b": [1.0, 0.0, 1.0], "nb": [1.0, np.nan, 0.0],
+                "f": [0.5, 1.0, 2.0], "text": [1.5, 2.0, np.nan]}
+    numeric = ModelBundle(Task.REGRESSION, ["f", "n", "b", "nb"], [], {}, None, "lightgbm", None)
+    mixed = ModelBundle(Task.REGRESSION, ["text", "cat", "n", "b", "nb", "f"], ["cat"],
+                        {"cat": ["u", "v"]}, None, "lightgbm", None)
+    for bundle in (numeric, mixed):  # one float64 block, and column by column
+        prepared = bundle.prepare(frame)
+        assert list(prepared.columns) == bundle.features
+        assert prepared.index.tolist() == [7, 7, 9]
+        for column in set(bundle.features) - {"cat"}:
+            assert prepared[column].dtype == np.float64
+            np.testing.assert_array_equal(prepared[column].to_numpy(), expected[column])
+    assert mixed.prepare(frame)["cat"].tolist() == ["u", "v", "u"]
+
+
 def test_non_numeric_feature_that_is_not_categorical_is_a_data_error():
     bundle = ModelBundle(Task.REGRESSION, ["x"], [], {}, None, "lightgbm", None)
     with pytest.raises(DataError, match="'x' is not numeric"):
