@@ -548,6 +548,20 @@ def test_semicolon_and_tab_separated_files_and_indexed_parquet_are_read(tmp_path
     assert "time" in read_history(indexed).columns
 
 
+def test_european_csv_with_latin_1_text_and_decimal_commas_is_read(tmp_path: Path) -> None:
+    frame = drifting(300).assign(site=lambda f: f["site"].map({"a": "Zürich", "b": "Genève"}))
+    path = tmp_path / "eu.csv"
+    frame.to_csv(path, sep=";", decimal=",", index=False, encoding="latin-1")
+    read = read_history(path)
+    assert set(read["site"]) == {"Zürich", "Genève"}
+    for column in ("x1", "x2", "y"):  # 1,5 read as one and a half, not as a category
+        assert read[column].dtype == np.float64
+        np.testing.assert_allclose(read[column], frame[column])
+    commas = tmp_path / "commas.csv"  # a comma-separated file keeps its decimal points
+    frame.to_csv(commas, index=False)
+    np.testing.assert_allclose(read_history(commas)["y"], frame["y"])
+
+
 def test_shares_of_always_follow_the_metric_direction() -> None:
     def policy(name: str, metric: float, retrains: int) -> dict[str, object]:
         return {"name": name, "metric": metric, "retrains": retrains}

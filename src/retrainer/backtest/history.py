@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,8 +60,9 @@ class Size:
 
 def read_history(path: Path) -> pd.DataFrame:
     """A CSV (gzip allowed; separated by commas, or by ``;``, tabs or ``|`` when the header
-    says so) or Parquet file (a named index becoming a column), whole. Raises UsageError
-    when there is no such file and DataError on anything unreadable."""
+    says so; UTF-8, else Windows-1252 or Latin-1; with ``;``, decimal commas where they make
+    more columns numeric) or Parquet file (a named index becoming a column), whole. Raises
+    UsageError when there is no such file and DataError on anything unreadable."""
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     try:
@@ -69,16 +71,33 @@ def read_history(path: Path) -> pd.DataFrame:
             if any(name is not None for name in frame.index.names):
                 frame = frame.reset_index()  # a named index (a time, say) is a column here
         else:
-            frame = pd.read_csv(path, compression="infer")
+            frame = _read_csv(path)
             header = str(frame.columns[0]) if len(frame.columns) == 1 else ""
             separator = next((s for s in ";\t|" if s in header), None)
             if separator:  # one column named "a;b;c": the file is not comma-separated
-                frame = pd.read_csv(path, compression="infer", sep=separator)
+                frame = _read_csv(path, sep=separator)
+            if separator == ";":  # the European layout: 1,5 is one and a half
+                decimal = _read_csv(path, sep=separator, decimal=",")
+                if _numeric_columns(decimal) > _numeric_columns(frame):
+                    frame = decimal
     except Exception as error:  # pandas/pyarrow raise many kinds for a bad file
         raise DataError(f"{path}: cannot read it ({error})") from error
     if frame.empty:
         raise DataError(f"{path}: the file has no rows")
     return frame
+
+
+def _read_csv(path: Path, **options: Any) -> pd.DataFrame:
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return pd.read_csv(path, compression="infer", encoding=encoding, **options)
+        except UnicodeDecodeError:
+            continue
+    return pd.read_csv(path, compression="infer", encoding="latin-1", **options)
+
+
+def _numeric_columns(frame: pd.DataFrame) -> int:
+    return sum(pd.api.types.is_numeric_dtype(dtype) for dtype in frame.dtypes)
 
 
 def infer_task(target: pd.Series) -> Task:
