@@ -20,6 +20,7 @@ from retrainer.config import (
 )
 from retrainer.domain.metrics import Task, metrics_for
 from retrainer.exceptions import UsageError
+from retrainer.monitoring.window import MIN_LABELLED_ROWS
 
 DEFAULT_POLICIES = ("never", "always", "periodic:4", "drift", "performance", "auto")
 
@@ -114,7 +115,10 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
         task=task,
         labels=None,
         training_window=window,
-        monitoring_window=history.duration(batch) + delay,
+        # a batch, or enough rows to be judged when batches are sparse (weekly batches of
+        # daily rows: a batch of 7 would never be read)
+        monitoring_window=max(history.duration(batch),
+                              history.duration(Size(MIN_LABELLED_ROWS))) + delay,
         min_rows=max(20, int(0.25 * rows_per_window)) if model is None else model.min_rows,
     )
     data.setdefault("validation", {})["metric"] = metric
