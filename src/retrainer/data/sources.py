@@ -33,6 +33,7 @@ Built-ins (``make_source`` picks one from the model's config):
 from __future__ import annotations
 
 import json
+import re
 import threading
 import warnings
 from collections import OrderedDict
@@ -119,18 +120,16 @@ def parse_timestamps(series: pd.Series, where: str) -> pd.Series:
     ['2020-03-05', '2020-03-13']
     """
     present = series.notna()
-    text = series[present].astype(str)
-    numeric = text.str.match(_NUMERIC_DATE)
-    ambiguous_rows = numeric & ~text.str.match(_YEAR_FIRST)
+    first = _first_date(series[present])
+    either_way = (first is not None and re.match(_NUMERIC_DATE, first) is not None
+                  and re.match(_YEAR_FIRST, first) is None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # pandas' notes on guessing formats
         formats: dict[str, bool] = {}  # format -> read day first
-        if len(text):
-            first = text[numeric].iloc[0] if numeric.any() else text.iloc[0]
-            for day_first in (False, True) if ambiguous_rows.any() else (False,):
-                guessed = guess_datetime_format(first, dayfirst=day_first)
-                if guessed and guessed not in formats:
-                    formats[guessed] = day_first
+        for day_first in (False, True) if either_way else (False,):
+            guessed = guess_datetime_format(first, dayfirst=day_first) if first else None
+            if guessed and guessed not in formats:
+                formats[guessed] = day_first
         whole = [(pd.to_datetime(series, utc=True, errors="coerce", format=f), day_first)
                  for f, day_first in formats.items()]
         failures = [int((present & parsed.isna()).sum()) for parsed, _ in whole]
@@ -145,7 +144,9 @@ def parse_timestamps(series: pd.Series, where: str) -> pd.Series:
         # it (never for year-first dates, which pandas would then read as year-day-month)
         settled = len(formats) == 2 and len(best) == 1
         each = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
-        rows = series[present][ambiguous_rows.to_numpy()]
+        text = series[present].astype(str)
+        rows = series[present][(text.str.match(_NUMERIC_DATE)
+                                & ~text.str.match(_YEAR_FIRST)).to_numpy()]
         if not rows.empty:
             read_day_first = pd.to_datetime(rows, utc=True, errors="coerce", format="mixed",
                                             dayfirst=True)
@@ -156,6 +157,16 @@ def parse_timestamps(series: pd.Series, where: str) -> pd.Series:
         if int((present & each.isna()).sum()) >= fewest:
             return best[0][0]
     return each
+
+
+def _first_date(values: pd.Series) -> str | None:
+    """The first value that looks like a numeric date (among the first thousand), else the
+    first value, as text; None for no values."""
+    head = values.iloc[:1000].astype(str)
+    for value in head:
+        if re.match(_NUMERIC_DATE, value):
+            return str(value)
+    return str(head.iloc[0]) if len(head) else None
 
 
 def _ambiguous(series: pd.Series, month_first: pd.Series, day_first: pd.Series,
