@@ -494,7 +494,7 @@ def test_a_batch_of_rows_replays_like_the_week_it_stands_for(tmp_path: Path) -> 
         assert auto_by_rows[key] == auto_by_date[key], key
 
 
-def test_weekly_batches_of_daily_rows_are_monitored_over_enough_rows(tmp_path: Path) -> None:
+def test_weekly_batches_of_daily_rows_train_and_monitor_on_enough_rows(tmp_path: Path) -> None:
     frame = drifting(420)
     frame["time"] = pd.date_range("2024-01-01", periods=len(frame), freq="D", tz="UTC")
     path = tmp_path / "daily.csv"
@@ -502,6 +502,7 @@ def test_weekly_batches_of_daily_rows_are_monitored_over_enough_rows(tmp_path: P
     document = run_backtest(options(path, tmp_path, batch="7D", initial="28D",
                                     policies=("never", "performance")))
     assert document["settings"]["monitoring_window"] == "30 days"
+    assert document["settings"]["training_window"] == "200 days"  # not 4 x 7 rows
     performance = document["policies"][1]
     assert performance["retrains"] >= 1  # a batch of 7 rows alone would never be judged
 

@@ -22,6 +22,10 @@ from retrainer.domain.metrics import Task, metrics_for
 from retrainer.exceptions import UsageError
 from retrainer.monitoring.window import MIN_LABELLED_ROWS
 
+#: the default training window holds at least this many rows' worth of time: four weekly
+#: batches of daily rows (28) leave LightGBM, with 20 rows a leaf, no split to make
+MIN_WINDOW_ROWS = 200
+
 DEFAULT_POLICIES = ("never", "always", "periodic:4", "drift", "performance", "auto")
 
 
@@ -97,7 +101,9 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     else:
         window = 4 * history.duration(batch)
     delay = label_delay(options, history)
-    rows_per_window = window / history.row_step
+    rows_per_window = window / history.row_step  # sets min_rows: the first model's start
+    if model is None and not options.window:  # sparse batches: enough rows for trees to split
+        window = max(window, history.duration(Size(MIN_WINDOW_ROWS)))
     data: dict[str, Any] = model.model_dump() if model else {
         "validation": {"metric_ci": False},
         "readiness": {"max_label_null_share": 0.95,
