@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
     from retrainer.monitoring.drift import ColumnDrift, DriftReport
 
-__all__ = ["backtest_html", "drift_html", "histogram_svg", "write_backtest_html",
-           "write_drift_html"]
+__all__ = ["backtest_html", "drift_html", "histogram_svg", "shares_of_always",
+           "write_backtest_html", "write_drift_html"]
 
 REFERENCE_COLOUR = "#4878a8"
 CURRENT_COLOUR = "#e07b39"
@@ -257,13 +257,38 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def shares_of_always(policies: list[dict[str, Any]], higher_is_better: bool
+                     ) -> dict[str, tuple[float | None, float | None]]:
+    """Each policy's share of ``always``'s gain over ``never`` and of ``always``'s retrains
+    (None where undefined or not a number, and the gain's share also where ``always`` did
+    not beat ``never``: there is no gain to share); empty unless both ran. The issue's bar
+    is put in these terms."""
+    found = {p.get("name"): p for p in policies}
+    if "never" not in found or "always" not in found:
+        return {}
+    never, always = (_number(found[n].get("metric")) for n in ("never", "always"))
+    always_retrains = _number(found["always"].get("retrains"))
+    sign = 1.0 if higher_is_better else -1.0
+    gain = sign * (always - never) if always is not None and never is not None else None
+    shares = {}
+    for p in policies:
+        metric, retrains = _number(p.get("metric")), _number(p.get("retrains"))
+        of_gain = (sign * (metric - never) / gain + 0.0  # no -0
+                   if gain is not None and gain > 0 and metric is not None
+                   and never is not None else None)
+        of_retrains = (retrains / always_retrains
+                       if retrains is not None and always_retrains else None)
+        shares[str(p.get("name"))] = (of_gain, of_retrains)
+    return shares
+
+
 def _backtest_table(policies: list[dict[str, Any]], higher: bool) -> str:
     metrics = [_number(p.get("metric")) for p in policies]
     by_name = dict(zip((p.get("name") for p in policies), metrics, strict=True))
     sign = 1.0 if higher else -1.0
-    never, always = by_name.get("never"), by_name.get("always")
+    never = by_name.get("never")
     has_never, has_share = "never" in by_name, "never" in by_name and "always" in by_name
-    always_gain = sign * (always - never) if always is not None and never is not None else None
+    shares = shares_of_always(policies, higher)
     scored = [m for m in metrics if m is not None]
     best = (max if higher else min)(scored) if scored else None
     head = ("<table><tr><th>policy</th><th>metric</th><th>retrains</th><th>promotions</th>"
@@ -273,7 +298,7 @@ def _backtest_table(policies: list[dict[str, Any]], higher: bool) -> str:
     rows = [head]
     for p, m in zip(policies, metrics, strict=True):
         gain = sign * (m - never) + 0.0 if m is not None and never is not None else None  # no -0
-        share = gain / always_gain if gain is not None and always_gain and always_gain > 0 else None
+        share = shares.get(str(p.get("name")), (None, None))[0]
         mark = " class='best'" if m is not None and m == best else ""
         train = _number(p.get("train_seconds"))
         rows.append(

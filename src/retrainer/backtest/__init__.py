@@ -47,6 +47,7 @@ from retrainer.backtest.replay import PolicyResult, PolicyRun, replay, replay_al
 from retrainer.config import ModelConfig
 from retrainer.domain.metrics import METRICS
 from retrainer.exceptions import UsageError
+from retrainer.reports import shares_of_always
 
 __all__ = [
     "DEFAULT_POLICIES",
@@ -153,27 +154,6 @@ def _write(document: dict[str, Any], where: Path) -> None:
 
     (where / "backtest.json").write_text(json.dumps(document, indent=2, default=_json_default))
     write_backtest_html(document, where / "report.html")
-
-
-def shares_of_always(policies: list[dict[str, Any]], higher_is_better: bool
-                     ) -> dict[str, tuple[float | None, float | None]]:
-    """Each policy's share of ``always``'s gain over ``never`` and of ``always``'s retrains
-    (None where undefined, and the gain's share also where ``always`` did not beat
-    ``never``: there is no gain to share); empty unless both ran. The issue's bar is put in
-    these terms."""
-    found = {p["name"]: p for p in policies}
-    if "never" not in found or "always" not in found:
-        return {}
-    never, always = found["never"], found["always"]
-    sign = 1.0 if higher_is_better else -1.0
-    gain = sign * (always["metric"] - never["metric"])
-    shares = {}
-    for p in policies:
-        of_gain = (sign * (p["metric"] - never["metric"]) / gain + 0.0  # no -0
-                   if gain > 0 and math.isfinite(gain) and math.isfinite(p["metric"]) else None)
-        of_retrains = p["retrains"] / always["retrains"] if always["retrains"] else None
-        shares[p["name"]] = (of_gain, of_retrains)
-    return shares
 
 
 def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
