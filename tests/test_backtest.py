@@ -629,3 +629,21 @@ def test_cli_runs_and_reports_bad_input_with_exit_code_2(
         assert exit_info.value.code == 2, message
         error = " ".join(capsys.readouterr().err.split())  # the console wraps long lines
         assert message in error and "━" not in error  # no progress bars before the checks
+
+
+def test_rows_sharing_a_date_count_as_the_hours_they_are() -> None:
+    # hourly rows dated by their day (bike sharing's dteday): 30 rows are 30 hours, not 30 days
+    frame = drifting(24 * 60)
+    hourly = pd.date_range("2024-01-01", periods=len(frame), freq="h", tz="UTC")
+    by_hour = prepare_history(frame.assign(time=hourly), "time", "y", Size(7, "d"), Size(14, "d"))
+    by_day = prepare_history(frame.assign(time=hourly.floor("D")), "time", "y",
+                             Size(7, "d"), Size(14, "d"))
+    assert by_hour.duration(Size(30)) == timedelta(hours=30)
+    assert abs(by_day.duration(Size(30)) - timedelta(hours=30)) < timedelta(minutes=30)
+    from retrainer.backtest.policies import base_model
+
+    settings = [base_model(options(Path("x.csv"), Path("."), batch="7D", initial="14D"),
+                           history, "replay", Size(7, "d"))
+                for history in (by_hour, by_day)]
+    assert [s.monitoring_window for s in settings] == [timedelta(days=7)] * 2
+    assert [s.training_window for s in settings] == [timedelta(days=28)] * 2

@@ -119,7 +119,7 @@ class History:
     time_column: str
     boundaries: list[pd.Timestamp]  # boundaries[0] ends the initial period; then one per batch
     start: pd.Timestamp
-    row_step: timedelta  # typical spacing of rows, to turn row counts into durations
+    row_step: timedelta  # mean spacing of rows, to turn row counts into durations
 
     @property
     def batches(self) -> int:
@@ -183,8 +183,8 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
             raise UsageError("periods (7D, 1M) need a --time-column holding dates or Unix times; "
                              "give --batch and --initial as row counts")
         epoch = pd.Timestamp("2000-01-01", tz=UTC)
-        row_step = pd.Timedelta(BATCH_SPAN) / batch.count
-        frame[SYNTHETIC_TIME] = epoch + np.arange(len(frame)) * row_step
+        spacing = pd.Timedelta(BATCH_SPAN) / batch.count
+        frame[SYNTHETIC_TIME] = epoch + np.arange(len(frame)) * spacing
         time_column = SYNTHETIC_TIME
     assert time_column is not None
     times = frame[time_column]
@@ -192,6 +192,9 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
     positive = gaps[gaps > pd.Timedelta(0)]
     step = positive.median().to_pytimedelta() if len(positive) else BATCH_SPAN
     start, last = times.iloc[0], times.iloc[-1]
+    # a row's worth of time on average: hourly rows dated by their day share a timestamp 24
+    # at a time, so the gaps between timestamps (a day) would make 30 rows a month
+    row_step = ((last - start) / (len(frame) - 1)).to_pytimedelta() if last > start else step
     if initial.unit:
         first = start + initial.offset()
     elif initial.count < len(frame):
@@ -210,7 +213,7 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
             if times.iloc[index] > boundaries[-1]:
                 boundaries.append(times.iloc[index])
         boundaries.append(last + step)
-    return History(frame, time_column, boundaries, start, step)
+    return History(frame, time_column, boundaries, start, row_step)
 
 
 def duration_text(span: timedelta) -> str:
