@@ -77,6 +77,24 @@ def test_csv_options_pass_through_and_offsets_convert_to_utc(tmp_path: Path) -> 
                                       pd.Timestamp("2024-01-01 00:30", tz="UTC")]
 
 
+def test_numbers_with_placeholders_for_missing_values_read_as_numbers(tmp_path: Path) -> None:
+    from retrainer.backtest import read_history
+
+    text = ("time,reading,excel,code,note\n"
+            "2024-01-01 00:00,1.5,3,A1,ok\n"
+            "2024-01-01 01:00,?,#VALUE!,?,?\n"
+            "2024-01-01 02:00,2, - ,7,fine\n")
+    (tmp_path / "d.csv").write_text(text)
+    live = CsvSource(tmp_path / "d.csv", "time").load(Window(JAN1, JAN2))
+    replayed = read_history(tmp_path / "d.csv")
+    for frame in (live, replayed):
+        assert frame["reading"].tolist()[::2] == [1.5, 2.0] and pd.isna(frame["reading"][1])
+        assert frame["excel"].tolist()[0] == 3.0 and frame["excel"].isna().sum() == 2
+        # a code or a word is not a number: those columns keep their text
+        assert frame["code"].tolist() == ["A1", "?", "7"]
+        assert frame["note"].tolist() == ["ok", "?", "fine"]
+
+
 def test_rows_without_a_time_are_dropped(tmp_path: Path) -> None:
     (tmp_path / "d.csv").write_text("time,x\n2024-01-01 01:00,1\n,2\n2024-01-01 02:00,3\n")
     frame = CsvSource(tmp_path / "d.csv", "time").load(Window(JAN1, JAN2))

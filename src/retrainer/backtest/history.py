@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from retrainer.data.replay import naive_utc
-from retrainer.data.sources import parse_timestamps
+from retrainer.data.sources import numbers_with_markers, parse_timestamps
 from retrainer.domain.metrics import Task
 from retrainer.exceptions import DataError, UsageError
 
@@ -61,7 +61,8 @@ class Size:
 def read_history(path: Path) -> pd.DataFrame:
     """A CSV (gzip allowed; separated by commas, or by ``;``, tabs or ``|`` when the header
     says so; UTF-8, else Windows-1252 or Latin-1; with ``;``, decimal commas where they make
-    more columns numeric) or Parquet file (a named index becoming a column), whole. Raises
+    more columns numeric; numbers with placeholders such as ``?`` for missing values read as
+    numbers) or Parquet file (a named index becoming a column), whole. Raises
     UsageError when there is no such file and DataError on anything unreadable."""
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
@@ -80,6 +81,7 @@ def read_history(path: Path) -> pd.DataFrame:
                 decimal = _read_csv(path, sep=separator, decimal=",")
                 if _numeric_columns(decimal) > _numeric_columns(frame):
                     frame = decimal
+            frame = numbers_with_markers(frame)
     except Exception as error:  # pandas/pyarrow raise many kinds for a bad file
         raise DataError(f"{path}: cannot read it ({error})") from error
     if frame.empty:

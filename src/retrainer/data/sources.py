@@ -96,6 +96,36 @@ def _source(spec: Any, time_column: str, root: Path) -> DataSource:
 # --- time handling ---------------------------------------------------------------------------
 
 
+#: placeholders for a missing number that pandas does not know (its own list has "", NA,
+#: N/A, null, NaN, None and more): UCI files write "?", spreadsheets "-" or "#VALUE!"
+MISSING_MARKERS = frozenset({"?", "-", "--", ".", "na", "n.a.", "none", "missing", "unknown",
+                             "#value!", "#div/0!", "#ref!", "#num!"})
+
+
+def numbers_with_markers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns whose every value is a number or a missing-value placeholder become
+    numbers, the placeholders missing (one "?" would otherwise make a column of readings a
+    category per value). Other text columns are left as they are.
+
+    >>> frame = pd.DataFrame({"x": ["1.5", "?", "2"], "y": ["a", "?", "1"]})
+    >>> read = numbers_with_markers(frame)
+    >>> read["x"].tolist(), read["y"].tolist()
+    ([1.5, nan, 2.0], ['a', '?', '1'])
+    """
+    converted = {}
+    for column in frame.columns:
+        series = frame[column]
+        if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+            continue
+        if pd.to_numeric(series.dropna().head(1000), errors="coerce").isna().all():
+            continue  # words or dates, as far as the first rows show
+        numbers = pd.to_numeric(series, errors="coerce")
+        failed = series[series.notna() & numbers.isna()]
+        if set(failed.astype(str).str.strip().str.lower()) <= MISSING_MARKERS:
+            converted[column] = numbers
+    return frame.assign(**converted) if converted else frame
+
+
 def utc_timestamp(value: datetime | pd.Timestamp) -> pd.Timestamp:
     """``value`` as a UTC ``Timestamp``; naive values are taken as UTC."""
     ts = pd.Timestamp(value)
@@ -299,7 +329,7 @@ class CsvSource:
             raise DataError(f"invalid csv options {self.options} for {where}: {error}") from None
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as error:
             raise DataError(f"could not read CSV file {where}: {error}") from None
-        return prepare(frame, self.time_column, where)
+        return prepare(numbers_with_markers(frame), self.time_column, where)
 
     def load(self, window: Window) -> pd.DataFrame:
         return window_slice(self._frame(), self.time_column, window)
