@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DIR ?= retrainer-demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench clean install
+.PHONY: demo test lint reproduce clean install
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src
+
+# replays the backtest tables of benchmarks/README.md and checks every figure (~5 min)
+reproduce: $(STAMP)
+	$(BIN)/python benchmarks/backtest/reproduce.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
