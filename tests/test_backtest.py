@@ -107,6 +107,46 @@ def test_several_starts_replay_each_and_compare_them(history_csv: Path, tmp_path
     assert (tmp_path / "cli" / "initial-1000" / "backtest.json").exists()
 
 
+def test_periodic_auto_replays_the_schedule_of_autos_cost(history_csv: Path,
+                                                         tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="list auto too"):
+        parse_policies("never,periodic:auto")
+    policies = ("periodic:auto", "auto")  # listed first: it still waits for auto
+    alone = run_backtest(options(history_csv, tmp_path, policies=policies))
+
+    def check_nearest(document: dict) -> None:
+        # the schedule whose retrains come nearest auto's, and it retrained on that schedule
+        by_name = {p["name"]: p for p in document["policies"]}
+        matched, auto, batches = by_name["periodic:auto"], by_name["auto"], document["batches"]
+        assert matched["retrains"] == (batches - 1) // matched["period"]
+        assert all(abs(matched["retrains"] - auto["retrains"])
+                   <= abs((batches - 1) // k - auto["retrains"]) for k in range(1, batches + 1))
+
+    matched, auto = alone["policies"]
+    assert matched["name"] == "periodic:auto" and auto["retrains"] >= 1
+    check_nearest(alone)
+    period = matched["period"]
+    schedule = run_backtest(options(history_csv, tmp_path, policies=(f"periodic:{period}",),
+                                    output=tmp_path / "schedule"))["policies"][0]
+    for key in ("per_batch", "retrains", "trained"):
+        assert matched[key] == schedule[key], key
+    # side by side in worker processes, from two starts: each start matches its own auto
+    shown = CliRunner().invoke(app, [
+        "backtest", str(history_csv), "--target", "y", "--time-column", "time", "--batch",
+        str(BATCH_ROWS), "--initial", "600,1000", "--policies", "auto,periodic:auto",
+        "--output", str(tmp_path / "cli"), "--workers", "2"])
+    assert shown.exit_code == 0, shown.output
+    kept = json.loads((tmp_path / "cli" / "initial-600" / "backtest.json").read_text())
+    assert kept["policies"][1]["per_batch"] == matched["per_batch"]
+    check_nearest(json.loads((tmp_path / "cli" / "initial-1000" / "backtest.json").read_text()))
+    shown = CliRunner().invoke(app, [
+        "backtest", str(history_csv), "--target", "y", "--time-column", "time", "--batch",
+        str(BATCH_ROWS), "--initial", "600", "--policies", "auto,periodic:auto",
+        "--output", str(tmp_path / "one"), "--workers", "1"])
+    assert f"periodic:auto replayed periodic:{period}" in shown.output, shown.output
+    assert f"(K={period})" in (tmp_path / "one" / "report.html").read_text()
+
+
 def test_real_mlflow_registry_gets_the_same_results(history_csv: Path, tmp_path: Path) -> None:
     from mlflow import MlflowClient
 

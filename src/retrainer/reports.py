@@ -220,7 +220,7 @@ def backtest_html(document: dict[str, Any]) -> str:
     higher = bool(document.get("higher_is_better", True))
     metric = str(document.get("metric", "metric"))
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(policies))]
-    names = [str(p.get("name", "")) for p in policies]
+    names = [policy_label(p) for p in policies]
     batches = int(document.get("batches") or max((len(p.get("per_batch", [])) for p in policies),
                                                    default=0))
     starts = list(settings.get("batch_starts") or [])
@@ -255,6 +255,16 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def policy_label(policy: dict[str, Any]) -> str:
+    """A policy's name as shown: ``periodic:auto`` adds the K of the schedule it replayed.
+
+    >>> policy_label({"name": "periodic:auto", "period": 6}), policy_label({"name": "auto"})
+    ('periodic:auto (K=6)', 'auto')
+    """
+    name = str(policy.get("name", ""))
+    return f"{name} (K={policy['period']})" if policy.get("period") else name
 
 
 def shares_of_always(policies: list[dict[str, Any]], higher_is_better: bool
@@ -302,7 +312,7 @@ def _backtest_table(policies: list[dict[str, Any]], higher: bool) -> str:
         mark = " class='best'" if m is not None and m == best else ""
         train = _number(p.get("train_seconds"))
         rows.append(
-            f"<tr><td>{html.escape(str(p.get('name', '')))}</td><td{mark}>{_fmt(m)}</td>"
+            f"<tr><td>{html.escape(policy_label(p))}</td><td{mark}>{_fmt(m)}</td>"
             f"<td>{_fmt(p.get('retrains'))}</td><td>{_fmt(p.get('promotions'))}</td>"
             f"<td>{_fmt(p.get('rejections'))}</td>"
             f"<td>{'-' if train is None else f'{train:.1f}'}</td>"

@@ -19,6 +19,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,14 +37,23 @@ from retrainer.backtest.history import (
 )
 from retrainer.backtest.policies import (
     DEFAULT_POLICIES,
+    MATCHED,
     BacktestOptions,
     base_model,
     label_delay,
+    matched_period,
     parse_initials,
     parse_policies,
     policy_triggers,
 )
-from retrainer.backtest.replay import PolicyResult, PolicyRun, replay, replay_all, weighted_metric
+from retrainer.backtest.replay import (
+    FollowUp,
+    PolicyResult,
+    PolicyRun,
+    replay,
+    replay_all,
+    weighted_metric,
+)
 from retrainer.config import ModelConfig
 from retrainer.domain.metrics import METRICS
 from retrainer.exceptions import UsageError
@@ -91,32 +101,34 @@ def run_backtest(options: BacktestOptions,
     cores = os.cpu_count() or 1
     workers = max(1, min(options.workers or cores, len(options.policies) * len(initials)))
     threads = max(1, cores // workers)
-    starts: list[tuple[Size, History, ModelConfig, timedelta, Path, list[PolicyRun]]] = []
+    starts: list[_Start] = []
     for initial in initials:
         history = prepare_history(frame, options.time_column, options.target, batch, initial)
         if history.batches < 1:
             raise UsageError(f"the data holds no batch after the initial period {initial}")
-        batch_length = (history.boundaries[-1] - history.boundaries[0]) / history.batches
         replay_name = f"backtest-{os.getpid()}-{int(time.time() * 1000)}-{len(starts)}"
-        base = base_model(options, history, replay_name, batch)
-        delay = label_delay(options, history)
         where = output / f"initial-{initial.text}" if several else output
         where.mkdir(parents=True, exist_ok=True)
-        runs = [
-            PolicyRun(policy, base.model_copy(update={"triggers": policy_triggers(
-                policy, base, batch_length.to_pytimedelta())}).model_dump(mode="json"),
-                history, delay, options.registry, where, threads,
-                f"{policy} @ {initial.text}" if several else "")
-            for policy in options.policies
-        ]
-        starts.append((initial, history, base, delay, where, runs))
-    every_run = [run for *_, runs in starts for run in runs]
+        starts.append(_Start(initial, history, base_model(options, history, replay_name, batch),
+                             label_delay(options, history), where, options.registry, threads,
+                             several))
+    runs = [start.run(policy) for start in starts
+            for policy in options.policies if policy != MATCHED]
+    # the schedule of auto's cost starts once auto has finished, from auto's retrains
+    follow_ups: dict[str, FollowUp] = {
+        start.key("auto"): start.matched_run for start in starts
+    } if MATCHED in options.policies else {}
     if on_progress:  # the options and data are good: the replays start
-        for run in every_run:
-            on_progress(run.key, 0, run.history.batches)
-    results = replay_all(every_run, workers, on_progress)
+        for start in starts:
+            for policy in options.policies:
+                on_progress(start.key(policy), 0, start.history.batches)
+    results = replay_all(runs, workers, on_progress, follow_ups)
     documents = []
-    for initial, history, base, delay, where, runs in starts:
+    for start in starts:
+        initial, history, base, where = start.initial, start.history, start.base, start.where
+        if MATCHED in options.policies:
+            results[start.key(MATCHED)].period = start.matched_period(
+                results[start.key("auto")])
         spec = METRICS[base.metric]
         document = {
             "dataset": options.data.name,
@@ -124,7 +136,7 @@ def run_backtest(options: BacktestOptions,
             "batches": history.batches,
             "metric": spec.name,
             "higher_is_better": spec.greater_is_better,
-            "policies": [results[run.key].to_json() for run in runs],
+            "policies": [results[start.key(policy)].to_json() for policy in options.policies],
             "settings": {
                 "task": base.task.value,
                 "time_column": options.time_column,
@@ -132,7 +144,7 @@ def run_backtest(options: BacktestOptions,
                 "initial": str(initial),
                 "training_window": duration_text(base.training_window),
                 "monitoring_window": duration_text(base.monitoring_window),
-                "label_delay": duration_text(delay),
+                "label_delay": duration_text(start.delay),
                 "registry": options.registry,
                 "batch_starts": [b.isoformat() for b in history.boundaries[:-1]],
                 "config": str(options.config) if options.config else None,
@@ -147,6 +159,39 @@ def run_backtest(options: BacktestOptions,
     summary["seconds"] = round(time.monotonic() - began, 1)
     (output / "starts.json").write_text(json.dumps(summary, indent=2, default=_json_default))
     return summary
+
+
+@dataclass(frozen=True)
+class _Start:
+    """One starting point of the replays: the history cut from it and the model every policy
+    shares."""
+
+    initial: Size
+    history: History
+    base: ModelConfig
+    delay: timedelta
+    where: Path
+    registry: str
+    threads: int
+    several: bool  # one of several starts: keys and progress name the start
+
+    def key(self, policy: str) -> str:
+        return f"{policy} @ {self.initial.text}" if self.several else policy
+
+    def run(self, policy: str, schedule: str | None = None) -> PolicyRun:
+        """``policy``'s replay; ``schedule`` gives a policy another's triggers."""
+        history = self.history
+        length = ((history.boundaries[-1] - history.boundaries[0]) / history.batches)
+        triggers = policy_triggers(schedule or policy, self.base, length.to_pytimedelta())
+        model = self.base.model_copy(update={"triggers": triggers}).model_dump(mode="json")
+        return PolicyRun(policy, model, history, self.delay, self.registry, self.where,
+                         self.threads, self.key(policy) if self.several else "")
+
+    def matched_period(self, auto: PolicyResult) -> int:
+        return matched_period(self.history.batches, auto.retrains)
+
+    def matched_run(self, auto: PolicyResult) -> PolicyRun:
+        return self.run(MATCHED, f"periodic:{self.matched_period(auto)}")
 
 
 def _write(document: dict[str, Any], where: Path) -> None:

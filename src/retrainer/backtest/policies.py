@@ -27,6 +27,8 @@ from retrainer.monitoring.window import MIN_LABELLED_ROWS
 MIN_WINDOW_ROWS = 200
 
 DEFAULT_POLICIES = ("never", "always", "periodic:4", "drift", "performance", "auto")
+#: the fixed schedule with as many retrains as ``auto`` made: replayed once auto has finished
+MATCHED = "periodic:auto"
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,17 @@ def parse_policies(text: str) -> tuple[str, ...]:
     if not names:
         raise UsageError("--policies: give at least one policy")
     for name in names:
-        if name.startswith("periodic:"):
+        if name == MATCHED:
+            if "auto" not in names:
+                raise UsageError(f"--policies: {MATCHED} is the schedule with auto's number of "
+                                 "retrains; list auto too")
+        elif name.startswith("periodic:"):
             k = name.split(":", 1)[1]
             if not k.isdigit() or int(k) < 1:
                 raise UsageError(f"--policies: {name!r} needs a whole number of batches >= 1")
         elif name not in ("never", "always", "drift", "performance", "auto", "config"):
             raise UsageError(f"--policies: unknown policy {name!r} (never, always, periodic:K, "
-                             "drift, performance, auto, config)")
+                             f"drift, performance, auto, {MATCHED}, config)")
     if len(set(names)) != len(names):
         raise UsageError("--policies: a policy is listed twice")
     return names
@@ -169,6 +175,18 @@ def policy_triggers(policy: str, base: ModelConfig, batch_length: timedelta) -> 
     # the config's auto settings (cost model, intervals) apply even where it leaves auto off
     auto = base.triggers.auto.model_copy(update={"enabled": True})
     return off.model_copy(update={"auto": auto})
+
+
+def matched_period(batches: int, retrains: int) -> int:
+    """K for which ``periodic:K`` retrains about as often as ``retrains`` over ``batches``
+    ticks (it retrains at every K-th tick after the first); a tie goes to the smaller K, the
+    schedule with more retrains.
+
+    >>> matched_period(131, 24), matched_period(257, 40), matched_period(101, 0)
+    (5, 6, 101)
+    """
+    return min(range(1, max(batches, 1) + 1),
+               key=lambda k: (abs((batches - 1) // k - retrains), k))
 
 
 def parse_initials(options: BacktestOptions, batch: Size) -> list[Size]:

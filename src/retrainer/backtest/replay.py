@@ -50,6 +50,8 @@ class PolicyResult:
     # did not produce one (its state and reason), so an empty result says why
     unscored: int = 0
     unscored_reason: str | None = None
+    period: int | None = None  # periodic:auto: the K of the schedule it replayed
+
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -210,15 +212,28 @@ def _cost_rank(policy: str) -> float:
     return 100 if policy != "never" else 1000
 
 
+#: a run that can only be set up once another has finished (the schedule of auto's cost)
+FollowUp = Callable[[PolicyResult], PolicyRun]
+
+
 def replay_all(runs: list[PolicyRun], workers: int,
-             on_progress: Callable[[str, int, int], None] | None) -> dict[str, PolicyResult]:
+               on_progress: Callable[[str, int, int], None] | None,
+               follow_ups: dict[str, FollowUp] | None = None) -> dict[str, PolicyResult]:
+    """Every run's result by key, ``workers`` replays side by side. ``follow_ups`` maps a run's
+    key to what builds another run from its result; that run starts as soon as it can."""
+    follow_ups = dict(follow_ups or {})
     if workers == 1:
         results = {}
-        for run in runs:
+        pending = list(runs)
+        while pending:
+            run = pending.pop(0)
+
             def step(done: int, total: int, key: str = run.key) -> None:
                 if on_progress:
                     on_progress(key, done, total)
             results[run.key] = replay(run, step)
+            if run.key in follow_ups:
+                pending.insert(0, follow_ups[run.key](results[run.key]))
         return results
     import multiprocessing
     import queue as queue_module
@@ -227,12 +242,20 @@ def replay_all(runs: list[PolicyRun], workers: int,
 
     manager = multiprocessing.Manager()
     queue = manager.Queue()
-    ordered = sorted(runs, key=lambda run: _cost_rank(run.policy))
+    # a run with a follow-up first: the follow-up then overlaps the others
+    ordered = sorted(runs, key=lambda run: (run.key not in follow_ups, _cost_rank(run.policy)))
+    every_run = list(runs)
     try:
         with ProcessPoolExecutor(workers, mp_context=process_context(),
                                  initializer=_init_worker, initargs=(queue,)) as pool:
             futures = {run.key: pool.submit(_replay_in_worker, run) for run in ordered}
-            while not all(f.done() for f in futures.values()):
+            while True:
+                for key in [key for key in follow_ups if futures[key].done()]:
+                    follow_up = follow_ups.pop(key)(futures[key].result())
+                    futures[follow_up.key] = pool.submit(_replay_in_worker, follow_up)
+                    every_run.append(follow_up)
+                if not follow_ups and all(f.done() for f in futures.values()):
+                    break
                 try:
                     key, done, total = queue.get(timeout=0.2)
                 except queue_module.Empty:
@@ -243,6 +266,6 @@ def replay_all(runs: list[PolicyRun], workers: int,
     finally:
         manager.shutdown()
     if on_progress:  # the last updates may still have been queued
-        for run in runs:
+        for run in every_run:
             on_progress(run.key, run.history.batches, run.history.batches)
     return results

@@ -49,7 +49,8 @@ def backtest(
         "features, training, the gate and the 'config' policy.")] = None,
     policies: Annotated[str, typer.Option(
         "--policies", help="Comma list of never, always, periodic:K, drift, performance, "
-        "auto, config.")] = "never,always,periodic:4,drift,performance,auto",
+        "auto, config, and periodic:auto (the schedule with as many retrains as auto).")]
+    = "never,always,periodic:4,drift,performance,auto",
     registry: Annotated[str, typer.Option(
         "--registry", help="memory (fast) or mlflow (real MLflow under DIR/mlflow).")]
     = "memory",
@@ -102,6 +103,7 @@ def backtest(
                       f"{row['train_seconds']:.1f}",
                       *(_share(share) for share in shares.get(row["name"], ())))
     console.print(table)
+    _show_matched(document)
     for row in document["policies"]:
         if row["unscored"]:
             err_console.print(
@@ -114,6 +116,20 @@ def backtest(
         err_console.print("[red]no policy scored a batch: no model could be trained (above)[/]",
                           highlight=False)
         raise typer.Exit(1)
+
+
+def _show_matched(document: dict[str, Any]) -> None:
+    """Which schedule ``periodic:auto`` replayed, against auto: the bar's "no worse than the
+    schedule of the same cost"."""
+    by_name = {row["name"]: row for row in document["policies"]}
+    matched, auto = by_name.get("periodic:auto"), by_name.get("auto")
+    if not matched or not auto or not matched.get("period"):
+        return
+    metric = document["metric"]
+    console.print(
+        f"periodic:auto replayed periodic:{matched['period']}, {matched['retrains']} retrains "
+        f"against auto's {auto['retrains']}: {metric} {_number(matched['metric'])} against "
+        f"{_number(auto['metric'])}", highlight=False)
 
 
 SHARES_CAPTION = "gain: share of always's gain over never; cost: share of always's retrains"
