@@ -45,6 +45,7 @@ from retrainer.backtest.policies import (
     parse_initials,
     parse_policies,
     policy_triggers,
+    unusable_columns,
 )
 from retrainer.backtest.replay import (
     FollowUp,
@@ -101,6 +102,9 @@ def run_backtest(options: BacktestOptions,
     cores = os.cpu_count() or 1
     workers = max(1, min(options.workers or cores, len(options.policies) * len(initials)))
     threads = max(1, cores // workers)
+    # without a config, text columns of dates or identifiers are not features
+    left_out = {} if options.config else unusable_columns(
+        frame, {options.time_column or "", options.target})
     starts: list[_Start] = []
     for initial in initials:
         history = prepare_history(frame, options.time_column, options.target, batch, initial)
@@ -109,7 +113,8 @@ def run_backtest(options: BacktestOptions,
         replay_name = f"backtest-{os.getpid()}-{int(time.time() * 1000)}-{len(starts)}"
         where = output / f"initial-{initial.text}" if several else output
         where.mkdir(parents=True, exist_ok=True)
-        starts.append(_Start(initial, history, base_model(options, history, replay_name, batch),
+        base = base_model(options, history, replay_name, batch, list(left_out))
+        starts.append(_Start(initial, history, base,
                              label_delay(options, history), where, options.registry, threads,
                              several))
     runs = [start.run(policy) for start in starts
@@ -148,6 +153,7 @@ def run_backtest(options: BacktestOptions,
                 "registry": options.registry,
                 "batch_starts": [b.isoformat() for b in history.boundaries[:-1]],
                 "config": str(options.config) if options.config else None,
+                "left_out": left_out,
             },
             "seconds": round(time.monotonic() - began, 1),
         }
@@ -156,6 +162,7 @@ def run_backtest(options: BacktestOptions,
     if not several:
         return documents[0]
     summary = compare_starts(documents)
+    summary["left_out"] = left_out
     summary["seconds"] = round(time.monotonic() - began, 1)
     (output / "starts.json").write_text(json.dumps(summary, indent=2, default=_json_default))
     return summary

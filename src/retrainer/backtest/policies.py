@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from retrainer.config import (
     TriggersConfig,
     load_config,
 )
+from retrainer.data.sources import NUMERIC_DATE
 from retrainer.domain.metrics import Task, metrics_for
 from retrainer.exceptions import UsageError
 from retrainer.monitoring.window import MIN_LABELLED_ROWS
@@ -84,10 +86,36 @@ def _from_config(path: Path, target: str) -> ModelConfig:
     return config.models[0]
 
 
+def unusable_columns(frame: pd.DataFrame, skip: set[str]) -> dict[str, str]:
+    """Without a config: text columns no model can learn from, and why. Dates and
+    identifiers, as categories, take a new value in every batch that no tree has seen.
+
+    >>> frame = pd.DataFrame({"id": [f"o{i}" for i in range(200)], "colour": ["red"] * 200,
+    ...                       "day": ["2024-01-02"] * 200})
+    >>> unusable_columns(frame, set())
+    {'id': 'an identifier (a different value on almost every row)', 'day': 'dates'}
+    """
+    found = {}
+    for column in frame.columns:
+        series = frame[column]
+        if column in skip or not (pd.api.types.is_object_dtype(series)
+                                  or pd.api.types.is_string_dtype(series)):
+            continue
+        values = series.dropna().astype(str)
+        if len(values) < 100:
+            continue
+        if values.str.match(NUMERIC_DATE).mean() >= 0.99:
+            found[str(column)] = "dates"
+        elif values.nunique() >= 0.9 * len(values):
+            found[str(column)] = "an identifier (a different value on almost every row)"
+    return found
+
+
 def base_model(options: BacktestOptions, history: History, replay_name: str,
-               batch: Size) -> ModelConfig:
+               batch: Size, left_out: Sequence[str] = ()) -> ModelConfig:
     """The model every policy shares: the config's (when given) or retrainer's defaults for
-    this data, reading from the replay source."""
+    this data, reading from the replay source. Without a config, ``left_out`` columns are
+    not features (``unusable_columns``)."""
     frame = history.frame
     target = options.target
     model = _from_config(options.config, target) if options.config else None
@@ -116,7 +144,8 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
                       "max_null_share": _first_null_limit(history, target)},
     }
     if model is None:
-        skip = {history.time_column, target}
+        skip = {history.time_column, target, *left_out}
+        data["exclude"] = list(left_out)
         data["categorical"] = [c for c in frame.columns if c not in skip
                                and not pd.api.types.is_numeric_dtype(frame[c])]
     data.update(

@@ -90,6 +90,12 @@ def backtest(
         document = run_backtest(options, on_progress=show)
     finally:
         progress.stop()
+    left_out = document.get("left_out", document.get("settings", {}).get("left_out"))
+    if left_out:
+        err_console.print(
+            "[yellow]not used as features (no config): " + "; ".join(
+                f"{escape(column)}, {why}" for column, why in left_out.items())
+            + ". A config's features or exclude decide otherwise.[/]", highlight=False)
     if "starts" in document:
         _show_starts(document, output)
         return

@@ -134,7 +134,7 @@ def utc_timestamp(value: datetime | pd.Timestamp) -> pd.Timestamp:
 
 #: numeric dates (31/01/2024, 2024-01-31, 01.31.24) and, of those, the year-first ones,
 #: which are never read day first
-_NUMERIC_DATE = r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
+NUMERIC_DATE = r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
 _YEAR_FIRST = r"^\s*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
 
 
@@ -151,7 +151,7 @@ def parse_timestamps(series: pd.Series, where: str) -> pd.Series:
     """
     present = series.notna()
     first = _first_date(series[present])
-    either_way = (first is not None and re.match(_NUMERIC_DATE, first) is not None
+    either_way = (first is not None and re.match(NUMERIC_DATE, first) is not None
                   and re.match(_YEAR_FIRST, first) is None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # pandas' notes on guessing formats
@@ -175,7 +175,7 @@ def parse_timestamps(series: pd.Series, where: str) -> pd.Series:
         settled = len(formats) == 2 and len(best) == 1
         each = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
         text = series[present].astype(str)
-        rows = series[present][(text.str.match(_NUMERIC_DATE)
+        rows = series[present][(text.str.match(NUMERIC_DATE)
                                 & ~text.str.match(_YEAR_FIRST)).to_numpy()]
         if not rows.empty:
             read_day_first = pd.to_datetime(rows, utc=True, errors="coerce", format="mixed",
@@ -194,7 +194,7 @@ def _first_date(values: pd.Series) -> str | None:
     first value, as text; None for no values."""
     head = values.iloc[:1000].astype(str)
     for value in head:
-        if re.match(_NUMERIC_DATE, value):
+        if re.match(NUMERIC_DATE, value):
             return str(value)
     return str(head.iloc[0]) if len(head) else None
 
