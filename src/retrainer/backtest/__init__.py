@@ -131,9 +131,6 @@ def run_backtest(options: BacktestOptions,
     documents = []
     for start in starts:
         initial, history, base, where = start.initial, start.history, start.base, start.where
-        if MATCHED in options.policies:
-            results[start.key(MATCHED)].period = start.matched_period(
-                results[start.key("auto")])
         spec = METRICS[base.metric]
         document = {
             "dataset": options.data.name,
@@ -185,20 +182,18 @@ class _Start:
     def key(self, policy: str) -> str:
         return f"{policy} @ {self.initial.text}" if self.several else policy
 
-    def run(self, policy: str, schedule: str | None = None) -> PolicyRun:
-        """``policy``'s replay; ``schedule`` gives a policy another's triggers."""
+    def run(self, policy: str, period: int | None = None) -> PolicyRun:
+        """``policy``'s replay; with ``period``, on the triggers of ``periodic:period``."""
         history = self.history
-        length = ((history.boundaries[-1] - history.boundaries[0]) / history.batches)
-        triggers = policy_triggers(schedule or policy, self.base, length.to_pytimedelta())
+        length = (history.boundaries[-1] - history.boundaries[0]) / history.batches
+        triggers = policy_triggers(f"periodic:{period}" if period else policy, self.base,
+                                   length.to_pytimedelta())
         model = self.base.model_copy(update={"triggers": triggers}).model_dump(mode="json")
         return PolicyRun(policy, model, history, self.delay, self.registry, self.where,
-                         self.threads, self.key(policy) if self.several else "")
-
-    def matched_period(self, auto: PolicyResult) -> int:
-        return matched_period(self.history.batches, auto.retrains)
+                         self.threads, self.key(policy) if self.several else "", period)
 
     def matched_run(self, auto: PolicyResult) -> PolicyRun:
-        return self.run(MATCHED, f"periodic:{self.matched_period(auto)}")
+        return self.run(MATCHED, matched_period(self.history.batches, auto.retrains))
 
 
 def _write(document: dict[str, Any], where: Path) -> None:

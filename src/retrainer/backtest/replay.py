@@ -67,6 +67,7 @@ class PolicyRun:
     output: Path
     threads: int
     label: str = ""  # names the run in progress and results; default: the policy
+    period: int | None = None  # periodic:auto: the K of the schedule it replays
 
     @property
     def key(self) -> str:
@@ -132,7 +133,7 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
                  artifact_location=artifacts, clock=clock, threads=run.threads)
     times = naive_utc(history.frame[history.time_column])
     spec = METRICS[model.metric]
-    result = PolicyResult(run.policy, math.nan, 0, 0, 0, 0.0, [])
+    result = PolicyResult(run.policy, math.nan, 0, 0, 0, 0.0, [], period=run.period)
     try:
         for index in range(history.batches):
             start, end = history.boundaries[index], history.boundaries[index + 1]
