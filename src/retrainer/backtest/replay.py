@@ -52,7 +52,6 @@ class PolicyResult:
     unscored_reason: str | None = None
     period: int | None = None  # periodic:auto: the K of the schedule it replayed
 
-
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
