@@ -151,13 +151,14 @@ def test_without_a_config_text_dates_and_identifiers_are_not_features(
         history_csv: Path, tmp_path: Path) -> None:
     frame = pd.read_csv(history_csv)
     extra = frame.assign(order=[f"order-{i:05d}" for i in range(len(frame))],
-                         booked=pd.to_datetime(frame["time"]).dt.strftime("%d/%m/%Y %H:%M"))
+                         booked=pd.to_datetime(frame["time"]).dt.strftime("%d/%m/%Y %H:%M"),
+                         row=range(1, len(frame) + 1))
     path = tmp_path / "extra.csv"
     extra.to_csv(path, index=False)
     plain = run_backtest(options(history_csv, tmp_path, policies=("always",),
                                  output=tmp_path / "plain"))
     document = run_backtest(options(path, tmp_path, policies=("always",)))
-    assert set(document["settings"]["left_out"]) == {"order", "booked"}
+    assert set(document["settings"]["left_out"]) == {"order", "booked", "row"}
     assert plain["settings"]["left_out"] == {}  # site, a few categories, stays a feature
     assert document["policies"][0]["per_batch"] == plain["policies"][0]["per_batch"]
     shown = CliRunner().invoke(app, [
@@ -165,6 +166,7 @@ def test_without_a_config_text_dates_and_identifiers_are_not_features(
         str(BATCH_ROWS), "--initial", "600", "--policies", "never", "--output",
         str(tmp_path / "cli"), "--workers", "1"])
     assert "order, an identifier" in shown.output and "booked, dates" in shown.output
+    assert "row, a row counter" in shown.output
 
 
 def test_real_mlflow_registry_gets_the_same_results(history_csv: Path, tmp_path: Path) -> None:
