@@ -92,13 +92,22 @@ def backtest(
         progress.stop()
     left_out = document.get("left_out", document.get("settings", {}).get("left_out"))
     if left_out:
+        hint = "" if time_column else " (the time? give it as --time-column)"
         err_console.print(
             "[yellow]not used as features (no config): " + "; ".join(
-                f"{escape(column)}, {why}" for column, why in left_out.items())
+                f"{escape(column)}, {why}" + (hint if why == "dates" else "")
+                for column, why in left_out.items())
             + ". A config's features or exclude decide otherwise.[/]", highlight=False)
     if "starts" in document:
         _show_starts(document, output)
         return
+    settings = document["settings"]
+    console.print(
+        f"[dim]{settings['task']}; batches of {settings['batch']}, training window "
+        f"{settings['training_window']}, labels "
+        + (f"{settings['label_delay']} late" if settings["label_delay"] != "0" else "on time")
+        + ("" if settings["config"] else " (no config: --window, --label-delay or --config "
+           "change these)") + "[/]", highlight=False)
     shares = shares_of_always(document["policies"], document["higher_is_better"])
     table = _policy_table(document, f"{document['batches']} batches",
                           [document["metric"], "retrains", "promoted", "rejected", "train s"],
