@@ -167,6 +167,7 @@ def test_without_a_config_text_dates_and_identifiers_are_not_features(
         str(tmp_path / "cli"), "--workers", "1"])
     assert "order, an identifier" in shown.output and "booked, dates" in shown.output
     assert "row, a row counter" in shown.output
+    assert "order, an identifier" in (tmp_path / "cli" / "report.html").read_text()
     assert "batches of 200 rows, training window" in shown.output  # what a replay ran with
     assert "--time-column" not in shown.output.split("decide otherwise")[0]  # time was given
 

@@ -240,6 +240,7 @@ def backtest_html(document: dict[str, Any]) -> str:
         f"{_fmt(settings.get('initial'))}; registry {_fmt(settings.get('registry'))}; config "
         f"{_fmt(settings.get('config'))}. Generated "
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
+        _left_out(settings.get("left_out") or {}),
         _backtest_table(policies, higher),
         "<h2>Metric over time</h2>", _policy_legend(names, colours),
         _metric_figure(policies, names, colours, dates, metric),
@@ -255,6 +256,15 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def _left_out(columns: dict[str, str]) -> str:
+    """The columns a replay without a config did not use as features, and why."""
+    if not columns:
+        return ""
+    return ("<p class='muted'>Not used as features (no config): " + "; ".join(
+        f"{html.escape(str(name))}, {html.escape(str(why))}" for name, why in columns.items())
+        + ".</p>")
 
 
 def policy_label(policy: dict[str, Any]) -> str:
