@@ -61,8 +61,10 @@ def backtest(
         "--workers", min=1, help="Policies replayed side by side. Default: one per core.")]
     = None,
 ) -> None:
-    """Replay history batch by batch through the real loop once per retraining policy and
-    compare quality (prequential metric) against cost (retrains)."""
+    """Replay history through the real loop once per retraining policy: quality against cost.
+
+    Each batch is predicted by the production version and scored (prequential metric), its
+    labels arrive, then the policy's tick runs; cost is the number of retrains."""
     from retrainer.backtest import (
         BacktestOptions,
         parse_policies,
