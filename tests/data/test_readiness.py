@@ -10,6 +10,7 @@ import pytest
 from retrainer.config import ModelConfig
 from retrainer.data.readiness import (
     CheckResult,
+    FeatureColumnsCheck,
     FreshnessCheck,
     MinRowsCheck,
     NullShareCheck,
@@ -55,7 +56,8 @@ def _by_name(frame: pd.DataFrame, ctx: ReadinessContext) -> dict[str, CheckResul
 
 def test_good_data_passes_every_check() -> None:
     results = check_readiness(_frame(), _ctx(expected={"temp": "numeric", "wind": "categorical"}))
-    assert [r.name for r in results] == ["schema", "min_rows", "null_share", "freshness"]
+    assert [r.name for r in results] == ["schema", "min_rows", "null_share", "freshness",
+                                         "feature_columns"]
     assert all(r.passed for r in results), [r.reason for r in results]
     for result in results:
         json.dumps(result.to_json(), allow_nan=False)
@@ -187,7 +189,7 @@ def test_bad_data_never_raises(frame: pd.DataFrame) -> None:
     model = _model(readiness={"max_staleness": "1d"})
     results = check_readiness(frame, _ctx(model, expected={"temp": "numeric",
                                                              "wind": "categorical"}))
-    assert len(results) == 4
+    assert len(results) == 5
     assert not all(r.passed for r in results)
 
 
@@ -224,3 +226,21 @@ def test_beijing_window_with_a_broken_sensor(beijing: pd.DataFrame) -> None:
     assert results["schema"].passed and results["min_rows"].passed
     assert results["null_share"].reason == ("feature 'TEMP' is 63% null "
                                                 "(max 20%, readiness.max_null_share)")
+
+
+def test_implied_features_must_not_be_identifiers_row_counters_or_dates() -> None:
+    frame = _frame().assign(order_id=[f"ord-{i:05d}" for i in range(240)],
+                            row=np.arange(1, 241), day=lambda f: f["time"].dt.strftime("%Y-%m-%d"))
+    implied = _model(features=None)
+    ctx = ReadinessContext(implied, WINDOW, implied.feature_columns(list(frame.columns)), None)
+    result = FeatureColumnsCheck().check(frame, ctx)
+    assert not result.passed
+    assert set(result.details["unusable"]) == {"order_id", "row", "day"}
+    assert "'order_id' is an identifier" in result.reason and "add it to exclude" in result.reason
+
+    excluded = _model(features=None, exclude=["order_id", "row", "day"])
+    ctx = ReadinessContext(excluded, WINDOW, excluded.feature_columns(list(frame.columns)), None)
+    assert FeatureColumnsCheck().check(frame, ctx).passed
+    # listed features are the user's choice, identifiers included
+    listed = _model(features=["temp", "wind", "order_id"])
+    assert FeatureColumnsCheck().check(frame, _ctx(listed)).passed

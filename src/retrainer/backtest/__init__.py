@@ -45,7 +45,6 @@ from retrainer.backtest.policies import (
     parse_initials,
     parse_policies,
     policy_triggers,
-    unusable_columns,
 )
 from retrainer.backtest.replay import (
     FollowUp,
@@ -56,6 +55,7 @@ from retrainer.backtest.replay import (
     weighted_metric,
 )
 from retrainer.config import ModelConfig
+from retrainer.data.columns import unusable_columns
 from retrainer.domain.metrics import METRICS
 from retrainer.exceptions import UsageError
 from retrainer.reports import shares_of_always

@@ -220,10 +220,16 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
 
 def duration_text(span: timedelta) -> str:
     """``28 days``, ``1 day``, ``0`` or, off whole days, timedelta's own ``1 day, 6:00:00``.
+    Spans of a minute or more are read to the second: a row count times an uneven row
+    spacing (a week over 91 rows) is a few microseconds off the whole days it means.
 
     >>> duration_text(timedelta(days=28)), duration_text(timedelta(0))
     ('28 days', '0')
+    >>> duration_text(timedelta(days=28) - timedelta(microseconds=56))
+    '28 days'
     """
+    if span >= timedelta(minutes=1):
+        span = timedelta(seconds=round(span.total_seconds()))
     if span == timedelta(0):
         return "0"
     if span % timedelta(days=1) == timedelta(0):

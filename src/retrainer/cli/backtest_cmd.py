@@ -63,8 +63,8 @@ def backtest(
 ) -> None:
     """Replay history through the real loop once per retraining policy: quality against cost.
 
-    Each batch is predicted by the production version and scored (prequential metric), its
-    labels arrive, then the policy's tick runs; cost is the number of retrains."""
+    Each batch is scored by production, then its labels arrive, then the policy ticks.
+    Cost is the number of retrains."""
     from retrainer.backtest import (
         BacktestOptions,
         parse_policies,

@@ -20,7 +20,7 @@ def demo(
         "--until", help="Stop the replay before this month (YYYY-MM; default 2015-01).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Replay 2010-2014 Beijing PM2.5 month by month through the real loop (about 2 minutes)."""
+    """Replay 2010-2014 Beijing PM2.5 month by month through the real loop (about a minute)."""
     from retrainer.cli.common import parse_as_of
     from retrainer.demo.runner import END, START, MonthRow, run_demo
 

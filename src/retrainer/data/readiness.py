@@ -13,8 +13,9 @@ columns and numbers, and whose ``details`` hold the same evidence as JSON.
 ...                       "x": [1.0, None, None, 2.0], "y": [1.0, 2.0, 3.0, None]})
 >>> window = Window(datetime(2024, 1, 1, tzinfo=utc), datetime(2024, 1, 2, tzinfo=utc))
 >>> ctx = ReadinessContext(model, window, features=["x"], expected_schema=None)
->>> [(r.name, r.passed) for r in check_readiness(frame, ctx)]
-[('schema', True), ('min_rows', True), ('null_share', False), ('freshness', True)]
+>>> [(r.name, r.passed) for r in check_readiness(frame, ctx)]  # doctest: +NORMALIZE_WHITESPACE
+[('schema', True), ('min_rows', True), ('null_share', False), ('freshness', True),
+ ('feature_columns', True)]
 >>> check_readiness(frame, ctx)[2].reason
 "feature 'x' is 50% null (max 20%, readiness.max_null_share)"
 """
@@ -28,12 +29,14 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 
 from retrainer.config import ModelConfig
+from retrainer.data.columns import unusable_columns
 from retrainer.data.labels import missing
 from retrainer.domain.windows import Window
 
 __all__ = [
     "BUILTIN_CHECKS",
     "CheckResult",
+    "FeatureColumnsCheck",
     "FreshnessCheck",
     "MinRowsCheck",
     "NullShareCheck",
@@ -239,11 +242,33 @@ class FreshnessCheck:
         return CheckResult(self.name, passed, reason, details)
 
 
+class FeatureColumnsCheck:
+    """With no ``features`` list in the config, every column but the target, the time column
+    and ``exclude`` is a feature; none of them may be a text date, a text identifier or an
+    integer row counter (data/columns.py). A listed feature is the user's choice."""
+
+    name = "feature_columns"
+
+    def check(self, frame: pd.DataFrame, ctx: ReadinessContext) -> CheckResult:
+        if ctx.model.features is not None:
+            return CheckResult(self.name, True, "features are listed in the config", {})
+        present = [c for c in ctx.features if c in frame.columns]
+        unusable = unusable_columns(frame[present], skip=set())
+        details = {"unusable": unusable}
+        if not unusable:
+            return CheckResult(self.name, True, f"{len(present)} implied features", details)
+        named = "; ".join(f"{column!r} is {why}" for column, why in unusable.items())
+        return CheckResult(self.name, False,
+                           f"{named}: no model should learn from it; add it to exclude or "
+                           "list the features", details)
+
+
 BUILTIN_CHECKS: dict[str, type[ReadinessCheck]] = {
     "schema": SchemaCheck,
     "min_rows": MinRowsCheck,
     "null_share": NullShareCheck,
     "freshness": FreshnessCheck,
+    "feature_columns": FeatureColumnsCheck,
 }
 
 
