@@ -553,6 +553,8 @@ def test_a_batch_of_rows_replays_like_the_week_it_stands_for(tmp_path: Path) -> 
                                    policies=("auto",), output=tmp_path / "dated"))
     by_rows = run_backtest(options(undated, tmp_path, time_column=None, batch="336",
                                    initial="672", policies=("auto",), output=tmp_path / "rows"))
+    assert by_date["settings"]["training_window"] == "28 days"
+    assert by_rows["settings"]["training_window"] == "1,344 rows"  # as the user sized it
     auto_by_date, auto_by_rows = by_date["policies"][0], by_rows["policies"][0]
     assert auto_by_date["retrains"] >= 1
     for key in ("per_batch", "retrains", "promotions", "trained"):

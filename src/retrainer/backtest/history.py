@@ -134,6 +134,14 @@ class History:
         return (anchor + size.offset()).to_pydatetime() - anchor.to_pydatetime()
 
 
+    def span_text(self, span: timedelta) -> str:
+        """A duration as the user gave sizes: in rows when row order is time (the replay's
+        clock, a batch a week, is ours, not theirs), else ``duration_text``."""
+        if self.time_column != SYNTHETIC_TIME or span == timedelta(0):
+            return duration_text(span)
+        return f"{round(span / self.row_step):,} rows"
+
+
 def epoch_unit(column: pd.Series) -> str | None:
     """``s``, ``ms``, ``us`` or ``ns`` when every value of a numeric column reads as a Unix
     time of that unit between 1990 and 2100, else None (a row counter, say).
