@@ -236,7 +236,7 @@ def test_implied_features_must_not_be_identifiers_row_counters_or_dates() -> Non
     result = FeatureColumnsCheck().check(frame, ctx)
     assert not result.passed
     assert set(result.details["unusable"]) == {"order_id", "row", "day"}
-    assert "'order_id' is an identifier" in result.reason and "add it to exclude" in result.reason
+    assert "'order_id' is an identifier" in result.reason and "add them to exclude" in result.reason
 
     excluded = _model(features=None, exclude=["order_id", "row", "day"])
     ctx = ReadinessContext(excluded, WINDOW, excluded.feature_columns(list(frame.columns)), None)

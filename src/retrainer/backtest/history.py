@@ -133,7 +133,6 @@ class History:
         anchor = self.boundaries[0]
         return (anchor + size.offset()).to_pydatetime() - anchor.to_pydatetime()
 
-
     def span_text(self, span: timedelta) -> str:
         """A duration as the user gave sizes: in rows when row order is time (the replay's
         clock, a batch a week, is ours, not theirs), else ``duration_text``."""

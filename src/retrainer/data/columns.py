@@ -14,7 +14,7 @@ __all__ = ["unusable_columns"]
 
 
 def unusable_columns(frame: pd.DataFrame, skip: set[str]) -> dict[str, str]:
-    """Without a config: columns no model should learn from, and why. Text dates and
+    """Columns of ``frame`` (but ``skip``) no model should learn from, and why. Text dates and
     identifiers, as categories, take a new value in every batch that no tree has seen; a row
     counter (bike sharing's ``instant``, Beijing's ``No``) only tells a tree how late a row
     is, and every later row falls past the end of what it was trained on.

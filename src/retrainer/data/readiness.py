@@ -258,9 +258,10 @@ class FeatureColumnsCheck:
         if not unusable:
             return CheckResult(self.name, True, f"{len(present)} implied features", details)
         named = "; ".join(f"{column!r} is {why}" for column, why in unusable.items())
+        them = "it" if len(unusable) == 1 else "them"
         return CheckResult(self.name, False,
-                           f"{named}: no model should learn from it; add it to exclude or "
-                           "list the features", details)
+                           f"{named}: no model should learn from {them}; add {them} to exclude "
+                           "or list the features", details)
 
 
 BUILTIN_CHECKS: dict[str, type[ReadinessCheck]] = {
