@@ -361,9 +361,10 @@ class BudgetConfig(Strict):
 
 class AutoTriggerConfig(Strict):
     """Retrain once waiting has lost more than a retrain costs (triggers/auto.py). A metric
-    point is 1% of the metric; the value of a point is per day, at the typical loss."""
+    point is 1% of the metric; the value of a point is per day, at the typical loss. On by
+    default: it is the policy the backtests measure against the others."""
 
-    enabled: bool = False
+    enabled: bool = True
     cost_per_retrain: float = Field(1.0, gt=0)
     value_per_metric_point: float = Field(0.004, gt=0)
     # points (1% of the metric) a fresh model wins per day the production model has aged;
@@ -389,9 +390,14 @@ class AutoTriggerConfig(Strict):
 
 
 class TriggersConfig(Strict):
+    """``auto`` is on unless switched off. The drift and performance triggers are on only
+    where their section is written (their monitors run either way and feed ``auto``'s loss
+    clock): retraining on every drift verdict cost as many retrains as retraining on every
+    batch in the backtests (benchmarks/README.md)."""
+
     auto: AutoTriggerConfig = AutoTriggerConfig()
-    drift: DriftTriggerConfig = DriftTriggerConfig()
-    performance: PerformanceTriggerConfig = PerformanceTriggerConfig()
+    drift: DriftTriggerConfig = DriftTriggerConfig(enabled=False)
+    performance: PerformanceTriggerConfig = PerformanceTriggerConfig(enabled=False)
     schedule: ScheduleTriggerConfig | None = None
     debounce_seconds: float = Field(0.0, ge=0)
     cooldown: Duration = timedelta(0)

@@ -33,7 +33,9 @@ def project_config(**model_overrides: Any) -> dict[str, Any]:
         "min_rows": 1000,
         "readiness": {"max_null_share": 0.2, "max_label_null_share": 0.3},
         "monitors": {"drift": {"columns": {"month": {"ignore": True}}}},
-        "triggers": {"drift": {"min_drifted_share": 0.3}, "cooldown": "0d"},
+        # drift alone, so each test knows which trigger fires (auto is on by default)
+        "triggers": {"auto": {"enabled": False}, "drift": {"min_drifted_share": 0.3},
+                     "cooldown": "0d"},
         "training": {"trainer": "lightgbm", "params": {"n_estimators": 200}},
         "validation": {"metric": "rmse", "min_improvement": "2%", "test": "diebold_mariano",
                        "alpha": 0.05, "gates": {"max_rmse": 80}},

@@ -74,6 +74,25 @@ def test_drift_fires_a_retrain_that_is_promoted_then_rolled_back(project: Projec
     assert "no previous champion" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_without_a_triggers_section_auto_decides_and_explains_itself(project: Project) -> None:
+    project.write_config(project_config(triggers={}))
+    first_version(project)
+
+    assert not project.json("tick", "--as-of", "2010-08-20")["models"][0]["fired"]
+    tick = project.json("tick", "--as-of", "2010-10-15")
+    model = tick["models"][0]
+    assert model["fired"] and model["trigger"] == "auto", model["reason"]
+    assert tick["outcomes"][0]["state"] in ("promoted", "rejected"), tick["outcomes"]
+
+    decisions = project.json("history", "pm25")["decisions"]["pm25"]
+    autos = [d for d in decisions if d["trigger"] == "auto"]
+    assert {d["trigger"] for d in decisions} <= {"initial", "auto", "manual"}
+    assert [d["fired"] for d in autos] == [True, False]  # newest first
+    fired = autos[0]["evidence"]
+    assert fired["clock_days"] >= fired["due_clock_days"] == pytest.approx(31.623, abs=1e-3)
+    assert autos[1]["evidence"]["clock_days"] < fired["due_clock_days"]
+
+
 def test_a_worse_candidate_is_rejected_and_production_is_untouched(
     project: Project, hook: Hook
 ) -> None:

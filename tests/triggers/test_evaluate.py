@@ -48,6 +48,26 @@ def test_initial_trigger_fires_without_a_champion(store: Store) -> None:
     assert result.fire and result.trigger == "initial"
 
 
+def test_auto_is_the_default_and_drift_or_performance_fire_only_where_written(
+    store: Store,
+) -> None:
+    flagged = {"drift": drift(0.9, ["a", "b"], "critical")}
+    month_old = T0 - timedelta(days=40)  # past auto's 31.6 days at the default cost model
+    default = evaluate_triggers(store, TriggerContext(model_config(), T0, champion(), flagged,
+                                                      last_job_as_of=T0 - timedelta(days=5)))
+    assert not default.fire
+    assert [d.trigger for d in default.decisions] == ["initial", "auto"]
+    due = evaluate_triggers(store, TriggerContext(model_config(), T0, champion(), flagged,
+                                                  last_job_as_of=month_old))
+    assert due.fire and due.trigger == "auto" and "due at 31.6 days" in due.reason
+
+    written = model_config(drift={}, auto={"enabled": False})
+    result = evaluate_triggers(store, TriggerContext(written, T0, champion(), flagged,
+                                                     last_job_as_of=T0 - timedelta(days=5)))
+    assert result.fire and result.trigger == "drift"
+    assert [d.trigger for d in result.decisions] == ["initial", "drift"]
+
+
 def test_drift_fires_on_share_and_on_a_critical_column(store: Store) -> None:
     model = model_config(drift={"min_drifted_share": 0.5})
     low = evaluate_triggers(
@@ -63,7 +83,7 @@ def test_drift_fires_on_share_and_on_a_critical_column(store: Store) -> None:
 
 
 def test_cooldown_holds_a_met_condition_and_says_why(store: Store) -> None:
-    model = model_config(cooldown="30d")
+    model = model_config(drift={}, cooldown="30d")
     ctx = TriggerContext(model, T0, champion(), {"drift": drift(0.9, ["a", "b"])},
                          last_job_as_of=T0 - timedelta(days=3))
     result = evaluate_triggers(store, ctx)
@@ -75,13 +95,13 @@ def test_cooldown_holds_a_met_condition_and_says_why(store: Store) -> None:
 
 def test_active_job_holds_a_new_one(store: Store) -> None:
     store.create_job("m", trigger="drift", reason="r", as_of=T0, config={}, max_attempts=1)
-    ctx = TriggerContext(model_config(), T0, champion(), {"drift": drift(0.9, ["a", "b"])})
+    ctx = TriggerContext(model_config(drift={}), T0, champion(), {"drift": drift(0.9, ["a", "b"])})
     result = evaluate_triggers(store, ctx)
     assert not result.fire and "already queued" in result.reason
 
 
 def test_debounce_uses_stored_decision_history(store: Store) -> None:
-    model = model_config(debounce_seconds=3 * 3600)
+    model = model_config(drift={}, debounce_seconds=3 * 3600)
     for hours in (0, 1, 2, 3):
         at = T0 + timedelta(hours=hours)
         reading = drift(0.9, ["a", "b"])
@@ -92,7 +112,7 @@ def test_debounce_uses_stored_decision_history(store: Store) -> None:
 
 
 def test_budget_counts_jobs_in_the_period(store: Store) -> None:
-    model = model_config(budget={"max_retrains": 1, "period": "7d"})
+    model = model_config(drift={}, budget={"max_retrains": 1, "period": "7d"})
     job = store.create_job("m", trigger="drift", reason="r", as_of=T0 - timedelta(days=1),
                            config={}, max_attempts=1)
     store.claim(job.id)
@@ -123,7 +143,7 @@ def test_schedule_trigger(store: Store, schedule: dict[str, str], last_days_ago:
 
 
 def test_drift_trigger_follows_the_monitors_dataset_verdict_by_default(store: Store) -> None:
-    model = model_config()  # no min_drifted_share: the monitor's verdict decides
+    model = model_config(drift={})  # no min_drifted_share: the monitor's verdict decides
     reading = drift(0.9, ["a", "b"])
     ignored = replace(reading, details={**reading.details, "dataset_drift": False,
                                         "dataset_share": 0.3, "weighted_share": 0.05,
@@ -147,13 +167,14 @@ def with_target(reading: MonitorReading, drifted: bool) -> MonitorReading:
 def test_a_drifted_target_fires_the_drift_trigger_on_its_own(store: Store) -> None:
     quiet = drift(0.0, [])
     steady = evaluate_triggers(store, TriggerContext(
-        model_config(), T0, champion(), {"drift": with_target(quiet, drifted=False)}))
+        model_config(drift={}), T0, champion(), {"drift": with_target(quiet, drifted=False)}))
     assert not steady.fire
     decision = next(d for d in steady.decisions if d.trigger == "drift")
     assert decision.evidence["target_drift"]["drifted"] is False
 
     shifted = {"drift": with_target(quiet, drifted=True)}
-    result = evaluate_triggers(store, TriggerContext(model_config(), T0, champion(), shifted))
+    result = evaluate_triggers(store, TriggerContext(model_config(drift={}), T0, champion(),
+                                                     shifted))
     assert result.fire and result.trigger == "drift"
     assert "target y drifted (psi 0.62)" in result.reason
     fired = next(d for d in result.decisions if d.trigger == "drift")
@@ -167,7 +188,7 @@ def test_a_drifted_target_fires_the_drift_trigger_on_its_own(store: Store) -> No
 
 
 def test_an_old_reading_without_a_target_entry_still_decides(store: Store) -> None:
-    result = evaluate_triggers(store, TriggerContext(model_config(), T0, champion(),
+    result = evaluate_triggers(store, TriggerContext(model_config(drift={}), T0, champion(),
                                                      {"drift": drift(0.1, ["a"])}))
     assert not result.fire
     decision = next(d for d in result.decisions if d.trigger == "drift")

@@ -159,7 +159,7 @@ def policy_triggers(policy: str, base: ModelConfig, batch_length: timedelta) -> 
     """The ``triggers`` section that makes ``policy`` (the rest of the model is shared)."""
     if policy == "config":
         return base.triggers
-    off = TriggersConfig.model_validate({"drift": {"enabled": False},
+    off = TriggersConfig.model_validate({"auto": {"enabled": False}, "drift": {"enabled": False},
                                          "performance": {"enabled": False}})
     if policy == "never":
         return off

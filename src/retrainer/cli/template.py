@@ -72,10 +72,21 @@ models:
           - {degradation: 30%, severity: critical}
 
     triggers:
-      drift: {fire_on_severity: critical, on_target_drift: true}   # fires on the drift monitor's
-                                            # dataset verdict (or set min_drifted_share: 40% here)
-                                            # or on a drifted target alone (on_target_drift)
-      performance: {min_severity: high}
+      auto:                     # the default policy: retrain once waiting has lost more than a retrain costs
+        enabled: true
+        cost_per_retrain: 1     # what one retrain costs, in your own units
+        value_per_metric_point: 0.004   # the same units: one metric point (1% of the metric) for a day
+        gain_rate: 0.5          # points a fresh model wins per day of production's age: about monthly
+        learn_gain_rate: raise  # the gate's verdicts raise the rate when they measure more (learn | off)
+        prior_days: 30          # with learn: gain_rate counts as this many days of evidence
+        min_interval: 3d        # never sooner after the last retrain
+        max_interval: 90d       # always by then
+        drift_weight: 1.0       # while labels lag, a drifted dataset ages the model faster
+      # Opt-in, beside auto (their monitors feed auto's loss clock either way):
+      # drift: {fire_on_severity: critical, on_target_drift: true}   # also retrain on the drift
+      #                                     # monitor's dataset verdict (or min_drifted_share: 40%)
+      #                                     # or on a drifted target alone (on_target_drift)
+      # performance: {min_severity: high}   # also retrain when a performance rule reaches it
       # schedule: {cron: "0 3 * * 0"}      # or {every: 30d}
       debounce_seconds: 0       # a condition must hold this long before it fires
       cooldown: 7d              # no new training job within 7 days of the last
