@@ -86,3 +86,29 @@ def test_status_of_a_fresh_project(tmp_path: Path) -> None:
     data = json.loads(out)
     assert code == 0
     assert data["models"][0]["model"] == "demand" and data["models"][0]["champion"] is None
+    assert data["models"][0]["auto"] is None
+
+
+def test_status_says_how_near_auto_is_and_what_holds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from retrainer.domain import TriggerDecision
+    from retrainer.store import Store
+
+    invoke("init", cwd=tmp_path)
+    assert invoke("status", cwd=tmp_path)[0] == 0  # creates the store
+    store = Store(f"sqlite:///{tmp_path / '.retrainer' / 'state.db'}")
+    evidence = {"clock_days": 37.802, "due_clock_days": 31.623}
+    for day, days, held in ((1, 12.25, ""), (8, 37.802, " — held: budget: 2 of 2 retrains")):
+        store.add_decision(TriggerDecision(
+            "demand", "auto", datetime(2024, 6, day, tzinfo=UTC), days >= 31.623, False,
+            f"{days} loss-weighted days{held}", {**evidence, "clock_days": days}))
+    store.close()
+    monkeypatch.setenv("COLUMNS", "250")
+    code, out = invoke("status", cwd=tmp_path)
+    assert code == 0
+    assert "37.8 of 31.6 loss-weighted days on 2024-06-08 00:00: due, held: budget: 2 of 2" in out
+    auto = json.loads(invoke("status", "--json", cwd=tmp_path)[1])["models"][0]["auto"]
+    assert auto["evidence"]["clock_days"] == 37.802 and not auto["fired"]

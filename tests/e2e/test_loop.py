@@ -91,6 +91,7 @@ def test_without_a_triggers_section_auto_decides_and_explains_itself(project: Pr
     fired = autos[0]["evidence"]
     assert fired["clock_days"] >= fired["due_clock_days"] == pytest.approx(31.623, abs=1e-3)
     assert autos[1]["evidence"]["clock_days"] < fired["due_clock_days"]
+    assert project.json("status")["models"][0]["auto"] == autos[0]
 
 
 def test_a_worse_candidate_is_rejected_and_production_is_untouched(

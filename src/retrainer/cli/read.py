@@ -30,6 +30,7 @@ def _model_status(rt: Any, name: str) -> dict[str, Any]:
     active = store.active_job(name)
     decisions = store.decisions(name, limit=1)
     readings = {r.monitor: r for r in reversed(store.readings(name, limit=20))}
+    auto = store.decisions(name, trigger="auto", limit=1)
     return {
         "model": name,
         "champion": pointer[0] if pointer else None,
@@ -39,7 +40,22 @@ def _model_status(rt: Any, name: str) -> dict[str, Any]:
         "active_job": job_json(active) if active else None,
         "jobs": dict(Counter(job.state.value for job in jobs)),
         "latest_readings": {k: reading_json(r) for k, r in readings.items()},
+        "auto": decision_json(auto[0]) if auto else None,  # how near the default policy is
     }
+
+
+def _auto_progress(decision: dict[str, Any] | None) -> str:
+    """'12.3 of 31.6 days' from the newest auto decision, or why it is not counting."""
+    if decision is None:
+        return "-"
+    evidence = decision["evidence"]
+    if "clock_days" not in evidence:  # no champion yet, or an interval bound decided
+        return decision["reason"]
+    held = decision["reason"].partition(" — held: ")[2]  # a guard held a met condition
+    verdict = ("fired" if decision["fired"] else f"due, held: {held}" if held
+               else "due" if decision["condition_met"] else "not due")
+    return (f"{evidence['clock_days']:.1f} of {evidence['due_clock_days']:.1f} loss-weighted "
+            f"days on {fmt_time(decision['as_of'])}: {verdict}")
 
 
 def status(ctx: typer.Context, as_json: Json = False) -> None:
@@ -52,7 +68,7 @@ def status(ctx: typer.Context, as_json: Json = False) -> None:
         return
     table = Table(title="retrainer status")
     for column in ("model", "production", "previous", "last tick", "active job", "jobs",
-                   "latest readings"):
+                   "auto", "latest readings"):
         table.add_column(column, overflow="fold")
     for row in rows:
         active = row["active_job"]
@@ -64,6 +80,7 @@ def status(ctx: typer.Context, as_json: Json = False) -> None:
             fmt_time(row["last_tick"]),
             f"#{active['id']} {active['state']}" if active else "-",
             ", ".join(f"{k} {v}" for k, v in sorted(row["jobs"].items())) or "-",
+            _auto_progress(row["auto"]),
             readings or "-",
         )
     console.print(table)
