@@ -273,6 +273,13 @@ def test_auto_explains_itself_in_the_kept_store_and_estimates_while_labels_lag(
     shown = CliRunner().invoke(app, ["-c", str(kept / "retrainer.yaml"), "history", "--json"])
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.output)["decisions"]["backtest"]
+    # the report's clock: 1 or more exactly at the ticks whose job auto named
+    clock = auto["auto_clock"]
+    assert len(clock) == document["batches"] and never["auto_clock"] == []
+    by_auto = {i for i in auto["trained"] if clock[i] is not None and i > 0}
+    assert len(by_auto) == auto["retrains"]
+    assert all(clock[i] >= 1 for i in by_auto)
+    assert all(v < 1 for i, v in enumerate(clock) if v is not None and i not in by_auto)
 
 
 def test_drift_policy_retrains_on_label_shift_alone(tmp_path: Path) -> None:

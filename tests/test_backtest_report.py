@@ -168,3 +168,18 @@ def test_write_backtest_html_writes_the_file(tmp_path: Path) -> None:
     text = target.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and text.endswith("</html>")
     assert "Backtest: written.csv" in text and text.count("<svg") == 3
+
+
+def test_autos_loss_clock_is_drawn_for_policies_with_an_auto_trigger() -> None:
+    auto = policy("auto", 0.78, retrains=2, trained=[0, 4, 8], promoted=[0, 8])
+    auto["auto_clock"] = [None, 0.25, 0.5, 0.75, 1.05, 0.3, None, 2.6, 1.0, 0.1]
+    page = backtest_html(document([*three_policies(0.7, 0.8, 0.75), auto]))
+    assert page.count("<svg") == 4 and "auto&#x27;s loss clock" in page
+    clock_svg = re.findall(r"<svg.*?</svg>", page, re.S)[2]
+    paths = re.findall(r"<path d='([^']*)'[^>]*><title>(.*?)</title>", clock_svg)
+    assert [name for _, name in paths] == ["auto"]  # only the policy with a clock
+    assert paths[0][0].count("M") == 2  # the gap at batch 6 splits the line
+    assert clock_svg.count("<circle") == 3 + 2  # its trained and promoted markers
+    assert ">2</text>" in clock_svg  # values above 2 are drawn at the top
+    without = backtest_html(document(three_policies(0.7, 0.8, 0.75)))
+    assert "loss clock" not in without

@@ -10,7 +10,8 @@ statistic, and the configured and calibrated thresholds.
 ``backtest_html(document)`` renders the ``backtest.json`` written by ``retrainer backtest``:
 one table row per retraining policy (prequential metric, retrains, gain over ``never`` and
 share of the ``always`` gain), the per-batch metric over time with training and promotion
-markers, the drift score over time, and retrains against the metric.
+markers, the drift score over time, ``auto``'s loss clock (policies with an ``auto`` trigger)
+and retrains against the metric.
 """
 
 from __future__ import annotations
@@ -245,6 +246,7 @@ def backtest_html(document: dict[str, Any]) -> str:
         "<h2>Metric over time</h2>", _policy_legend(names, colours),
         _metric_figure(policies, names, colours, dates, metric),
         "<h2>Drift score over time</h2>", _drift_figure(policies, names, colours, dates),
+        _auto_figure(policies, names, colours, dates),
         "<h2>Cost against quality</h2>", _cost_figure(policies, names, colours, metric, higher),
         "</body></html>",
     ]
@@ -369,6 +371,28 @@ def _drift_figure(policies: list[dict[str, Any]], names: list[str], colours: lis
         return f"<p class='muted'>{caption}</p>"
     svg = _line_chart_svg(shown, dates, "drift score per batch", y_range=(0.0, 1.0))
     return f"<figure>{svg}<figcaption>{caption}</figcaption></figure>"
+
+
+def _auto_figure(policies: list[dict[str, Any]], names: list[str], colours: list[str],
+                 dates: list[str]) -> str:
+    """auto's loss clock (policies with an auto trigger): it retrains when the line reaches 1."""
+    series = [(n, c, [None if (v := _number(x)) is None else min(v, 2.0) for x in clock])
+              for n, c, p in zip(names, colours, policies, strict=True)
+              if (clock := p.get("auto_clock"))]
+    if not series:
+        return ""
+    rug = [(n, c, list(p.get("trained") or []), list(p.get("promoted") or []))
+           for n, c, p in zip(names, colours, policies, strict=True) if p.get("auto_clock")]
+    svg = _line_chart_svg(series, dates, "auto's loss clock per batch", y_range=(0.0, 2.0),
+                          rug=rug)
+    caption = ("Loss-weighted days since the last retrain over the days at which waiting has "
+               "cost a retrain, at each tick (shown up to 2): <code>auto</code> fires at 1 "
+               "unless <code>min_interval</code>, cooldown or budget holds it, and a hard "
+               "period steepens the line. Markers: hollow, trained; filled, promoted. Each "
+               "decision's evidence is in <code>state/POLICY/state.db</code> "
+               "(<code>retrainer history</code>).")
+    return (f"<h2>auto's loss clock</h2><figure>{svg}<figcaption>{caption}</figcaption>"
+            "</figure>")
 
 
 def _cost_figure(policies: list[dict[str, Any]], names: list[str], colours: list[str],

@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -30,6 +30,9 @@ from retrainer.data.labels import labelled_rows
 from retrainer.data.replay import naive_utc
 from retrainer.domain.metrics import METRICS
 
+if TYPE_CHECKING:
+    from retrainer.orchestrator import ModelTick
+
 
 @dataclass
 class PolicyResult:
@@ -46,6 +49,9 @@ class PolicyResult:
     trained: list[int] = field(default_factory=list)  # batches preceded by a training job
     promoted: list[int] = field(default_factory=list)  # batches preceded by a promotion
     drift: list[float | None] = field(default_factory=list)  # the tick's drift score
+    # auto's loss-weighted days over the days at which it is due (1: retrain), per tick;
+    # empty when the policy has no auto trigger
+    auto_clock: list[float | None] = field(default_factory=list)
     # batches with labels but no production model to score them, and the newest job that
     # did not produce one (its state and reason), so an empty result says why
     unscored: int = 0
@@ -148,6 +154,8 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
                 result.promoted.append(index)
             drift = tick.readings.get("drift")
             result.drift.append(drift.score if drift else None)
+            if model.triggers.auto.enabled:
+                result.auto_clock.append(auto_clock_share(tick))
             lo = int(np.searchsorted(times, naive_utc(start), "left"))
             hi = int(np.searchsorted(times, naive_utc(end), "left"))
             batch = labelled_rows(history.frame.iloc[lo:hi], model.target)
@@ -269,3 +277,13 @@ def replay_all(runs: list[PolicyRun], workers: int,
         for run in every_run:
             on_progress(run.key, run.history.batches, run.history.batches)
     return results
+
+
+def auto_clock_share(tick: ModelTick) -> float | None:
+    """The tick's auto decision: loss-weighted days over the days at which it is due, or
+    None when it did not count (no production model yet, or an interval bound decided)."""
+    decisions = tick.evaluation.decisions if tick.evaluation else []
+    evidence = next((d.evidence for d in decisions if d.trigger == "auto"), {})
+    if "clock_days" not in evidence or not evidence.get("due_clock_days"):
+        return None
+    return round(float(evidence["clock_days"]) / float(evidence["due_clock_days"]), 4)
