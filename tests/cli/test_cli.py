@@ -89,11 +89,10 @@ def test_status_of_a_fresh_project(tmp_path: Path) -> None:
     assert data["models"][0]["auto"] is None
 
 
-def test_status_says_how_near_auto_is_and_what_holds_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_status_says_how_near_auto_is_and_what_holds_it(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
+    from retrainer.cli.read import _auto_progress
     from retrainer.domain import TriggerDecision
     from retrainer.store import Store
 
@@ -106,9 +105,10 @@ def test_status_says_how_near_auto_is_and_what_holds_it(
             "demand", "auto", datetime(2024, 6, day, tzinfo=UTC), days >= 31.623, False,
             f"{days} loss-weighted days{held}", {**evidence, "clock_days": days}))
     store.close()
-    monkeypatch.setenv("COLUMNS", "250")
-    code, out = invoke("status", cwd=tmp_path)
-    assert code == 0
-    assert "37.8 of 31.6 loss-weighted days on 2024-06-08 00:00: due, held: budget: 2 of 2" in out
+    assert invoke("status", cwd=tmp_path)[0] == 0
     auto = json.loads(invoke("status", "--json", cwd=tmp_path)[1])["models"][0]["auto"]
     assert auto["evidence"]["clock_days"] == 37.802 and not auto["fired"]
+    assert _auto_progress(auto) == ("37.8 of 31.6 loss-weighted days on 2024-06-08 00:00: "
+                                    "due, held: budget: 2 of 2 retrains")
+    assert _auto_progress({**auto, "reason": "12 days", "condition_met": False}).endswith(
+        ": not due")
