@@ -376,13 +376,15 @@ def _drift_figure(policies: list[dict[str, Any]], names: list[str], colours: lis
 def _auto_figure(policies: list[dict[str, Any]], names: list[str], colours: list[str],
                  dates: list[str]) -> str:
     """auto's loss clock (policies with an auto trigger): it retrains when the line reaches 1."""
-    series = [(n, c, [None if (v := _number(x)) is None else min(v, 2.0) for x in clock])
-              for n, c, p in zip(names, colours, policies, strict=True)
-              if (clock := p.get("auto_clock"))]
-    if not series:
+    with_clock = [(n, c, p) for n, c, p in zip(names, colours, policies, strict=True)
+                  if p.get("auto_clock")]
+    if not with_clock:
         return ""
+    series: list[Series] = [
+        (n, c, [None if (v := _number(x)) is None else min(v, 2.0) for x in p["auto_clock"]])
+        for n, c, p in with_clock]
     rug = [(n, c, list(p.get("trained") or []), list(p.get("promoted") or []))
-           for n, c, p in zip(names, colours, policies, strict=True) if p.get("auto_clock")]
+           for n, c, p in with_clock]
     svg = _line_chart_svg(series, dates, "auto's loss clock per batch", y_range=(0.0, 2.0),
                           rug=rug)
     caption = ("Loss-weighted days since the last retrain over the days at which waiting has "
