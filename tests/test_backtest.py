@@ -510,6 +510,23 @@ def test_a_policy_without_a_production_model_says_why(history_csv: Path,
     assert scored["policies"][0]["unscored_reason"] is None
 
 
+def test_batches_before_the_first_model_are_blamed_on_the_job_before_it(
+        tmp_path: Path) -> None:
+    frame = drifting()
+    frame.loc[:899, "y"] = np.nan  # no labels at first: the first jobs are skipped
+    path = tmp_path / "late.csv"
+    frame.to_csv(path, index=False)
+    config = tmp_path / "retrainer.yaml"  # a gate no candidate passes once a model serves
+    config.write_text("models:\n  - name: m\n    source: {kind: csv, path: h.csv}\n"
+                      "    time_column: time\n    target: y\n    task: regression\n"
+                      "    min_rows: 200\n    validation: {min_improvement: 90%}\n")
+    document = run_backtest(options(path, tmp_path, policies=("always",), config=config))
+    always = document["policies"][0]
+    assert 0 < always["unscored"] < document["batches"] and always["rejections"] > 0
+    # later jobs were rejected against a production model; the reason is the skip before it
+    assert "skipped" in always["unscored_reason"] and "rejected" not in always["unscored_reason"]
+
+
 def test_sizes_and_policies_are_checked() -> None:
     assert Size.parse("7D", "batch") == Size(7, "d")
     assert Size.parse(1000, "batch") == Size(1000)

@@ -178,11 +178,13 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
         result.promotions = sum(1 for j in trained if j.trigger != "initial"
                                 and j.state is JobState.PROMOTED)
         result.rejections = sum(1 for j in trained if j.state is JobState.REJECTED)
-        if result.unscored:
-            unpromoted = [j for j in jobs if j.state is not JobState.PROMOTED]
+        if result.unscored:  # why: the newest job before the first model (jobs: newest first)
+            first = min((j.id for j in jobs if j.state is JobState.PROMOTED), default=None)
+            before = [j for j in jobs if j.state is not JobState.PROMOTED
+                      and (first is None or j.id < first)]
             result.unscored_reason = (
-                f"job {unpromoted[0].id} ({unpromoted[0].trigger}) {unpromoted[0].state}: "
-                f"{unpromoted[0].state_reason}" if unpromoted else "no job ran")
+                f"job {before[0].id} ({before[0].trigger}) {before[0].state}: "
+                f"{before[0].state_reason}" if before else "no job ran")
         result.train_seconds = round(sum(
             (a.finished_at - a.started_at).total_seconds()
             for j in trained for a in rt.store.attempts(j.id) if a.finished_at), 3)

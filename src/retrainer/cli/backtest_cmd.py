@@ -125,7 +125,8 @@ def backtest(
         if row["unscored"]:
             err_console.print(
                 f"[yellow]{row['name']}: {row['unscored']} of {document['batches']} batches "
-                f"not scored, no production model; newest {escape(row['unscored_reason'])}[/]",
+                f"not scored, no production model; the last job that left it without one: "
+                f"{escape(row['unscored_reason'])}[/]",
                 highlight=False)
     console.print(f"{document['seconds']:.0f} s; wrote {output / 'backtest.json'} and "
                   f"{output / 'report.html'}", highlight=False)
