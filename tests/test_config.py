@@ -36,6 +36,9 @@ def test_example_config_is_valid(tmp_path: Path) -> None:
     model = config.models[0]
     assert model.training_window == timedelta(days=180)
     assert model.triggers.budget is not None and model.triggers.budget.period == "weekend"
+    # auto is on; drift and performance are offered as comments, so off
+    assert model.triggers.auto.enabled and model.triggers.auto.max_interval == timedelta(days=90)
+    assert not model.triggers.drift.enabled and not model.triggers.performance.enabled
     assert model.validation.min_improvement_relative
     assert model.validation.min_improvement_value == pytest.approx(0.02)
     assert config.root == tmp_path.resolve()
