@@ -187,29 +187,44 @@ def _outside_band_columns(m: int, n: int, g: int, h: int) -> float:
     (x, y-1), so a column is a cumulative sum of the one before; outside the band every
     path, C(x + y, y), has left it. The counts reach C(m + n, n), so a column is kept as
     ``band * exp(scale)`` with its largest entry 1.
+
+    Everything that does not depend on the running scale (each column's band, the log
+    binomials of the cells that enter it from above) is computed for all columns at once,
+    and each column is summed into a preallocated buffer: a few small array operations a
+    column, which is what a week of rows against a longer reference costs.
     """
     mg, ng = m // g, n // g
     log_factorial = _log_factorials(m + n)
-    lo, hi = 0, min(-((-h) // ng) - 1, m)
-    band, scale = np.zeros(hi + 1), 0.0  # column 0 from x = lo to hi: no path has left yet
-    for y in range(1, n + 1):
-        new_lo = max((y * mg - h) // ng + 1, 0)
-        new_hi = min(-((-(y * mg + h)) // ng) - 1, m)
-        if new_hi < new_lo:
-            return 1.0
-        previous = band[new_lo - lo:]
-        if new_hi > hi:  # above column y-1's band every path has left it: C(x + y - 1, x)
-            xs = np.arange(max(hi + 1, new_lo), new_hi + 1)
-            above = np.exp(log_factorial[xs + (y - 1)] - log_factorial[y - 1]
-                           - log_factorial[xs] - scale)
-            previous = np.concatenate((previous, above))
-        start = (math.exp(log_factorial[new_lo - 1 + y] - log_factorial[y]
-                          - log_factorial[new_lo - 1] - scale) if new_lo >= 1 else 0.0)
-        cells = np.concatenate(((start,), previous[:new_hi - new_lo + 1]))
-        band = np.cumsum(cells)[1:]
-        top = band[-1]  # the cumulative sum is largest at the top
+    ys = np.arange(1, n + 1)
+    los = np.maximum((ys * mg - h) // ng + 1, 0)
+    his = np.minimum(-((-(ys * mg + h)) // ng) - 1, m)
+    if np.any(his < los):
+        return 1.0
+    first_hi = min(-((-h) // ng) - 1, m)
+    # cells above the previous column's band, where every path has left: C(x + y - 1, x)
+    firsts = np.maximum(np.concatenate(([first_hi], his[:-1])) + 1, los)
+    counts = np.maximum(his - firsts + 1, 0)
+    ends = np.cumsum(counts)
+    within = np.arange(int(ends[-1])) - np.repeat(ends - counts, counts)
+    xs, above_ys = np.repeat(firsts, counts) + within, np.repeat(ys, counts)
+    above = (log_factorial[xs + (above_ys - 1)] - log_factorial[above_ys - 1]
+             - log_factorial[xs])
+    cells, sums = np.empty(int((his - los).max()) + 2), np.empty(int((his - los).max()) + 2)
+    lf, bounds = log_factorial.tolist(), zip(los.tolist(), his.tolist(), (ends - counts).tolist(),
+                                             ends.tolist(), strict=True)
+    band, lo, hi, scale = np.zeros(first_hi + 1), 0, first_hi, 0.0
+    for y, (new_lo, new_hi, a, b) in enumerate(bounds, start=1):
+        width, kept = new_hi - new_lo + 1, max(min(hi, new_hi) - new_lo + 1, 0)
+        cells[1:1 + kept] = band[new_lo - lo:new_lo - lo + kept]
+        if b > a:
+            entering = cells[1 + kept:1 + width]
+            np.exp(np.subtract(above[a:b], scale, out=entering), out=entering)
+        cells[0] = (math.exp(lf[new_lo - 1 + y] - lf[y] - lf[new_lo - 1] - scale)
+                    if new_lo >= 1 else 0.0)
+        band = np.cumsum(cells[:width + 1], out=sums[:width + 1])[1:]
+        top = float(band[-1])  # the cumulative sum is largest at the top
         if top > 0:
-            band /= top
+            np.divide(band, top, out=band)
             scale += math.log(top)
         lo, hi = new_lo, new_hi
     left = band[m - lo]
