@@ -209,18 +209,22 @@ def _outside_band_columns(m: int, n: int, g: int, h: int) -> float:
     xs, above_ys = np.repeat(firsts, counts) + within, np.repeat(ys, counts)
     above = (log_factorial[xs + (above_ys - 1)] - log_factorial[above_ys - 1]
              - log_factorial[xs])
-    cells, sums = np.empty(int((his - los).max()) + 2), np.empty(int((his - los).max()) + 2)
-    lf, bounds = log_factorial.tolist(), zip(los.tolist(), his.tolist(), (ends - counts).tolist(),
-                                             ends.tolist(), strict=True)
+    # the cell just below each band, (lo - 1, y): every path to it has left, C(lo - 1 + y, y)
+    below = np.maximum(los - 1, 0)  # (clipped where lo = 0: no such cell, log count -inf)
+    start = np.where(los >= 1, log_factorial[below + ys] - log_factorial[ys]
+                     - log_factorial[below], -np.inf)
+    size = int((his - los).max()) + 2
+    cells, sums = np.empty(size), np.empty(size)
+    bounds = zip(los.tolist(), his.tolist(), (ends - counts).tolist(), ends.tolist(),
+                 start.tolist(), strict=True)
     band, lo, hi, scale = np.zeros(first_hi + 1), 0, first_hi, 0.0
-    for y, (new_lo, new_hi, a, b) in enumerate(bounds, start=1):
+    for new_lo, new_hi, a, b, log_start in bounds:
         width, kept = new_hi - new_lo + 1, max(min(hi, new_hi) - new_lo + 1, 0)
         cells[1:1 + kept] = band[new_lo - lo:new_lo - lo + kept]
         if b > a:
             entering = cells[1 + kept:1 + width]
             np.exp(np.subtract(above[a:b], scale, out=entering), out=entering)
-        cells[0] = (math.exp(lf[new_lo - 1 + y] - lf[y] - lf[new_lo - 1] - scale)
-                    if new_lo >= 1 else 0.0)
+        cells[0] = math.exp(log_start - scale)  # 0 when the band starts at x = 0
         band = np.cumsum(cells[:width + 1], out=sums[:width + 1])[1:]
         top = float(band[-1])  # the cumulative sum is largest at the top
         if top > 0:
