@@ -152,13 +152,15 @@ def test_without_a_config_text_dates_and_identifiers_are_not_features(
     frame = pd.read_csv(history_csv)
     extra = frame.assign(order=[f"order-{i:05d}" for i in range(len(frame))],
                          booked=pd.to_datetime(frame["time"]).dt.strftime("%d/%m/%Y %H:%M"),
-                         row=range(1, len(frame) + 1))
+                         row=range(1, len(frame) + 1), online=frame["y"].round(0))
+    extra["offline"] = extra["y"] - extra["online"]  # y's two parts: known only with y
     path = tmp_path / "extra.csv"
     extra.to_csv(path, index=False)
     plain = run_backtest(options(history_csv, tmp_path, policies=("always",),
                                  output=tmp_path / "plain"))
     document = run_backtest(options(path, tmp_path, policies=("always",)))
-    assert set(document["settings"]["left_out"]) == {"order", "booked", "row"}
+    assert set(document["settings"]["left_out"]) == {"order", "booked", "row", "online",
+                                                     "offline"}
     assert plain["settings"]["left_out"] == {}  # site, a few categories, stays a feature
     assert document["policies"][0]["per_batch"] == plain["policies"][0]["per_batch"]
     shown = CliRunner().invoke(app, [
@@ -167,6 +169,8 @@ def test_without_a_config_text_dates_and_identifiers_are_not_features(
         str(tmp_path / "cli"), "--workers", "1"])
     assert "order, an identifier" in shown.output and "booked, dates" in shown.output
     assert "row, a row counter" in shown.output
+    assert "online, offline, part of the target (y = online + offline on every row)" in " ".join(
+        shown.output.split())
     assert "order, an identifier" in (tmp_path / "cli" / "report.html").read_text()
     assert "batches of 200 rows, training window" in shown.output  # what a replay ran with
     assert "--time-column" not in shown.output.split("decide otherwise")[0]  # time was given
@@ -583,6 +587,57 @@ def test_a_batch_of_rows_replays_like_the_week_it_stands_for(tmp_path: Path) -> 
     assert auto_by_date["retrains"] >= 1
     for key in ("per_batch", "retrains", "promotions", "trained"):
         assert auto_by_rows[key] == auto_by_date[key], key
+
+
+def test_without_a_time_column_a_clock_in_the_data_is_found_when_it_runs_in_row_order(
+        tmp_path: Path) -> None:
+    frame = drifting(1400)
+    times = pd.to_datetime(frame["time"])
+    parts = frame.drop(columns=["time"]).assign(
+        Year=times.dt.year, month=times.dt.month, day=times.dt.day, hour=times.dt.hour)
+    explicit = parts.assign(time=frame["time"])
+    files = {name: tmp_path / f"{name}.csv" for name in ("parts", "explicit", "dates")}
+    parts.to_csv(files["parts"], index=False)
+    explicit.to_csv(files["explicit"], index=False)
+    frame.drop(columns=["time"]).assign(day=times.dt.strftime("%Y-%m-%d")).to_csv(
+        files["dates"], index=False)
+    settings = dict(batch="7D", initial="21D", policies=("always",))
+    found = run_backtest(options(files["parts"], tmp_path, time_column=None, **settings,
+                                 output=tmp_path / "found"))
+    given = run_backtest(options(files["explicit"], tmp_path, **settings,
+                                 output=tmp_path / "given"))
+    assert found["settings"]["time_column"] == "time"
+    assert found["settings"]["time_found_in"] == "Year, month, day, hour"
+    assert given["settings"]["time_found_in"] is None
+    assert found["batches"] == given["batches"] == 6
+    assert found["policies"][0]["per_batch"] == given["policies"][0]["per_batch"]
+
+    def replay(path: Path, *extra: str) -> str:
+        shown = CliRunner().invoke(app, [
+            "backtest", str(path), "--target", "y", "--policies", "never", "--workers", "1",
+            "--output", str(tmp_path / path.stem), *extra])
+        assert shown.exit_code == 0, shown.output
+        return " ".join(shown.output.split())
+
+    assert "time: time, assembled from Year, month, day, hour, in row order" in replay(
+        files["parts"])
+    # hourly rows dated by their day: the date column is the clock, 7D batches by default
+    shown = replay(files["dates"])
+    assert "time: day, the only column of dates, in row order" in shown
+    assert "batches of 7D" in shown
+    # shuffled, the dates are not the rows' order: row order stays time, and the dates are
+    # named as what they may be
+    frame.drop(columns=["time"]).assign(day=times.dt.strftime("%Y-%m-%d")).sample(
+        frac=1, random_state=0).to_csv(files["dates"], index=False)
+    shown = replay(files["dates"], "--batch", "200", "--initial", "400")
+    assert "time:" not in shown and "batches of 200 rows" in shown
+    assert "day, dates (the time? give it as --time-column)" in shown
+    # with a config the time column is the user's to give
+    config = tmp_path / "retrainer.yaml"
+    config.write_text(
+        "models:\n  - name: m\n    source: {kind: csv, path: x.csv}\n    time_column: time\n"
+        "    target: y\n    task: regression\n    min_rows: 50\n")
+    assert "time:" not in replay(files["parts"], "--config", str(config), "--batch", "168")
 
 
 def test_weekly_batches_of_daily_rows_train_and_monitor_on_enough_rows(tmp_path: Path) -> None:

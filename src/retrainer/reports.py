@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from retrainer.data.columns import by_reason
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -265,7 +267,7 @@ def _left_out(columns: dict[str, str]) -> str:
     if not columns:
         return ""
     return ("<p class='muted'>Not used as features (no config): " + "; ".join(
-        f"{html.escape(str(name))}, {html.escape(str(why))}" for name, why in columns.items())
+        f"{html.escape(names)}, {html.escape(str(why))}" for names, why in by_reason(columns))
         + ".</p>")
 
 

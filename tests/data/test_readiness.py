@@ -244,3 +244,18 @@ def test_implied_features_must_not_be_identifiers_row_counters_or_dates() -> Non
     # listed features are the user's choice, identifiers included
     listed = _model(features=["temp", "wind", "order_id"])
     assert FeatureColumnsCheck().check(frame, _ctx(listed)).passed
+
+
+def test_implied_features_must_not_hold_the_target() -> None:
+    frame = _frame()
+    frame["y_base"] = frame["y"].round(1)
+    frame["y_rest"] = frame["y"] - frame["y_base"]
+    implied = _model(features=None)
+    ctx = ReadinessContext(implied, WINDOW, implied.feature_columns(list(frame.columns)), None)
+    result = FeatureColumnsCheck().check(frame, ctx)
+    assert not result.passed
+    assert set(result.details["unusable"]) == {"y_base", "y_rest"}
+    assert "'y_base' is part of the target (y = y_base + y_rest on every row)" in result.reason
+    excluded = _model(features=None, exclude=["y_base"])
+    ctx = ReadinessContext(excluded, WINDOW, excluded.feature_columns(list(frame.columns)), None)
+    assert FeatureColumnsCheck().check(frame, ctx).passed  # y_rest alone is noise around y

@@ -19,7 +19,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from retrainer.backtest.history import (
     History,
     Size,
     epoch_unit,
+    find_time,
     infer_task,
     prepare_history,
     read_history,
@@ -54,7 +55,7 @@ from retrainer.backtest.replay import (
     weighted_metric,
 )
 from retrainer.config import ModelConfig
-from retrainer.data.columns import unusable_columns
+from retrainer.data.columns import target_leaks, unusable_columns
 from retrainer.domain.metrics import METRICS
 from retrainer.exceptions import UsageError
 from retrainer.reports import shares_of_always
@@ -91,6 +92,11 @@ def run_backtest(options: BacktestOptions,
     if options.registry not in ("memory", "mlflow"):
         raise UsageError("--registry: use 'memory' or 'mlflow'")
     frame = read_history(options.data)
+    found_time = None
+    if options.time_column is None and options.config is None:
+        found_time = find_time(frame, options.target)
+        if found_time:
+            options = replace(options, time_column=found_time[0])
     column = options.time_column
     is_dated = column in frame.columns and (
         not pd.api.types.is_numeric_dtype(frame[column]) or epoch_unit(frame[column]) is not None)
@@ -101,9 +107,13 @@ def run_backtest(options: BacktestOptions,
     cores = os.cpu_count() or 1
     workers = max(1, min(options.workers or cores, len(options.policies) * len(initials)))
     threads = max(1, cores // workers)
-    # without a config, text columns of dates or identifiers are not features
+    # without a config, text columns of dates or identifiers, row counters and columns
+    # that hold the target itself are not features
     left_out = {} if options.config else unusable_columns(
         frame, {options.time_column or "", options.target})
+    if not options.config:
+        left_out.update(target_leaks(frame, options.target, [
+            c for c in frame.columns if c not in left_out and c != options.time_column]))
     starts: list[_Start] = []
     for initial in initials:
         history = prepare_history(frame, options.time_column, options.target, batch, initial)
@@ -141,6 +151,7 @@ def run_backtest(options: BacktestOptions,
             "settings": {
                 "task": base.task.value,
                 "time_column": options.time_column,
+                "time_found_in": found_time[1] if found_time else None,
                 "batch": str(batch),
                 "initial": str(initial),
                 "training_window": history.span_text(base.training_window),

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retrainer.data.columns import unusable_columns
 from retrainer.data.replay import naive_utc
 from retrainer.data.sources import numbers_with_markers, parse_timestamps
 from retrainer.domain.metrics import Task
@@ -158,6 +159,49 @@ def epoch_unit(column: pd.Series) -> str | None:
         if _EPOCH_1990 * per_second <= low and high <= _EPOCH_2100 * per_second:
             return unit
     return None
+
+
+#: columns a clock may be spread over, in order: year, month and day at least
+TIME_PARTS = ("year", "month", "day", "hour", "minute")
+
+
+def find_time(frame: pd.DataFrame, target: str) -> tuple[str, str] | None:
+    """``(time column, the columns it was found in)`` when a history given without a time column
+    or a config holds its own clock, running in row order: ``year``, ``month``, ``day``
+    (``hour``, ``minute``) columns, assembled into a new ``time`` column of ``frame``, or
+    the only text column of dates. None otherwise: row order is then time on a synthetic
+    clock. Either way row order stays the order of the replay.
+
+    >>> parts = pd.DataFrame({"Year": [2014, 2014], "month": [12, 12], "day": [31, 31],
+    ...                       "hour": [22, 23], "pm": [80, 75]})
+    >>> find_time(parts, "pm"), str(parts["time"].iloc[1])
+    (('time', 'Year, month, day, hour'), '2014-12-31 23:00:00+00:00')
+    """
+    named = {str(c).lower(): c for c in frame.columns if c != target}
+    parts = [named[p] for p in TIME_PARTS[:3]] if all(p in named for p in TIME_PARTS[:3]) else []
+    for part in TIME_PARTS[3:]:
+        if parts and part in named:
+            parts.append(named[part])
+        else:
+            break
+    if parts:
+        pieces = frame[parts].set_axis([str(p).lower() for p in parts], axis=1)
+        numeric = pieces.apply(pd.to_numeric, errors="coerce")
+        assembled = pd.to_datetime(numeric, errors="coerce", utc=True)
+        if _runs_in_row_order(assembled):
+            name = next(n for n in ("time", "time_", "__time__") if n not in frame.columns)
+            frame[name] = assembled
+            return name, ", ".join(str(p) for p in parts)
+    dates = [c for c, why in unusable_columns(frame, {target}).items() if why == "dates"]
+    if len(dates) == 1 and _runs_in_row_order(parse_timestamps(frame[dates[0]], "the data")):
+        return dates[0], str(dates[0])
+    return None
+
+
+def _runs_in_row_order(times: pd.Series) -> bool:
+    present = times.dropna()
+    return (len(present) >= 0.99 * len(times) and present.nunique() > 1
+            and present.is_monotonic_increasing)
 
 
 def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, batch: Size,

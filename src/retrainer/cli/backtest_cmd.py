@@ -19,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from retrainer.cli.common import console, err_console
+from retrainer.data.columns import by_reason
 from retrainer.domain.metrics import Task
 
 
@@ -97,13 +98,19 @@ def backtest(
         hint = "" if time_column else " (the time? give it as --time-column)"
         err_console.print(
             "[yellow]not used as features (no config): " + "; ".join(
-                f"{escape(column)}, {why}" + (hint if why == "dates" else "")
-                for column, why in left_out.items())
+                f"{escape(names)}, {escape(why)}" + (hint if why == "dates" else "")
+                for names, why in by_reason(left_out))
             + ". A config's features or exclude decide otherwise.[/]", highlight=False)
     if "starts" in document:
         _show_starts(document, output)
         return
     settings = document["settings"]
+    source, column = settings.get("time_found_in"), str(settings["time_column"])
+    if source:
+        found = (f"{escape(column)}, the only column of dates" if source == column else
+                 f"{escape(column)}, assembled from {escape(source)}")
+        console.print(f"[dim]time: {found}, in row order (no --time-column given)[/]",
+                      highlight=False)
     console.print(
         f"[dim]{settings['task']}; batches of {settings['batch']}, training window "
         f"{settings['training_window']}, labels "

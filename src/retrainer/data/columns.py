@@ -1,4 +1,5 @@
-"""Columns no model should learn from: text dates, text identifiers and integer row counters.
+"""Columns no model should learn from: text dates, text identifiers and integer row counters
+(``unusable_columns``), and columns known only once the target is (``target_leaks``).
 
 The backtest leaves them out when it picks features itself; readiness fails a window whose
 implied features (no ``features`` list in the config) include one.
@@ -6,11 +7,20 @@ implied features (no ``features`` list in the config) include one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 
 from retrainer.data.sources import NUMERIC_DATE
 
-__all__ = ["unusable_columns"]
+__all__ = ["by_reason", "target_leaks", "unusable_columns"]
+
+#: rows the leak checks read (evenly spaced over the frame): an identity holds on every row
+LEAK_SAMPLE_ROWS = 20_000
+#: an identity's residual, relative to the target's spread, below which it is exact (float
+#: sums of parts leave ~1e-15; a real model's noise is many orders above)
+EXACT = 1e-9
 
 
 def unusable_columns(frame: pd.DataFrame, skip: set[str]) -> dict[str, str]:
@@ -43,3 +53,100 @@ def unusable_columns(frame: pd.DataFrame, skip: set[str]) -> dict[str, str]:
         elif values.nunique() >= 0.9 * len(values):
             found[str(column)] = "an identifier (a different value on almost every row)"
     return found
+
+
+def by_reason(columns: dict[str, str]) -> list[tuple[str, str]]:
+    """``(names, why)`` with the columns that share a reason named together, in order.
+
+    >>> by_reason({"casual": "part of cnt", "No": "a row counter", "registered": "part of cnt"})
+    [('casual, registered', 'part of cnt'), ('No', 'a row counter')]
+    """
+    grouped: dict[str, list[str]] = {}
+    for name, why in columns.items():
+        grouped.setdefault(why, []).append(str(name))
+    return [(", ".join(names), why) for why, names in grouped.items()]
+
+
+def target_leaks(frame: pd.DataFrame, target: str, features: Sequence[str]) -> dict[str, str]:
+    """Features that hold the target itself, and why: a numeric target that numeric features
+    reproduce exactly, on every row, as a weighted sum (bike sharing's ``casual`` and
+    ``registered`` add up to ``cnt``), or a feature that relabels the target one to one (the
+    class under another name). Such columns exist only once the target is known: a model
+    learns the identity, scores perfectly on every holdout and cannot predict.
+
+    >>> frame = pd.DataFrame({"casual": range(0, 300, 3), "registered": [i % 7 for i in range(100)],
+    ...                       "temp": [i % 11 for i in range(100)]})
+    >>> frame["cnt"] = frame["casual"] + frame["registered"]
+    >>> frame["level"] = np.where(frame["cnt"] > 150, "high", "low")
+    >>> target_leaks(frame, "cnt", ["casual", "registered", "temp", "level"])
+    {'casual': 'part of the target (cnt = casual + registered on every row)', \
+'registered': 'part of the target (cnt = casual + registered on every row)'}
+    >>> target_leaks(frame.assign(hi=frame["level"] == "high"), "level", ["temp", "hi"])
+    {'hi': 'the target under another name (one value of it for each value of level)'}
+    """
+    if target not in frame.columns:
+        return {}
+    present = [c for c in features if c in frame.columns and c != target]
+    labelled = np.flatnonzero(frame[target].notna().to_numpy())
+    if len(labelled) > LEAK_SAMPLE_ROWS:
+        labelled = labelled[np.linspace(0, len(labelled) - 1, LEAK_SAMPLE_ROWS).astype(int)]
+    rows = frame.iloc[labelled][[*present, target]]
+    found: dict[str, str] = {}
+    # a sparse column would leave too few complete rows to test the others on
+    numeric = [c for c in present if _is_number(rows[c]) and rows[c].isna().mean() <= 0.1]
+    if _is_number(rows[target]) and numeric:
+        found.update(_sum_of_parts(rows[[*numeric, target]].dropna(), target, numeric))
+    found.update(_relabellings(rows, target, [c for c in present if c not in found]))
+    return found
+
+
+def _is_number(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _relabellings(rows: pd.DataFrame, target: str, features: Sequence[str]) -> dict[str, str]:
+    """Features with a value for each value of the target and the other way round, when the
+    target repeats its values (a target unique to each row pairs with any identifier)."""
+    codes, labels = pd.factorize(rows[target])
+    seen = codes >= 0
+    if len(labels) < 2 or len(labels) > 0.5 * seen.sum():
+        return {}
+    found = {}
+    for column in features:
+        values, kinds = pd.factorize(rows[column])
+        both = seen & (values >= 0)
+        if len(kinds) != len(labels) or both.sum() < 0.99 * seen.sum():
+            continue
+        pairs = np.unique(values[both].astype(np.int64) * len(labels) + codes[both])
+        if len(pairs) == len(labels):
+            found[str(column)] = (f"the target under another name (one value of it for each "
+                                  f"value of {target})")
+    return found
+
+
+def _sum_of_parts(rows: pd.DataFrame, target: str, numeric: Sequence[str]) -> dict[str, str]:
+    """The numeric features of an exact linear identity with the target, if one holds."""
+    y = rows[target].to_numpy(dtype=float)
+    x = rows[list(numeric)].to_numpy(dtype=float)
+    spread = float(y.std())
+    if len(rows) < 2 * len(numeric) + 30 or spread == 0 or not np.isfinite(x).all():
+        return {}
+    centred = x - x.mean(axis=0)
+    scales = centred.std(axis=0)
+    varying = scales > 0
+    weights = np.linalg.lstsq(centred[:, varying] / scales[varying], y - y.mean(), rcond=None)[0]
+    residual = y - y.mean() - (centred[:, varying] / scales[varying]) @ weights
+    if float(np.sqrt(np.mean(residual ** 2))) > EXACT * spread:
+        return {}
+    names = [c for c, v in zip(numeric, varying, strict=True) if v]
+    coefficients = weights / scales[varying]
+    parts = [(name, coefficient) for name, coefficient, weight
+             in zip(names, coefficients, weights, strict=True) if abs(weight) > 1e-6 * spread]
+    if not parts:
+        return {}
+    terms = [name if round(c, 6) == 1 else f"{c:.6g}·{name}" for name, c in parts]
+    identity = f"{target} = {' + '.join(terms)}"
+    offset = float(y.mean() - sum(c * rows[name].mean() for name, c in parts))
+    if abs(offset) > 1e-6 * spread:
+        identity += f" + {offset:.6g}"
+    return {name: f"part of the target ({identity} on every row)" for name, _ in parts}

@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 
 from retrainer.config import ModelConfig
-from retrainer.data.columns import unusable_columns
+from retrainer.data.columns import target_leaks, unusable_columns
 from retrainer.data.labels import missing
 from retrainer.domain.windows import Window
 
@@ -244,8 +244,9 @@ class FreshnessCheck:
 
 class FeatureColumnsCheck:
     """With no ``features`` list in the config, every column but the target, the time column
-    and ``exclude`` is a feature; none of them may be a text date, a text identifier or an
-    integer row counter (data/columns.py). A listed feature is the user's choice."""
+    and ``exclude`` is a feature; none of them may be a text date, a text identifier, an
+    integer row counter or a column that holds the target itself (data/columns.py). A listed
+    feature is the user's choice."""
 
     name = "feature_columns"
 
@@ -254,6 +255,8 @@ class FeatureColumnsCheck:
             return CheckResult(self.name, True, "features are listed in the config", {})
         present = [c for c in ctx.features if c in frame.columns]
         unusable = unusable_columns(frame[present], skip=set())
+        unusable.update(target_leaks(frame, ctx.model.target,
+                                     [c for c in present if c not in unusable]))
         details = {"unusable": unusable}
         if not unusable:
             return CheckResult(self.name, True, f"{len(present)} implied features", details)

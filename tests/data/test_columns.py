@@ -1,0 +1,63 @@
+"""Columns that hold the target itself (data/columns.py ``target_leaks``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from retrainer.data.columns import target_leaks
+
+
+def _rentals(rows: int = 500) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({
+        "temp": rng.normal(15, 8, rows),
+        "hour": rng.integers(0, 24, rows),
+        "casual": rng.poisson(30, rows),
+        "registered": rng.poisson(150, rows),
+        "site": rng.choice(["a", "b", "c"], rows),
+    })
+    frame["cnt"] = frame["casual"] + frame["registered"]
+    return frame
+
+
+def test_parts_that_add_up_to_the_target_are_named_with_the_identity() -> None:
+    frame = _rentals()
+    features = ["temp", "hour", "casual", "registered", "site"]
+    found = target_leaks(frame, "cnt", features)
+    assert found == dict.fromkeys(
+        ["casual", "registered"], "part of the target (cnt = casual + registered on every row)")
+    # weights and an offset are spelled out; float parts count too
+    scaled = frame.assign(kwh=frame["cnt"] * 0.5 + 3.0, share=frame["casual"] * 0.5)
+    scaled["rest"] = scaled["kwh"] - scaled["share"]
+    found = target_leaks(scaled, "kwh", ["temp", "share", "rest"])
+    assert set(found) == {"share", "rest"}
+    assert "kwh = share + rest on every row" in found["share"]
+    assert target_leaks(scaled, "kwh", ["temp", "cnt"])["cnt"] == (
+        "part of the target (kwh = 0.5·cnt + 3 on every row)")
+
+
+def test_a_relabelled_target_is_found_and_a_good_feature_is_not() -> None:
+    frame = _rentals()
+    frame["busy"] = np.where(frame["cnt"] > 180, "yes", "no")
+    frame["busy_code"] = (frame["busy"] == "yes").astype(int)
+    frame.loc[frame.index[:3], "busy_code"] = np.nan  # a few gaps do not hide it
+    frame["hint"] = np.where(frame["registered"] > 150, 1, 0)  # predictive, not a copy
+    found = target_leaks(frame, "busy", ["temp", "site", "hint", "busy_code"])
+    assert found == {"busy_code": "the target under another name (one value of it for each "
+                                  "value of busy)"}
+
+
+def test_noise_identifiers_constants_and_too_few_rows_are_not_leaks() -> None:
+    frame = _rentals()
+    noisy = frame.assign(cnt=frame["cnt"] + np.random.default_rng(2).normal(0, 0.01, len(frame)))
+    assert target_leaks(noisy, "cnt", ["casual", "registered", "temp"]) == {}
+    # a target unique to every row pairs one to one with any identifier: not a relabelling
+    ids = noisy.assign(row_id=[f"r{i}" for i in range(len(noisy))])
+    assert target_leaks(ids, "cnt", ["row_id", "temp"]) == {}
+    constant = frame.assign(kind="x", flag=1)
+    assert target_leaks(constant, "kind", ["flag", "temp"]) == {}
+    # with barely more rows than columns any target is a weighted sum of them
+    assert target_leaks(frame.head(20), "cnt", ["temp", "hour", "casual", "registered"]) == {}
+    assert target_leaks(frame.head(60), "cnt", ["temp", "casual", "registered"]) != {}
+    assert target_leaks(frame, "missing", ["temp"]) == {}
