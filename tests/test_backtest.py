@@ -625,6 +625,14 @@ def test_without_a_time_column_a_clock_in_the_data_is_found_when_it_runs_in_row_
     shown = replay(files["dates"])
     assert "time: day, the only column of dates, in row order" in shown
     assert "batches of 7D" in shown
+    # a date and a time of day, as the UCI household power file has them
+    split = frame.drop(columns=["time"]).assign(Date=times.dt.strftime("%d/%m/%Y"),
+                                                Time=times.dt.strftime("%H:%M:%S"))
+    split.to_csv(files["dates"], index=False, sep=";")
+    split_found = run_backtest(options(files["dates"], tmp_path, time_column=None, **settings,
+                                       output=tmp_path / "split"))
+    assert split_found["settings"]["time_found_in"] == "Date, Time"
+    assert split_found["batches"] == 6
     # shuffled, the dates are not the rows' order: row order stays time, and the dates are
     # named as what they may be
     frame.drop(columns=["time"]).assign(day=times.dt.strftime("%Y-%m-%d")).sample(

@@ -163,14 +163,17 @@ def epoch_unit(column: pd.Series) -> str | None:
 
 #: columns a clock may be spread over, in order: year, month and day at least
 TIME_PARTS = ("year", "month", "day", "hour", "minute")
+#: a text column of times of day (17:24, 17:24:00.5), the other half of a date column
+TIME_OF_DAY = r"^\s*\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*$"
 
 
 def find_time(frame: pd.DataFrame, target: str) -> tuple[str, str] | None:
     """``(time column, the columns it was found in)`` when a history given without a time column
     or a config holds its own clock, running in row order: ``year``, ``month``, ``day``
-    (``hour``, ``minute``) columns, assembled into a new ``time`` column of ``frame``, or
-    the only text column of dates. None otherwise: row order is then time on a synthetic
-    clock. Either way row order stays the order of the replay.
+    (``hour``, ``minute``) columns, or the only text column of dates with the only text column
+    of times of day, assembled into a new ``time`` column of ``frame``; or the only text
+    column of dates. None otherwise: row order is then time on a synthetic clock. Either way
+    row order stays the order of the replay.
 
     >>> parts = pd.DataFrame({"Year": [2014, 2014], "month": [12, 12], "day": [31, 31],
     ...                       "hour": [22, 23], "pm": [80, 75]})
@@ -189,13 +192,41 @@ def find_time(frame: pd.DataFrame, target: str) -> tuple[str, str] | None:
         numeric = pieces.apply(pd.to_numeric, errors="coerce")
         assembled = pd.to_datetime(numeric, errors="coerce", utc=True)
         if _runs_in_row_order(assembled):
-            name = next(n for n in ("time", "time_", "__time__") if n not in frame.columns)
-            frame[name] = assembled
-            return name, ", ".join(str(p) for p in parts)
+            return _add_time(frame, assembled), ", ".join(str(p) for p in parts)
     dates = [c for c, why in unusable_columns(frame, {target}).items() if why == "dates"]
-    if len(dates) == 1 and _runs_in_row_order(parse_timestamps(frame[dates[0]], "the data")):
-        return dates[0], str(dates[0])
+    if len(dates) != 1:
+        return None
+    date = dates[0]
+    clocks = [c for c in frame.columns if c not in (target, date) and _times_of_day(frame[c])]
+    if len(clocks) == 1:  # a Date and a Time column (16/12/2006 and 17:24:00)
+        both = frame[date].astype(str) + " " + frame[clocks[0]].astype(str)
+        combined = _parsed(both.where(frame[date].notna() & frame[clocks[0]].notna()))
+        if combined is not None and _runs_in_row_order(combined):
+            return _add_time(frame, combined), f"{date}, {clocks[0]}"
+    parsed = _parsed(frame[date])
+    if parsed is not None and _runs_in_row_order(parsed):
+        return str(date), str(date)
     return None
+
+
+def _parsed(text: pd.Series) -> pd.Series | None:
+    try:
+        return parse_timestamps(text, "the data")
+    except DataError:  # dates that read two ways: not a clock to guess at
+        return None
+
+
+def _times_of_day(column: pd.Series) -> bool:
+    if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+        return False
+    values = column.dropna().astype(str)
+    return len(values) > 0 and values.str.match(TIME_OF_DAY).mean() >= 0.99
+
+
+def _add_time(frame: pd.DataFrame, times: pd.Series) -> str:
+    name = next(n for n in ("time", "time_", "__time__") if n not in frame.columns)
+    frame[name] = times
+    return name
 
 
 def _runs_in_row_order(times: pd.Series) -> bool:
