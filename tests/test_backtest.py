@@ -608,6 +608,8 @@ def test_without_a_time_column_a_clock_in_the_data_is_found_when_it_runs_in_row_
                                  output=tmp_path / "given"))
     assert found["settings"]["time_column"] == "time"
     assert found["settings"]["time_found_in"] == "Year, month, day, hour"
+    assert "time time, found in Year, month, day, hour" in (
+        tmp_path / "found" / "report.html").read_text()
     assert given["settings"]["time_found_in"] is None
     assert found["batches"] == given["batches"] == 6
     assert found["policies"][0]["per_batch"] == given["policies"][0]["per_batch"]

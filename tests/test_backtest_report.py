@@ -86,6 +86,9 @@ def test_gains_and_share_of_always_higher_is_better() -> None:
         assert float(cells[7].rstrip("%")) == pytest.approx(
             100 * (value - never) / (always - never), abs=0.5)
     assert table_row(page, "drift")[7] == "50%"
+    assert "share of always's retrains" in header
+    assert [table_row(page, name)[8] for name in ("never", "always", "drift")] == [
+        "0%", "100%", "20%"]  # 0, 10 and 2 retrains of always's 10
     assert re.search(r"<td class='best'>0\.8</td>", page)  # always has the best metric
 
 
@@ -120,7 +123,8 @@ def test_missing_values_do_not_crash() -> None:
     page = backtest_html(document([nan, unscored, gappy]))
     assert table_row(page, "always")[1:2] == ["-"]
     assert table_row(page, "never")[1] == "-"
-    assert table_row(page, "auto")[6:] == ["-", "-"]  # no gain without a scored never
+    # no gain without a scored never, no share of retrains when always made none
+    assert table_row(page, "auto")[6:] == ["-", "-", "-"]
     assert "Not scored: never, always." in page
     assert "No drift readings for: never, always." in page
     assert "nan" not in page.lower()

@@ -241,7 +241,10 @@ def backtest_html(document: dict[str, Any]) -> str:
         f"{_number(document.get('seconds')) or 0:.1f} s.</p>",
         f"<p class='muted'>Task {_fmt(settings.get('task'))}; initial period "
         f"{_fmt(settings.get('initial'))}; registry {_fmt(settings.get('registry'))}; config "
-        f"{_fmt(settings.get('config'))}. Generated "
+        f"{_fmt(settings.get('config'))}"
+        + (f"; time {_fmt(settings.get('time_column'))}, found in "
+           f"{_fmt(settings.get('time_found_in'))} (no time column given)"
+           if settings.get("time_found_in") else "") + ". Generated "
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
         _left_out(settings.get("left_out") or {}),
         _backtest_table(policies, higher),
@@ -318,11 +321,12 @@ def _backtest_table(policies: list[dict[str, Any]], higher: bool) -> str:
     head = ("<table><tr><th>policy</th><th>metric</th><th>retrains</th><th>promotions</th>"
             "<th>rejections</th><th>train seconds</th>"
             + ("<th>gain vs never</th>" if has_never else "")
-            + ("<th>share of always's gain</th>" if has_share else "") + "</tr>")
+            + ("<th>share of always's gain</th><th>share of always's retrains</th>"
+               if has_share else "") + "</tr>")
     rows = [head]
     for p, m in zip(policies, metrics, strict=True):
         gain = sign * (m - never) + 0.0 if m is not None and never is not None else None  # no -0
-        share = shares.get(str(p.get("name")), (None, None))[0]
+        share, cost = shares.get(str(p.get("name")), (None, None))
         mark = " class='best'" if m is not None and m == best else ""
         train = _number(p.get("train_seconds"))
         rows.append(
@@ -331,7 +335,8 @@ def _backtest_table(policies: list[dict[str, Any]], higher: bool) -> str:
             f"<td>{_fmt(p.get('rejections'))}</td>"
             f"<td>{'-' if train is None else f'{train:.1f}'}</td>"
             + (f"<td>{'-' if gain is None else f'{gain:+.4g}'}</td>" if has_never else "")
-            + (f"<td>{'-' if share is None else f'{share:.0%}'}</td>" if has_share else "")
+            + (f"<td>{'-' if share is None else f'{share:.0%}'}</td>"
+               f"<td>{'-' if cost is None else f'{cost:.0%}'}</td>" if has_share else "")
             + "</tr>")
     rows.append("</table>")
     return "\n".join(rows)
