@@ -35,6 +35,11 @@ def test_parts_that_add_up_to_the_target_are_named_with_the_identity() -> None:
     assert "kwh = share + rest on every row" in found["share"]
     assert target_leaks(scaled, "kwh", ["temp", "cnt"])["cnt"] == (
         "part of the target (kwh = 0.5·cnt + 3 on every row)")
+    # one part is the target: the others give it with their signs
+    assert target_leaks(frame, "registered", ["casual", "cnt", "temp"])["casual"] == (
+        "part of the target (registered = cnt - casual on every row)")
+    assert target_leaks(frame.assign(debt=-frame["cnt"] - 2), "debt", ["temp", "cnt"])[
+        "cnt"] == "part of the target (debt = -cnt - 2 on every row)"
 
 
 def test_a_relabelled_target_is_found_and_a_good_feature_is_not() -> None:

@@ -144,9 +144,11 @@ def _sum_of_parts(rows: pd.DataFrame, target: str, numeric: Sequence[str]) -> di
              in zip(names, coefficients, weights, strict=True) if abs(weight) > 1e-6 * spread]
     if not parts:
         return {}
-    terms = [name if round(c, 6) == 1 else f"{c:.6g}·{name}" for name, c in parts]
-    identity = f"{target} = {' + '.join(terms)}"
     offset = float(y.mean() - sum(c * rows[name].mean() for name, c in parts))
+    terms = [(c, name if round(abs(c), 6) == 1 else f"{abs(c):.6g}·{name}")
+             for name, c in sorted(parts, key=lambda part: part[1] < 0)]  # a + b - c
     if abs(offset) > 1e-6 * spread:
-        identity += f" + {offset:.6g}"
-    return {name: f"part of the target ({identity} on every row)" for name, _ in parts}
+        terms.append((offset, f"{abs(offset):.6g}"))
+    identity = ("-" if terms[0][0] < 0 else "") + terms[0][1] + "".join(
+        f" {'-' if c < 0 else '+'} {text}" for c, text in terms[1:])
+    return {name: f"part of the target ({target} = {identity} on every row)" for name, _ in parts}
