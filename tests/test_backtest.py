@@ -623,6 +623,7 @@ def test_without_a_time_column_a_clock_in_the_data_is_found_when_it_runs_in_row_
 
     assert "time: time, assembled from Year, month, day, hour, in row order" in replay(
         files["parts"])
+    assert "time: time, assembled from" in replay(files["parts"], "--initial", "21D,28D")
     # hourly rows dated by their day: the date column is the clock, 7D batches by default
     shown = replay(files["dates"])
     assert "time: day, the only column of dates, in row order" in shown

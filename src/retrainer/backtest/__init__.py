@@ -170,6 +170,8 @@ def run_backtest(options: BacktestOptions,
         return documents[0]
     summary = compare_starts(documents)
     summary["left_out"] = left_out
+    summary["time_column"] = options.time_column
+    summary["time_found_in"] = found_time[1] if found_time else None
     summary["seconds"] = round(time.monotonic() - began, 1)
     (output / "starts.json").write_text(json.dumps(summary, indent=2, default=_json_default))
     return summary

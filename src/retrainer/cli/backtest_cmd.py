@@ -101,16 +101,17 @@ def backtest(
                 f"{escape(names)}, {escape(why)}" + (hint if why == "dates" else "")
                 for names, why in by_reason(left_out))
             + ". A config's features or exclude decide otherwise.[/]", highlight=False)
-    if "starts" in document:
-        _show_starts(document, output)
-        return
-    settings = document["settings"]
-    source, column = settings.get("time_found_in"), str(settings["time_column"])
+    about = document.get("settings", document)  # one start's settings, or the summary
+    source, column = about.get("time_found_in"), str(about.get("time_column"))
     if source:
         found = (f"{escape(column)}, the only column of dates" if source == column else
                  f"{escape(column)}, assembled from {escape(source)}")
         console.print(f"[dim]time: {found}, in row order (no --time-column given)[/]",
                       highlight=False)
+    if "starts" in document:
+        _show_starts(document, output)
+        return
+    settings = document["settings"]
     console.print(
         f"[dim]{settings['task']}; batches of {settings['batch']}, training window "
         f"{settings['training_window']}, labels "
