@@ -628,6 +628,15 @@ def test_without_a_time_column_a_clock_in_the_data_is_found_when_it_runs_in_row_
     shown = replay(files["dates"])
     assert "time: day, the only column of dates, in row order" in shown
     assert "batches of 7D" in shown
+    # a typed time, as Parquet stores it: the clock, not a category of a new value each row
+    typed = tmp_path / "typed.parquet"
+    frame.rename(columns={"time": "stamp"}).to_parquet(typed)
+    by_type = run_backtest(options(typed, tmp_path, time_column=None, **settings,
+                                   output=tmp_path / "typed"))
+    named = run_backtest(options(typed, tmp_path, time_column="stamp", **settings,
+                                 output=tmp_path / "named"))
+    assert by_type["settings"]["time_found_in"] == "stamp"
+    assert by_type["policies"][0]["per_batch"] == named["policies"][0]["per_batch"]
     # a date and a time of day, as the UCI household power file has them
     split = frame.drop(columns=["time"]).assign(Date=times.dt.strftime("%d/%m/%Y"),
                                                 Time=times.dt.strftime("%H:%M:%S"))

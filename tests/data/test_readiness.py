@@ -230,15 +230,19 @@ def test_beijing_window_with_a_broken_sensor(beijing: pd.DataFrame) -> None:
 
 def test_implied_features_must_not_be_identifiers_row_counters_or_dates() -> None:
     frame = _frame().assign(order_id=[f"ord-{i:05d}" for i in range(240)],
-                            row=np.arange(1, 241), day=lambda f: f["time"].dt.strftime("%Y-%m-%d"))
-    implied = _model(features=None)
+                            row=np.arange(1, 241), day=lambda f: f["time"].dt.strftime("%Y-%m-%d"),
+                            booked=lambda f: f["time"] - pd.Timedelta(days=2))
+    implied = _model(features=None, exclude=["booked"])
     ctx = ReadinessContext(implied, WINDOW, implied.feature_columns(list(frame.columns)), None)
     result = FeatureColumnsCheck().check(frame, ctx)
     assert not result.passed
     assert set(result.details["unusable"]) == {"order_id", "row", "day"}
+    typed = _model(features=None, exclude=["order_id", "row", "day"])  # a typed time too
+    ctx = ReadinessContext(typed, WINDOW, typed.feature_columns(list(frame.columns)), None)
+    assert FeatureColumnsCheck().check(frame, ctx).details["unusable"] == {"booked": "dates"}
     assert "'order_id' is an identifier" in result.reason and "add them to exclude" in result.reason
 
-    excluded = _model(features=None, exclude=["order_id", "row", "day"])
+    excluded = _model(features=None, exclude=["order_id", "row", "day", "booked"])
     ctx = ReadinessContext(excluded, WINDOW, excluded.feature_columns(list(frame.columns)), None)
     assert FeatureColumnsCheck().check(frame, ctx).passed
     # listed features are the user's choice, identifiers included

@@ -171,9 +171,9 @@ def find_time(frame: pd.DataFrame, target: str) -> tuple[str, str] | None:
     """``(time column, the columns it was found in)`` when a history given without a time column
     or a config holds its own clock, running in row order: ``year``, ``month``, ``day``
     (``hour``, ``minute``) columns, or the only text column of dates with the only text column
-    of times of day, assembled into a new ``time`` column of ``frame``; or the only text
-    column of dates. None otherwise: row order is then time on a synthetic clock. Either way
-    row order stays the order of the replay.
+    of times of day, assembled into a new ``time`` column of ``frame``; or the only column
+    of dates (text, or typed as Parquet stores them). None otherwise: row order is then time
+    on a synthetic clock. Either way row order stays the order of the replay.
 
     >>> parts = pd.DataFrame({"Year": [2014, 2014], "month": [12, 12], "day": [31, 31],
     ...                       "hour": [22, 23], "pm": [80, 75]})
@@ -197,6 +197,9 @@ def find_time(frame: pd.DataFrame, target: str) -> tuple[str, str] | None:
     if len(dates) != 1:
         return None
     date = dates[0]
+    if pd.api.types.is_datetime64_any_dtype(frame[date]):  # typed, as Parquet stores times
+        typed = pd.to_datetime(frame[date], utc=True)
+        return (str(date), str(date)) if _runs_in_row_order(typed) else None
     clocks = [c for c in frame.columns if c not in (target, date) and _times_of_day(frame[c])]
     if len(clocks) == 1:  # a Date and a Time column (16/12/2006 and 17:24:00)
         both = frame[date].astype(str) + " " + frame[clocks[0]].astype(str)

@@ -24,10 +24,10 @@ EXACT = 1e-9
 
 
 def unusable_columns(frame: pd.DataFrame, skip: set[str]) -> dict[str, str]:
-    """Columns of ``frame`` (but ``skip``) no model should learn from, and why. Text dates and
-    identifiers, as categories, take a new value in every batch that no tree has seen; a row
-    counter (bike sharing's ``instant``, Beijing's ``No``) only tells a tree how late a row
-    is, and every later row falls past the end of what it was trained on.
+    """Columns of ``frame`` (but ``skip``) no model should learn from, and why. Dates (text or
+    typed) and text identifiers, as categories, take a new value in every batch that no tree
+    has seen; a row counter (bike sharing's ``instant``, Beijing's ``No``) only tells a tree
+    how late a row is, and every later row falls past the end of what it was trained on.
 
     >>> frame = pd.DataFrame({"id": [f"o{i}" for i in range(200)], "colour": ["red"] * 200,
     ...                       "day": ["2024-01-02"] * 200, "No": range(1, 201)})
@@ -39,6 +39,9 @@ def unusable_columns(frame: pd.DataFrame, skip: set[str]) -> dict[str, str]:
     for column in frame.columns:
         series = frame[column]
         if column in skip or len(series.dropna()) < 100:
+            continue
+        if pd.api.types.is_datetime64_any_dtype(series):
+            found[str(column)] = "dates"
             continue
         if pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series):
             if series.is_monotonic_increasing and series.is_unique:
