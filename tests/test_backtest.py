@@ -658,6 +658,14 @@ def test_without_a_time_column_a_clock_in_the_data_is_found_when_it_runs_in_row_
         "models:\n  - name: m\n    source: {kind: csv, path: x.csv}\n    time_column: time\n"
         "    target: y\n    task: regression\n    min_rows: 50\n")
     assert "time:" not in replay(files["parts"], "--config", str(config), "--batch", "168")
+    # ... and where the data has the config's time column, it is the time column
+    by_config = run_backtest(options(files["explicit"], tmp_path, time_column=None,
+                                     config=config, **settings, output=tmp_path / "by-config"))
+    named = run_backtest(options(files["explicit"], tmp_path, config=config, **settings,
+                                 output=tmp_path / "named-too"))
+    assert by_config["settings"]["time_column"] == "time"
+    assert by_config["settings"]["time_found_in"] is None and by_config["batches"] == 6
+    assert by_config["policies"][0]["per_batch"] == named["policies"][0]["per_batch"]
 
 
 def test_weekly_batches_of_daily_rows_train_and_monitor_on_enough_rows(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ from retrainer.backtest.policies import (
     MATCHED,
     BacktestOptions,
     base_model,
+    config_model,
     label_delay,
     matched_period,
     parse_initials,
@@ -93,7 +94,11 @@ def run_backtest(options: BacktestOptions,
         raise UsageError("--registry: use 'memory' or 'mlflow'")
     frame = read_history(options.data)
     found_time = None
-    if options.time_column is None and options.config is None:
+    if options.time_column is None and options.config is not None:
+        configured = config_model(options.config, options.target).time_column
+        if configured in frame.columns:  # the config names it: the user's time column
+            options = replace(options, time_column=configured)
+    elif options.time_column is None:
         found_time = find_time(frame, options.target)
         if found_time:
             options = replace(options, time_column=found_time[0])

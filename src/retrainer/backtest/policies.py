@@ -77,7 +77,8 @@ def label_delay(options: BacktestOptions, history: History) -> timedelta:
     return history.duration(Size.parse(options.label_delay, "label-delay"))
 
 
-def _from_config(path: Path, target: str) -> ModelConfig:
+def config_model(path: Path, target: str) -> ModelConfig:
+    """The config's model with ``target`` as its target, else its first model."""
     config = load_config(path)
     for model in config.models:
         if model.target == target:
@@ -92,7 +93,7 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     not features (``unusable_columns``)."""
     frame = history.frame
     target = options.target
-    model = _from_config(options.config, target) if options.config else None
+    model = config_model(options.config, target) if options.config else None
     task = options.task or (model.task if model else infer_task(frame[target]))
     if task is Task.REGRESSION and not pd.api.types.is_numeric_dtype(frame[target]):
         raise UsageError(f"--task regression needs a numeric target; {target!r} is not")
