@@ -1,4 +1,4 @@
-"""Columns no model should learn from: text dates, text identifiers and integer row counters
+"""Columns no model should learn from: dates, text identifiers and integer row counters
 (``unusable_columns``), and columns known only once the target is (``target_leaks``).
 
 The backtest leaves them out when it picks features itself; readiness fails a window whose
@@ -137,8 +137,9 @@ def _sum_of_parts(rows: pd.DataFrame, target: str, numeric: Sequence[str]) -> di
     centred = x - x.mean(axis=0)
     scales = centred.std(axis=0)
     varying = scales > 0
-    weights = np.linalg.lstsq(centred[:, varying] / scales[varying], y - y.mean(), rcond=None)[0]
-    residual = y - y.mean() - (centred[:, varying] / scales[varying]) @ weights
+    standard = centred[:, varying] / scales[varying]
+    weights = np.linalg.lstsq(standard, y - y.mean(), rcond=None)[0]
+    residual = y - y.mean() - standard @ weights
     if float(np.sqrt(np.mean(residual ** 2))) > EXACT * spread:
         return {}
     names = [c for c, v in zip(numeric, varying, strict=True) if v]
