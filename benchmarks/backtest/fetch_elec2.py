@@ -12,6 +12,13 @@ in time order, so both come back exactly: ``time`` (timestamp of the half hour, 
 ``--time-column``) and ``day`` (day of the week, 1 = Monday, as in elecNormNew).
 
     .venv/bin/python benchmarks/backtest/fetch_elec2.py elec2.csv
+
+With ``--openml`` the file has OpenML's layout instead: no ``time``, and first a ``date``
+column, the day normalised to 0..1 and the same for a day's 48 rows. OpenML normalises the
+raw yymmdd dates, which jump at month ends; this is the day's index over the last one. The
+order of the values is the same, and a tree splits on order only.
+
+    .venv/bin/python benchmarks/backtest/fetch_elec2.py --openml elec2_openml.csv
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ def fetch(url: str, sha256: str) -> bytes:
     return payload
 
 
-def main(out: str) -> None:
+def main(out: str, openml: bool = False) -> None:
     with tarfile.open(fileobj=io.BytesIO(fetch(SDIST, SDIST_SHA256))) as archive:
         member = archive.extractfile(MEMBER)
         assert member is not None
@@ -55,12 +62,18 @@ def main(out: str) -> None:
                  + pd.to_timedelta(frame.index % PERIODS * 30, "min"))
     frame.insert(1, "day", frame["time"].dt.day_of_week + 1)
     frame["class"] = frame.pop("target").map({1: "UP", 0: "DOWN"})
+    if openml:
+        frame.insert(0, "date", (day_index / day_index.iloc[-1]).round(6))
+        frame = frame.drop(columns=["time"])
     frame.to_csv(out, index=False)
-    print(f"{out}: {len(frame):,} rows, {frame['time'].iloc[0]} to {frame['time'].iloc[-1]}, "
+    print(f"{out}: {len(frame):,} rows, {FIRST_DAY:%Y-%m-%d} to "
+          f"{FIRST_DAY + pd.Timedelta(days=int(day_index.iloc[-1])):%Y-%m-%d}, "
           f"{(frame['class'] == 'UP').mean():.1%} UP")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: fetch_elec2.py OUT.csv")
-    main(sys.argv[1])
+    arguments = sys.argv[1:]
+    openml = arguments[:1] == ["--openml"]
+    if len(arguments) != 1 + openml:
+        sys.exit("usage: fetch_elec2.py [--openml] OUT.csv")
+    main(arguments[-1], openml)
