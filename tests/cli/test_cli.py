@@ -37,6 +37,24 @@ def test_version(tmp_path: Path) -> None:
     assert code == 0 and __version__ in out
 
 
+def _commands(group: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    from typer.main import get_command
+
+    command = get_command(group) if prefix == () else group
+    found = [prefix]
+    for name, sub in getattr(command, "commands", {}).items():
+        found.extend(_commands(sub, (*prefix, name)))
+    return found
+
+
+def test_every_command_prints_its_help(tmp_path: Path) -> None:
+    commands = _commands(app)
+    assert ("backtest",) in commands and ("db", "upgrade") in commands
+    for command in commands:  # rich markup in a help text ("[/hour]") would raise here
+        code, out = invoke(*command, "--help", cwd=tmp_path)
+        assert code == 0 and "Usage:" in out, (command, out)
+
+
 def test_init_writes_a_valid_config_and_refuses_to_overwrite(tmp_path: Path) -> None:
     from retrainer.exceptions import UsageError
 
