@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from retrainer.backtest import (
     BacktestOptions,
     Size,
+    find_time,
     infer_task,
     parse_policies,
     policy_triggers,
@@ -666,6 +667,20 @@ def test_without_a_time_column_a_clock_in_the_data_is_found_when_it_runs_in_row_
     assert by_config["settings"]["time_column"] == "time"
     assert by_config["settings"]["time_found_in"] is None and by_config["batches"] == 6
     assert by_config["policies"][0]["per_batch"] == named["policies"][0]["per_batch"]
+
+
+@pytest.mark.parametrize("parts", [
+    {"year": [2014, None, 2014], "month": [1, 1, 1], "day": [1, 2, 3]},  # a gap
+    {"year": [2014] * 3, "month": ["Jan", "Jan", "Feb"], "day": [1, 2, 3]},  # not numbers
+    {"year": [99999] * 3, "month": [1] * 3, "day": [1, 2, 3]},  # no calendar holds it
+    {"year": [2014] * 3, "month": [1] * 3, "day": [7, 1, 2]},  # a weekday, not a date
+    {"year": [2014] * 3, "month": [1] * 3},  # no day
+])
+def test_parts_that_make_no_clock_in_row_order_are_not_one(parts: dict[str, list[object]]
+                                                            ) -> None:
+    frame = pd.DataFrame({**parts, "y": [1.0, 2.0, 3.0]})
+    assert find_time(frame, "y") is None
+    assert list(frame.columns) == [*parts, "y"]  # nothing added
 
 
 def test_weekly_batches_of_daily_rows_train_and_monitor_on_enough_rows(tmp_path: Path) -> None:

@@ -69,6 +69,7 @@ __all__ = [
     "PolicyRun",
     "Size",
     "compare_starts",
+    "find_time",
     "infer_task",
     "parse_policies",
     "policy_triggers",

@@ -190,6 +190,7 @@ def find_time(frame: pd.DataFrame, target: str) -> tuple[str, str] | None:
     if parts:
         pieces = frame[parts].set_axis([str(p).lower() for p in parts], axis=1)
         numeric = pieces.apply(pd.to_numeric, errors="coerce")
+        numeric["year"] = numeric["year"].where(numeric["year"].between(1000, 9999))
         assembled = pd.to_datetime(numeric, errors="coerce", utc=True)
         if _runs_in_row_order(assembled):
             return _add_time(frame, assembled), ", ".join(str(p) for p in parts)
