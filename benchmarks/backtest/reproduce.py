@@ -9,7 +9,7 @@ repository root, after ``make install`` (``make reproduce``):
 
 Cases: see ``CASES`` (all by default). Elec2 is fetched from PyPI on first use (see
 ``fetch_elec2.py``); a case whose data is missing is skipped and said so. Exit code 1 when a
-figure differs. About 8 minutes on 2 cores for all eight.
+figure differs. About 10 minutes on 2 cores for all eight.
 """
 
 from __future__ import annotations
