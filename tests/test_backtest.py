@@ -609,7 +609,7 @@ def test_without_a_time_column_a_clock_in_the_data_is_found_when_it_runs_in_row_
                                  output=tmp_path / "given"))
     assert found["settings"]["time_column"] == "time"
     assert found["settings"]["time_found_in"] == "Year, month, day, hour"
-    assert "time time, found in Year, month, day, hour" in (
+    assert "time time, assembled from Year, month, day, hour, in row order" in (
         tmp_path / "found" / "report.html").read_text()
     assert given["settings"]["time_found_in"] is None
     assert found["batches"] == given["batches"] == 6
@@ -637,6 +637,8 @@ def test_without_a_time_column_a_clock_in_the_data_is_found_when_it_runs_in_row_
     named = run_backtest(options(typed, tmp_path, time_column="stamp", **settings,
                                  output=tmp_path / "named"))
     assert by_type["settings"]["time_found_in"] == "stamp"
+    assert "time stamp, the only column of dates, in row order" in (
+        tmp_path / "typed" / "report.html").read_text()
     assert by_type["policies"][0]["per_batch"] == named["policies"][0]["per_batch"]
     # a date and a time of day, as the UCI household power file has them
     split = frame.drop(columns=["time"]).assign(Date=times.dt.strftime("%d/%m/%Y"),

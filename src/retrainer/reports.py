@@ -242,9 +242,7 @@ def backtest_html(document: dict[str, Any]) -> str:
         f"<p class='muted'>Task {_fmt(settings.get('task'))}; initial period "
         f"{_fmt(settings.get('initial'))}; registry {_fmt(settings.get('registry'))}; config "
         f"{_fmt(settings.get('config'))}"
-        + (f"; time {_fmt(settings.get('time_column'))}, found in "
-           f"{_fmt(settings.get('time_found_in'))} (no time column given)"
-           if settings.get("time_found_in") else "") + ". Generated "
+        + _time_found(settings) + ". Generated "
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
         _left_out(settings.get("left_out") or {}),
         _backtest_table(policies, higher),
@@ -256,6 +254,16 @@ def backtest_html(document: dict[str, Any]) -> str:
         "</body></html>",
     ]
     return "\n".join(lines)
+
+
+def _time_found(settings: dict[str, Any]) -> str:
+    """Where a replay given no time column found its clock, or nothing."""
+    source, column = settings.get("time_found_in"), settings.get("time_column")
+    if not source:
+        return ""
+    where = ("the only column of dates" if source == column
+             else f"assembled from {html.escape(str(source))}")
+    return f"; time {_fmt(column)}, {where}, in row order (no time column given)"
 
 
 def _number(value: Any) -> float | None:
