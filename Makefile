@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src
 
-# replays the backtest tables of benchmarks/README.md and checks every figure (~7 min)
+# replays the backtest tables of benchmarks/README.md and checks every figure (~10 min)
 reproduce: $(STAMP)
 	$(BIN)/python benchmarks/backtest/reproduce.py
 
