@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from retrainer.exceptions import DataError, TrainingError
-from retrainer.training.fit import fit_candidate, fit_early_stopped, time_split
+from retrainer.training.fit import WarmStart, fit_candidate, fit_early_stopped, time_split
 
 
 def _rmse(a, b) -> float:
@@ -69,6 +69,25 @@ def test_lightgbm_early_stops_then_refits_on_all_rows(train_test, make_model):
 
     # default params give a useful model on the next month: R² above 0.75
     assert _rmse(fit.bundle.prediction(test), test["pm"]) < 0.5 * test["pm"].std()
+
+
+def test_the_rounds_are_those_lightgbm_early_stopping_chooses(train_test, make_model):
+    train, _ = train_test
+    model = make_model("lightgbm")
+    fit = fit_candidate(train, model)
+    older, recent = time_split(train, "time", model.training.early_stopping_fraction)
+    probe = lgb.LGBMRegressor(**{**fit.params, "n_estimators": 1000, "n_jobs": 1}).fit(
+        fit.bundle.prepare(older), older["pm"],
+        eval_X=fit.bundle.prepare(recent), eval_y=recent["pm"],
+        callbacks=[lgb.early_stopping(model.training.early_stopping_rounds, verbose=False)])
+    assert fit.best_iteration == probe.best_iteration_
+    # warm: the rounds added to a booster are those its own early stopping adds
+    warm = fit_candidate(train, model, warm=WarmStart(fit.bundle, fit.best_iteration, 300))
+    probe = lgb.LGBMRegressor(**{**fit.params, "n_estimators": 300, "n_jobs": 1}).fit(
+        fit.bundle.prepare(older), older["pm"],
+        eval_X=fit.bundle.prepare(recent), eval_y=recent["pm"], init_model=fit.bundle.estimator,
+        callbacks=[lgb.early_stopping(model.training.early_stopping_rounds, verbose=False)])
+    assert warm.best_iteration == max(probe.best_iteration_ - fit.best_iteration, 1)
 
 
 def test_user_params_override_defaults(train_test, make_model):
