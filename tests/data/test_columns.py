@@ -42,6 +42,19 @@ def test_parts_that_add_up_to_the_target_are_named_with_the_identity() -> None:
         "cnt"] == "part of the target (debt = -cnt - 2 on every row)"
 
 
+def test_parts_stored_as_float32_add_up_to_the_target_among_many_columns() -> None:
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.normal(size=(3000, 120)).astype("float32"),
+                         columns=[f"c{i:03d}" for i in range(120)])
+    frame["y"] = frame["c003"] + 2 * frame["c007"] - frame["c110"]  # float32 sums: ~1e-7 off
+    features = [c for c in frame.columns if c != "y"]
+    found = target_leaks(frame, "y", features)
+    assert found == dict.fromkeys(
+        ["c003", "c007", "c110"], "part of the target (y = c003 + 2·c007 - c110 on every row)")
+    noise = rng.normal(0, 1e-3, len(frame)).astype("float32")  # 1e-3 of the spread: a model's
+    assert target_leaks(frame.assign(y=frame["y"] + noise), "y", features) == {}
+
+
 def test_a_relabelled_target_is_found_and_a_good_feature_is_not() -> None:
     frame = _rentals()
     frame["busy"] = np.where(frame["cnt"] > 180, "yes", "no")

@@ -127,21 +127,41 @@ def _relabellings(rows: pd.DataFrame, target: str, features: Sequence[str]) -> d
     return found
 
 
-def _sum_of_parts(rows: pd.DataFrame, target: str, numeric: Sequence[str]) -> dict[str, str]:
-    """The numeric features of an exact linear identity with the target, if one holds."""
-    y = rows[target].to_numpy(dtype=float)
-    x = rows[list(numeric)].to_numpy(dtype=float)
-    spread = float(y.std())
-    if len(rows) < 2 * len(numeric) + 30 or spread == 0 or not np.isfinite(x).all():
-        return {}
+def _exact_fit(x: np.ndarray, y: np.ndarray, spread: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(weights of the standardised varying columns, every column's scale, which vary) of a
+    least-squares fit of ``y`` that leaves no residual beyond ``spread``, or None."""
     centred = x - x.mean(axis=0)
     scales = centred.std(axis=0)
     varying = scales > 0
     standard = centred[:, varying] / scales[varying]
     weights = np.linalg.lstsq(standard, y - y.mean(), rcond=None)[0]
     residual = y - y.mean() - standard @ weights
-    if float(np.sqrt(np.mean(residual ** 2))) > EXACT * spread:
+    if float(np.sqrt(np.mean(residual ** 2))) > spread:
+        return None
+    return weights, scales, varying
+
+
+def _sum_of_parts(rows: pd.DataFrame, target: str, numeric: Sequence[str]) -> dict[str, str]:
+    """The numeric features of an exact linear identity with the target, if one holds."""
+    y = rows[target].to_numpy(dtype=float)
+    x = rows[list(numeric)].to_numpy(dtype=float)
+    spread = float(y.std())
+    # exact to the precision the data is stored in: float32 parts add up to 1e-7 or so
+    floats = [np.dtype(getattr(d, "numpy_dtype", d)) for d in rows.dtypes
+              if pd.api.types.is_float_dtype(d)]
+    allowed = max([EXACT, *(16 * float(np.finfo(d).eps) for d in floats)]) * spread
+    enough = 2 * len(numeric) + 30
+    if len(rows) < enough or spread == 0 or not np.isfinite(x).all():
         return {}
+    if len(rows) > 2 * enough:  # an identity of every row holds on any few of them: screen
+        few = np.linspace(0, len(rows) - 1, enough).astype(int)
+        if _exact_fit(x[few], y[few], allowed) is None:
+            return {}
+    fitted = _exact_fit(x, y, allowed)
+    if fitted is None:
+        return {}
+    weights, scales, varying = fitted
     names = [c for c, v in zip(numeric, varying, strict=True) if v]
     coefficients = weights / scales[varying]
     parts = [(name, coefficient) for name, coefficient, weight
