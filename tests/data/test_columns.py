@@ -40,6 +40,10 @@ def test_parts_that_add_up_to_the_target_are_named_with_the_identity() -> None:
         "part of the target (registered = cnt - casual on every row)")
     assert target_leaks(frame.assign(debt=-frame["cnt"] - 2), "debt", ["temp", "cnt"])[
         "cnt"] == "part of the target (debt = -cnt - 2 on every row)"
+    # an infinite target is no label: the identity holds on the others
+    broken = frame.astype({"cnt": float})
+    broken.loc[broken.index[:2], "cnt"] = np.inf
+    assert set(target_leaks(broken, "cnt", features)) == {"casual", "registered"}
 
 
 def test_parts_stored_as_float32_add_up_to_the_target_among_many_columns() -> None:

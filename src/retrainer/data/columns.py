@@ -144,6 +144,7 @@ def _exact_fit(x: np.ndarray, y: np.ndarray, spread: float
 
 def _sum_of_parts(rows: pd.DataFrame, target: str, numeric: Sequence[str]) -> dict[str, str]:
     """The numeric features of an exact linear identity with the target, if one holds."""
+    rows = rows[np.isfinite(rows[target].to_numpy(dtype=float))]  # infinite: no label
     y = rows[target].to_numpy(dtype=float)
     x = rows[list(numeric)].to_numpy(dtype=float)
     spread = float(y.std())
