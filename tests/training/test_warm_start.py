@@ -36,6 +36,8 @@ def test_warm_fit_keeps_the_production_trees_and_adds_rounds(train_test, make_mo
     model = make_model(trainer, params={"n_estimators": 300})
     plan = plan_warm_start(train, model, _version({"hyperparameters": {"n_estimators": 300}}),
                            prod.bundle)
+    production_text = (prod.bundle.estimator.model_to_string() if trainer == "lightgbm"
+                       else bytes(prod.bundle.estimator.save_raw()))
     assert plan.mode == "warm" and plan.chain == 1 and "unchanged" in plan.reason
     warm = fit_candidate(train, model, params=plan.params, warm=plan.warm)
     assert warm.mode == "warm" and warm.bundle.info["training_mode"] == "warm"
@@ -47,6 +49,9 @@ def test_warm_fit_keeps_the_production_trees_and_adds_rounds(train_test, make_mo
     else:
         old = prod.bundle.estimator.get_dump()
         assert warm.bundle.estimator.get_dump()[: len(old)] == old
+    # continuing never changes the production booster itself
+    assert production_text == (prod.bundle.estimator.model_to_string() if trainer == "lightgbm"
+                               else bytes(prod.bundle.estimator.save_raw()))
     rmse = lambda b: float(np.sqrt(np.mean((b.prediction(test) - test["pm"]) ** 2)))  # noqa: E731
     assert rmse(warm.bundle) < 0.75 * test["pm"].std()
     assert rmse(warm.bundle) < 1.1 * rmse(prod.bundle)
