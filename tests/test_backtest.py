@@ -418,6 +418,9 @@ def test_refit_on_holdout_registers_the_recipe_fitted_on_the_whole_window(
             assert lineage["rows_train"] == lineage["rows"]
             assert lineage["validated_fit"]["rows_train"] == \
                 lineage["rows"] - lineage["rows_holdout"]
+            # the newest row it learned: the window's last hour, which monitoring then skips
+            assert pd.Timestamp(lineage["fitted_through"]) == \
+                pd.Timestamp(lineage["data_end"]) - pd.Timedelta(hours=1)
     finally:
         store.close()
     kept = Store(f"sqlite:///{tmp_path / 'plain' / 'out' / 'state' / 'always' / 'state.db'}")
@@ -425,6 +428,8 @@ def test_refit_on_holdout_registers_the_recipe_fitted_on_the_whole_window(
         lineage = kept.versions("backtest")[-1].lineage
         assert lineage["refit_on_holdout"] is False and lineage["validated_fit"] is None
         assert lineage["rows_train"] == lineage["rows"] - lineage["rows_holdout"]
+        assert pd.Timestamp(lineage["fitted_through"]) == pd.Timestamp(lineage["data_end"]) \
+            - pd.Timedelta(hours=1 + lineage["rows_holdout"])
     finally:
         kept.close()
 

@@ -227,3 +227,46 @@ def test_class_labels_that_became_floats_while_labels_lag_match_the_reference() 
     assert not target["drifted"]
     flipped = same.assign(y=1.0 - same["y"])  # 70% positives instead of 30%
     assert drift_reading(model, champion, flipped, span, now).details["target"]["drifted"]
+
+
+def test_performance_is_scored_only_on_rows_production_was_not_fitted_on() -> None:
+    from sklearn.tree import DecisionTreeRegressor
+
+    from retrainer.domain.metrics import Task
+    from retrainer.monitoring.window import performance_reading
+    from retrainer.training.bundle import ModelBundle
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"t": pd.date_range("2024-01-01", periods=336, freq="30min", tz="UTC"),
+                          "x": rng.normal(size=336)})
+    frame["y"] = 3 * frame["x"] + rng.normal(0, 1.0, 336)
+    seen = frame.iloc[:200]  # a refit on the holdout learned the window's first 200 rows
+    tree = DecisionTreeRegressor(random_state=0).fit(seen[["x"]], seen["y"])  # memorises them
+    bundle = ModelBundle(Task.REGRESSION, features=["x"], categorical=[], categories={},
+                         classes=None, trainer="sklearn", estimator=tree)
+    model = ModelConfig(name="m", source={"kind": "csv", "path": "x.csv"}, time_column="t",
+                        target="y", task="regression")
+    now = datetime(2024, 1, 8, tzinfo=UTC)
+    span = Window.latest(now, timedelta(days=7))
+
+    def version(lineage: dict) -> ModelVersion:
+        return ModelVersion(model="m", version="3", job_id=1, run_id="r", artifact_uri="u",
+                            artifact_sha256="abc", status="champion", metrics={"rmse": 1.0},
+                            created_at=now, lineage=lineage)
+
+    fitted = version({"fitted_through": seen["t"].max().isoformat()})
+    reading = performance_reading(model, fitted, bundle, frame, span, now)
+    assert reading is not None and reading.rows == 136
+    unseen_rmse = float(np.sqrt(np.mean((tree.predict(frame[["x"]].iloc[200:])
+                                         - frame["y"].iloc[200:]) ** 2)))
+    assert reading.details["value"] == pytest.approx(unseen_rmse)
+    assert unseen_rmse > 1.0  # out of sample: the noise and then some
+    # a version registered before lineage kept this (or naive times) is scored on every row
+    everything = performance_reading(model, version({}), bundle, frame, span, now)
+    assert everything is not None and everything.rows == 336
+    assert everything.details["value"] < 0.7 * unseen_rmse
+    naive = version({"fitted_through": seen["t"].max().tz_localize(None).isoformat()})
+    assert performance_reading(model, naive, bundle, frame, span, now).rows == 136
+    # fitted on all but the last 29 rows: too few unseen labels to judge
+    late = version({"fitted_through": frame["t"].iloc[-30].isoformat()})
+    assert performance_reading(model, late, bundle, frame, span, now) is None

@@ -151,6 +151,22 @@ def target_drift(model: ModelConfig, champion: ModelVersion, frame: pd.DataFrame
                                calibration=calibration)
 
 
+def unseen_labelled_rows(model: ModelConfig, champion: ModelVersion,
+                         frame: pd.DataFrame) -> pd.DataFrame:
+    """The window's labelled rows newer than the newest row the production version was
+    fitted on (its lineage's ``fitted_through``): a model scored on rows it learned looks
+    better than it is, as it would right after a retrain whose window overlaps this one
+    (``refit_on_holdout``, or a holdout shorter than the monitoring window)."""
+    labelled = labelled_rows(frame, model.target)
+    fitted_through = champion.lineage.get("fitted_through")
+    if not fitted_through or model.time_column not in labelled.columns:
+        return labelled
+    newest = pd.Timestamp(fitted_through)
+    newest = newest.tz_localize("UTC") if newest.tzinfo is None else newest.tz_convert("UTC")
+    times = pd.to_datetime(labelled[model.time_column], utc=True)
+    return labelled[(times > newest).to_numpy()]
+
+
 def performance_reading(
     model: ModelConfig,
     champion: ModelVersion,
@@ -159,7 +175,7 @@ def performance_reading(
     window: Window,
     as_of: datetime,
 ) -> MonitorReading | None:
-    labelled = labelled_rows(frame, model.target)
+    labelled = unseen_labelled_rows(model, champion, frame)
     if len(labelled) < MIN_LABELLED_ROWS:
         return None
     current = compute_metrics(
@@ -250,7 +266,7 @@ def fairness_reading(
     cfg = model.monitors.fairness
     if model.task is not Task.CLASSIFICATION or not cfg.sensitive:
         return None
-    labelled = labelled_rows(frame, model.target)
+    labelled = unseen_labelled_rows(model, champion, frame)
     if len(labelled) < MIN_LABELLED_ROWS:
         return None
     scored = labelled.assign(__prediction__=bundle.predict(labelled))

@@ -219,6 +219,9 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
         "data_start": window.start.isoformat(),
         "data_end": window.end.isoformat(),
         "rows": len(labelled),
+        # the newest row the registered model was fitted on: monitoring scores it only on
+        # later rows (monitoring/window.py), never on rows it learned
+        "fitted_through": _iso(trained_on[model.time_column].max()),
         "rows_train": fit.rows_train,
         "rows_holdout": len(holdout),
         "rows_early_stopping": fit.rows_early_stopping,
