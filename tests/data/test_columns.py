@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from retrainer.data.columns import target_leaks
 
@@ -83,3 +84,26 @@ def test_noise_identifiers_constants_and_too_few_rows_are_not_leaks() -> None:
     assert target_leaks(frame.head(20), "cnt", ["temp", "hour", "casual", "registered"]) == {}
     assert target_leaks(frame.head(60), "cnt", ["temp", "casual", "registered"]) != {}
     assert target_leaks(frame, "missing", ["temp"]) == {}
+
+
+def test_numeric_relabellings_are_found_among_many_columns_as_without_the_screen(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(rng.normal(size=(3000, 40)), columns=[f"f{i}" for i in range(40)])
+    frame["grade"] = rng.integers(0, 5, len(frame))
+    frame["grade_sq"] = frame["grade"].astype(float) ** 2  # one value per grade: a relabelling
+    near = frame["grade"].copy()
+    near.iloc[::97] = (near.iloc[::97] + 1) % 5  # the same five values, not one to one
+    frame["near"] = near
+    frame["dice"] = rng.integers(0, 5, len(frame))  # as many values, unrelated
+    frame.loc[frame.index[::500], "f3"] = np.nan
+    features = [c for c in frame.columns if c != "grade"]
+    found = target_leaks(frame, "grade", features)
+    assert list(found) == ["grade_sq"]
+    # the sampled screen only skips columns the full check would refuse
+    monkeypatch.setattr("retrainer.data.columns._may_relabel",
+                        lambda rows, codes, features: list(features))
+    assert target_leaks(frame, "grade", features) == found
+    for target in ("dice", "near"):
+        others = [c for c in frame.columns if c != target]
+        assert target_leaks(frame, target, others) == {}
