@@ -140,7 +140,7 @@ def monitor(rt: Runtime, model: ModelConfig, as_of: datetime,
 
 
 #: readings the auto trigger looks back over (the typical loss of a window) and validations
-#: it learns the gain rate from (each report is loaded whole, so fewer of those)
+#: it learns the gain rate from
 AUTO_HISTORY = 2000
 AUTO_GATES = 200
 
@@ -150,8 +150,9 @@ def _context(rt: Runtime, model: ModelConfig, as_of: datetime, champion: ModelVe
     history: list[MonitorReading] = []
     gates: list[GateOutcome] = []
     if model.triggers.auto.enabled and champion is not None:
-        history = [r for r in reversed(rt.store.readings(model.name, limit=AUTO_HISTORY))
-                   if r.monitor in ("performance", "estimated", "drift") and r.as_of <= as_of]
+        history = [r for r in reversed(rt.store.verdict_readings(
+                       model.name, ("performance", "estimated", "drift"), limit=AUTO_HISTORY))
+                   if r.as_of <= as_of]
         if model.triggers.auto.learn_gain_rate != "off":
             gates = [g for g in rt.store.gate_outcomes(model.name, limit=AUTO_GATES)
                      if g.as_of <= as_of]

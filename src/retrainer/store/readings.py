@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import defer
 
 from retrainer.clock import wall_now
 from retrainer.domain import MonitorReading, TriggerDecision
@@ -47,6 +49,34 @@ class ReadingsMixin(StoreBase):
                 query = query.where(ReadingRow.monitor == monitor)
             query = query.order_by(ReadingRow.as_of.desc(), ReadingRow.id.desc()).limit(limit)
             return [to_reading(r) for r in session.scalars(query)]
+
+    def verdict_readings(self, model: str, monitors: Sequence[str], limit: int = 50
+                         ) -> list[MonitorReading]:
+        """The newest ``limit`` readings of ``monitors``, newest first, as ``readings`` gives
+        them but that a drift reading's details hold only its verdict (``dataset_drift``,
+        ``weighted_share``), read inside the database: the auto trigger reads its history at
+        every tick, and decoding every column's statistics (10 KB a reading on 11 columns,
+        170 KB on 200) took a quarter of a replay's time."""
+        order = (ReadingRow.as_of.desc(), ReadingRow.id.desc())
+        found: list[tuple[datetime, int, MonitorReading]] = []
+        with self.session() as session:
+            others = [m for m in monitors if m != "drift"]
+            if others:
+                whole = select(ReadingRow).where(ReadingRow.model == model,
+                                                 ReadingRow.monitor.in_(others))
+                found += [(r.as_of, r.id, to_reading(r))
+                          for r in session.scalars(whole.order_by(*order).limit(limit))]
+            if "drift" in monitors:
+                slim = (select(ReadingRow, ReadingRow.details["dataset_drift"].as_boolean(),
+                               ReadingRow.details["weighted_share"].as_float())
+                        .options(defer(ReadingRow.details, raiseload=True))
+                        .where(ReadingRow.model == model, ReadingRow.monitor == "drift"))
+                for row, dataset_drift, weighted_share in session.execute(
+                        slim.order_by(*order).limit(limit)).tuples():
+                    verdict = {"dataset_drift": dataset_drift, "weighted_share": weighted_share}
+                    found.append((row.as_of, row.id, to_reading(row, details=verdict)))
+        found.sort(key=lambda item: (item[0], item[1]), reverse=True)
+        return [reading for _, _, reading in found[:limit]]
 
     def add_decision(self, decision: TriggerDecision) -> int:
         with self.session() as session:

@@ -70,7 +70,8 @@ def to_attempt(row: AttemptRow) -> Attempt:
     )
 
 
-def to_reading(row: ReadingRow) -> MonitorReading:
+def to_reading(row: ReadingRow, details: dict[str, Any] | None = None) -> MonitorReading:
+    """``details``: instead of the row's (which may then be left unloaded)."""
     return MonitorReading(
         model=row.model,
         monitor=row.monitor,
@@ -82,7 +83,7 @@ def to_reading(row: ReadingRow) -> MonitorReading:
         severity=Severity(row.severity),
         alert=row.alert,
         summary=row.summary,
-        details=row.details or {},
+        details=(row.details or {}) if details is None else details,
         champion_version=row.champion_version,
     )
 

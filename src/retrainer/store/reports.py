@@ -31,8 +31,9 @@ class ReportsMixin(StoreBase):
         """The newest ``limit`` validations of ``model``, oldest first, each with the time
         its production model was trained (the auto trigger learns what staleness costs)."""
         with self.session() as session:
-            rows = session.execute(
-                select(JobRow.as_of, ReportRow.report)
+            rows = session.execute(  # two fields of each report, read inside the database
+                select(JobRow.as_of, ReportRow.report["champion_version"].as_string(),
+                       ReportRow.report["relative_improvement"].as_float())
                 .join(ReportRow, ReportRow.job_id == JobRow.id)
                 .where(JobRow.model == model)
                 .order_by(JobRow.as_of.desc())
@@ -43,8 +44,5 @@ class ReportsMixin(StoreBase):
                 .join(JobRow, JobRow.id == VersionRow.job_id)
                 .where(VersionRow.model == model)
             ).tuples().all())
-        return [
-            GateOutcome(as_of, trained.get(report.get("champion_version")),
-                        report.get("relative_improvement"))
-            for as_of, report in reversed(rows)
-        ]
+        return [GateOutcome(as_of, trained.get(champion), improvement)
+                for as_of, champion, improvement in reversed(rows)]

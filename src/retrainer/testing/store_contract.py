@@ -709,6 +709,35 @@ class StoreContract:
             "performance@2", "drift@1", "drift@0"]
         assert [r.summary for r in store.readings("m", "drift", limit=1)] == ["drift@1"]
 
+    def test_verdict_readings_hold_a_drift_readings_verdict_only(self, store: Store) -> None:
+        columns = {f"c{i}": {"psi": 0.1 * i, "drifted": i % 2 == 0} for i in range(50)}
+        for hours, monitor, details in (
+                (0, "drift", {"dataset_drift": True, "weighted_share": 0.4, "columns": columns}),
+                (1, "performance", {"metric": "rmse", "metrics": {"rmse": 2.5, "mae": None}}),
+                (2, "drift", {"dataset_drift": False, "weighted_share": 0, "columns": {}}),
+                (3, "latency", {"p95_ms": 12.0}),
+                (4, "drift", {"columns": {}})):  # stored without a verdict: nulls
+            store.add_reading(MonitorReading(
+                "m", monitor, T0 + timedelta(hours=hours), T0, T0, 10, 0.5, Severity.NONE,
+                False, f"{monitor}@{hours}", details, "3"))
+        store.add_reading(MonitorReading("other", "drift", T0 + timedelta(hours=9), T0, T0, 1,
+                                         None, Severity.NONE, False, "other",
+                                         {"dataset_drift": True}))
+        found = store.verdict_readings("m", ("performance", "drift"), limit=10)
+        assert [r.summary for r in found] == ["drift@4", "drift@2", "performance@1", "drift@0"]
+        assert [r.details for r in found] == [
+            {"dataset_drift": None, "weighted_share": None},
+            {"dataset_drift": False, "weighted_share": 0.0},
+            {"metric": "rmse", "metrics": {"rmse": 2.5, "mae": None}},
+            {"dataset_drift": True, "weighted_share": 0.4}]
+        stored = {r.summary: r for r in store.readings("m")}
+        assert found[2] == stored["performance@1"]  # other monitors come whole
+        assert replace(found[3], details=stored["drift@0"].details) == stored["drift@0"]
+        assert_utc(found[3].as_of)
+        assert [r.summary for r in store.verdict_readings("m", ("drift", "performance"),
+                                                          limit=2)] == ["drift@4", "drift@2"]
+        assert [r.summary for r in store.verdict_readings("m", ("latency",))] == ["latency@3"]
+
     def test_non_finite_numbers_are_stored_alike_on_every_backend(self, store: Store) -> None:
         """NaN/inf in JSON evidence become null; a NaN score becomes None (SQLite's REAL)."""
         details = {"psi": float("nan"), "ks": [float("inf"), 1.0], "x": {"y": float("-inf")}}
@@ -758,9 +787,12 @@ class StoreContract:
         store.save_report(later.id, report())
         unknown = new_job(store, "other", as_of=T0 + timedelta(days=12))
         store.save_report(unknown.id, report())
+        store.transition(later.id, JobState.SKIPPED, reason="next one")
+        first = new_job(store, as_of=T0 + timedelta(days=11))  # no production model to beat
+        store.save_report(first.id, report(with_test=False))
         outcomes = store.gate_outcomes("m")
         assert [(o.as_of, o.champion_trained, o.relative_improvement) for o in outcomes] == [
-            (T0 + timedelta(days=10), T0, 0.05)]
+            (T0 + timedelta(days=10), T0, 0.05), (T0 + timedelta(days=11), None, None)]
         assert store.gate_outcomes("other")[0].champion_trained is None  # no version 3 there
 
     # --- versions, champions, promotions ---------------------------------------------------

@@ -78,9 +78,10 @@ def evaluate_triggers(store: Store, ctx: TriggerContext) -> Evaluation:
     debounced = []
     for item in raw:
         hold = None
-        if item.trigger != "initial":
+        debounce = ctx.model.triggers.debounce_seconds
+        if item.trigger != "initial" and item.condition_met and debounce > 0:
             history = store.decisions(ctx.model.name, item.trigger, limit=500, before=ctx.as_of)
-            hold = debounce_hold(item, history, ctx.model.triggers.debounce_seconds)
+            hold = debounce_hold(item, history, debounce)
         debounced.append((item, hold))
     met = [item for item, hold in debounced if item.condition_met and hold is None]
     model_holds = _model_holds(store, ctx, cooldown=True) if met else []
