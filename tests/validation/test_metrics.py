@@ -145,3 +145,43 @@ def test_bad_inputs_raise_validation_error():
         compute_metrics(Task.REGRESSION, [1.0, np.nan], [1.0, 2.0])
     with pytest.raises(ValidationError, match="unknown row loss"):
         row_losses("hinge", [0], [[0.5, 0.5]], [0, 1])
+
+
+@pytest.mark.parametrize("k", [2, 3, 7, 10])
+def test_numpy_metrics_equal_scikit_learns_on_random_holdouts(k):
+    """The NumPy formulas against scikit-learn itself: small and large holdouts, tied
+    scores, classes absent from the labels or never predicted."""
+    rng = np.random.default_rng(k)
+    for n in (2, 7, 30, 336, 2000):
+        proba = _proba(rng, n, k)
+        if n % 2:  # coarse scores: many ties
+            proba = np.round(proba, 1) + 1e-3
+            proba /= proba.sum(axis=1, keepdims=True)
+        y = rng.integers(0, max(2, k - 1), n)  # the last class is never labelled
+        labels = np.arange(k)
+        predicted = proba.argmax(axis=1)
+        result = compute_metrics(Task.CLASSIFICATION, y, proba, classes=list(labels))
+        present = np.unique(y)
+        expected = {
+            "accuracy": skm.accuracy_score(y, predicted),
+            "log_loss": skm.log_loss(y, proba, labels=labels),
+            "brier": skm.brier_score_loss(y, proba, labels=labels),
+            "f1": skm.f1_score(y, predicted, average="binary", zero_division=0.0) if k == 2
+            else skm.f1_score(y, predicted, average="macro", labels=labels, zero_division=0.0),
+            "roc_auc": math.nan if len(present) < 2 else skm.roc_auc_score(y, proba[:, 1])
+            if k == 2 else np.mean([skm.roc_auc_score(y == c, proba[:, c]) for c in present]),
+        }
+        assert result == pytest.approx(expected, rel=1e-12, abs=1e-12, nan_ok=True), (k, n)
+
+    for n in (2, 5, 168):
+        truth = rng.gamma(2.0, 30.0, n)
+        for guess in (truth + rng.normal(0, 10, n), np.full(n, truth.mean()), truth.copy()):
+            result = compute_metrics(Task.REGRESSION, truth, guess)
+            assert result["rmse"] == pytest.approx(skm.root_mean_squared_error(truth, guess),
+                                                   rel=1e-12, abs=1e-12)
+            assert result["mae"] == pytest.approx(skm.mean_absolute_error(truth, guess),
+                                                  rel=1e-12, abs=1e-12)
+            assert result["r2"] == pytest.approx(skm.r2_score(truth, guess), rel=1e-12,
+                                                 abs=1e-12)
+    flat = compute_metrics(Task.REGRESSION, [3.0, 3.0, 3.0], [3.0, 3.0, 4.0])
+    assert flat["r2"] == skm.r2_score([3.0, 3.0, 3.0], [3.0, 3.0, 4.0]) == 0.0

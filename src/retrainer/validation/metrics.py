@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
 
 from retrainer.domain.metrics import Task
 from retrainer.exceptions import ValidationError
@@ -105,32 +104,52 @@ def compute_metrics(
     ROC AUC is NaN when the rows hold a single class (it is undefined there); every other
     metric is finite (r2 needs two rows). Raises ValidationError when shapes disagree or a
     label is not among ``classes``.
+
+    The formulas are scikit-learn's (``tests/validation/test_metrics.py`` holds them to
+    it), in plain NumPy: its input checks cost 12 ms a call on a week of binary labels and
+    28 ms with ten classes, and a replay scores every batch of every policy.
     """
     if task is Task.REGRESSION:
         y, p = _regression(y_true, prediction)
+        error = y - p
+        squared = float(np.mean(error**2))
+        if len(y) > 1:
+            residual, total = float(np.sum(error**2)), float(np.sum((y - np.mean(y)) ** 2))
+            r2 = 1.0 - residual / total if total else (1.0 if residual == 0 else 0.0)
+        else:
+            r2 = math.nan
         return {
-            "rmse": float(skm.root_mean_squared_error(y, p)),
-            "mae": float(skm.mean_absolute_error(y, p)),
-            "r2": float(skm.r2_score(y, p)) if len(y) > 1 else math.nan,
-            "accuracy_within_20pct": float(np.mean(np.abs(y - p) <= WITHIN * np.abs(y))),
+            "rmse": math.sqrt(squared),
+            "mae": float(np.mean(np.abs(error))),
+            "r2": r2,
+            "accuracy_within_20pct": float(np.mean(np.abs(error) <= WITHIN * np.abs(y))),
         }
     _, proba, cls, index = _classification(y_true, prediction, classes)
     k = len(cls)
-    labels = np.arange(k)
+    rows = np.arange(len(index))
     predicted = np.argmax(proba, axis=1)
-    auc = _roc_auc(index, proba)
-    f1 = (
-        skm.f1_score(index, predicted, average="binary", pos_label=1, zero_division=0.0)
-        if k == 2
-        else skm.f1_score(index, predicted, average="macro", labels=labels, zero_division=0.0)
-    )
+    onehot = np.zeros_like(proba)
+    onehot[rows, index] = 1.0
+    eps = np.finfo(proba.dtype).eps
+    brier = float(np.mean(((onehot - proba) ** 2).sum(axis=1)))
     return {
-        "accuracy": float(skm.accuracy_score(index, predicted)),
-        "roc_auc": auc,
-        "log_loss": float(skm.log_loss(index, proba, labels=labels)),
-        "f1": float(f1),
-        "brier": float(skm.brier_score_loss(index, proba, labels=labels)),
+        "accuracy": float(np.mean(predicted == index)),
+        "roc_auc": _roc_auc(index, proba),
+        "log_loss": float(np.mean(-np.log(np.clip(proba[rows, index], eps, 1 - eps)))),
+        "f1": _f1(index, predicted, k),
+        "brier": 0.5 * brier if k == 2 else brier,
     }
+
+
+def _f1(index: np.ndarray, predicted: np.ndarray, k: int) -> float:
+    """Binary: the f1 of class 1; multiclass: the mean f1 over all ``k`` classes. A class
+    neither labelled nor predicted scores 0 (scikit-learn's ``zero_division=0``)."""
+    true = np.bincount(index, minlength=k)
+    said = np.bincount(predicted, minlength=k)
+    hits = np.bincount(index[index == predicted], minlength=k)
+    both = (true + said).astype("float64")
+    scores = np.divide(2.0 * hits, both, out=np.zeros(k), where=both > 0)
+    return float(scores[1]) if k == 2 else float(np.mean(scores))
 
 
 def _roc_auc(index: np.ndarray, proba: np.ndarray) -> float:
@@ -139,10 +158,22 @@ def _roc_auc(index: np.ndarray, proba: np.ndarray) -> float:
     if len(present) < 2:
         return math.nan
     if proba.shape[1] == 2:
-        return float(skm.roc_auc_score(index == 1, proba[:, 1]))
-    if len(present) == proba.shape[1]:
-        return float(skm.roc_auc_score(index, proba, multi_class="ovr", average="macro"))
-    return float(np.mean([skm.roc_auc_score(index == c, proba[:, c]) for c in present]))
+        return _binary_auc(index == 1, proba[:, 1])
+    return float(np.mean([_binary_auc(index == c, proba[:, c]) for c in present]))
+
+
+def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """The Mann-Whitney form of the area under the ROC curve: the share of (positive,
+    negative) pairs the score orders correctly, ties counting half."""
+    order = np.argsort(score, kind="mergesort")
+    ordered = score[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(ordered)]
+    ranks = np.empty(len(score))
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)  # 1-based, ties averaged
+    n_pos = int(positive.sum())
+    n_neg = len(score) - n_pos
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
 def row_losses(kind: str, y_true: Any, prediction: Any, classes: Any = None) -> np.ndarray:
