@@ -53,7 +53,7 @@ class ReadingsMixin(StoreBase):
     def verdict_readings(self, model: str, monitors: Sequence[str], limit: int = 50
                          ) -> list[MonitorReading]:
         """The newest ``limit`` readings of ``monitors``, newest first, as ``readings`` gives
-        them but that a drift reading's details hold only its verdict (``dataset_drift``,
+        them, except that a drift reading's details hold only its verdict (``dataset_drift``,
         ``weighted_share``), read inside the database: the auto trigger reads its history at
         every tick, and decoding every column's statistics (10 KB a reading on 11 columns,
         170 KB on 200) took a quarter of a replay's time."""

@@ -112,33 +112,42 @@ def compute_metrics(
     if task is Task.REGRESSION:
         y, p = _regression(y_true, prediction)
         error = y - p
-        squared = float(np.mean(error**2))
+        squared = error**2
         if len(y) > 1:
-            residual, total = float(np.sum(error**2)), float(np.sum((y - np.mean(y)) ** 2))
+            residual, total = float(np.sum(squared)), float(np.sum((y - np.mean(y)) ** 2))
             r2 = 1.0 - residual / total if total else (1.0 if residual == 0 else 0.0)
         else:
             r2 = math.nan
         return {
-            "rmse": math.sqrt(squared),
+            "rmse": math.sqrt(float(np.mean(squared))),
             "mae": float(np.mean(np.abs(error))),
             "r2": r2,
             "accuracy_within_20pct": float(np.mean(np.abs(error) <= WITHIN * np.abs(y))),
         }
     _, proba, cls, index = _classification(y_true, prediction, classes)
     k = len(cls)
-    rows = np.arange(len(index))
     predicted = np.argmax(proba, axis=1)
-    onehot = np.zeros_like(proba)
-    onehot[rows, index] = 1.0
-    eps = np.finfo(proba.dtype).eps
-    brier = float(np.mean(((onehot - proba) ** 2).sum(axis=1)))
+    brier = float(np.mean(_squared_distances(proba, index)))
     return {
         "accuracy": float(np.mean(predicted == index)),
         "roc_auc": _roc_auc(index, proba),
-        "log_loss": float(np.mean(-np.log(np.clip(proba[rows, index], eps, 1 - eps)))),
+        "log_loss": float(np.mean(_log_losses(proba, index))),
         "f1": _f1(index, predicted, k),
         "brier": 0.5 * brier if k == 2 else brier,
     }
+
+
+def _log_losses(proba: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Each row's -log P(its class), the probability clipped to [eps, 1 - eps]."""
+    eps = np.finfo(proba.dtype).eps
+    return -np.log(np.clip(proba[np.arange(len(index)), index], eps, 1 - eps))
+
+
+def _squared_distances(proba: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Each row's squared distance to its one-hot label (Brier, before halving for binary)."""
+    onehot = np.zeros_like(proba)
+    onehot[np.arange(len(index)), index] = 1.0
+    return ((onehot - proba) ** 2).sum(axis=1)
 
 
 def _f1(index: np.ndarray, predicted: np.ndarray, k: int) -> float:
@@ -190,13 +199,8 @@ def row_losses(kind: str, y_true: Any, prediction: Any, classes: Any = None) -> 
     if kind not in ROW_LOSSES:
         raise ValidationError(f"unknown row loss {kind!r}; known: {', '.join(ROW_LOSSES)}")
     _, proba, cls, index = _classification(y_true, prediction, classes)
-    rows = np.arange(len(index))
     if kind == "zero_one":
         return (np.argmax(proba, axis=1) != index).astype("float64")
     if kind == "log_loss":
-        eps = np.finfo(proba.dtype).eps
-        return -np.log(np.clip(proba[rows, index], eps, 1 - eps))
-    onehot = np.zeros_like(proba)
-    onehot[rows, index] = 1.0
-    scale = 0.5 if len(cls) == 2 else 1.0
-    return scale * ((proba - onehot) ** 2).sum(axis=1)
+        return _log_losses(proba, index)
+    return (0.5 if len(cls) == 2 else 1.0) * _squared_distances(proba, index)
