@@ -12,11 +12,15 @@ from scipy import stats
 
 from retrainer.monitoring.ks import (
     MAX_EXACT_N,
-    _outside_band_columns,
-    _outside_band_diagonals,
     kolmogorov_sf,
     ks_2samp_pvalue,
+    ks_2samp_pvalues,
     ks_critical_value,
+)
+from retrainer.monitoring.ks_paths import (
+    outside_band_columns,
+    outside_band_diagonals,
+    outside_bands,
 )
 
 SIZES = [(5, 7), (20, 20), (50, 80), (137, 211), (999, 1001), (1000, 1000), (3000, 7000),
@@ -47,10 +51,48 @@ def test_both_exact_sweeps_agree() -> None:
         h = round(float(rng.uniform(0.005, 0.5)) * (m // g) * n)
         if m == n or h == 0:
             continue
-        diagonals = _outside_band_diagonals(m, n, g, h)
-        columns = _outside_band_columns(max(m, n), min(m, n), g, h)
+        diagonals = outside_band_diagonals(m, n, g, h)
+        columns = outside_band_columns(max(m, n), min(m, n), g, h)
         assert columns == pytest.approx(diagonals, rel=1e-9, abs=1e-15), (m, n, h)
         checked += 1
+
+
+def test_one_sweep_for_many_statistics_equals_one_at_a_time() -> None:
+    """The bands of many statistics swept side by side, in groups of similar widths: every
+    share as the single-band sweep gives it, from a band that holds almost every path to
+    one no path stays in, across size ratios and shared factors."""
+    rng = np.random.default_rng(5)
+    for m, n in ((1075, 336), (1344, 336), (6300, 168), (60, 30), (2000, 900), (999, 3)):
+        g = math.gcd(m, n)
+        lcm = (m // g) * n
+        hs = sorted({max(1, round(float(d) * lcm))
+                     for d in [*rng.uniform(0.001, 0.3, 60), 0.5, 0.9, 1.0]})
+        swept = outside_bands(m, n, g, hs)
+        alone = [outside_band_columns(m, n, g, h) for h in hs]
+        assert swept.tolist() == pytest.approx(alone, rel=1e-12, abs=1e-300), (m, n)
+        assert swept.max() == pytest.approx(1.0, abs=1e-9) and swept.min() < 1e-6, (m, n)
+
+
+def test_p_values_of_many_columns_at_once_match_scipy() -> None:
+    """A drift check's columns: most share the window's sizes, some have nulls, one is far
+    in the tail, one identical; each p-value as SciPy gives it alone."""
+    rng = np.random.default_rng(8)
+    samples = []
+    for column in range(40):
+        n1, n2 = (1075, 336) if column % 5 else (1075 - column, 300 + column)
+        shift = 0.0 if column % 7 else 0.3
+        samples.append((rng.normal(0, 1, n1), rng.normal(shift, 1, n2)))
+    samples.append((rng.normal(0, 1, 1075), rng.normal(3, 1, 336)))
+    same = rng.normal(size=336)
+    samples.append((np.concatenate([same, same, same, same[:67]]), same))
+    tests = [(float(stats.ks_2samp(a, b, method="asymp").statistic), a.size, b.size)
+             for a, b in samples]
+    together = ks_2samp_pvalues(tests)
+    for (a, b), (d, p), test in zip(samples, together, tests, strict=True):
+        expected = stats.ks_2samp(a, b)
+        assert d == pytest.approx(float(expected.statistic), abs=1e-12)
+        assert p == pytest.approx(float(expected.pvalue), abs=1e-9, rel=1e-9)
+        assert (d, p) == ks_2samp_pvalue(*test)
 
 
 def test_ties_and_discrete_data_match_scipy() -> None:

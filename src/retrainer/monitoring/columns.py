@@ -16,7 +16,7 @@ import numpy as np
 
 from retrainer.config import DriftMonitorConfig
 from retrainer.domain.readings import Severity
-from retrainer.monitoring.ks import ks_2samp_pvalue
+from retrainer.monitoring.ks import ks_2samp_pvalues
 from retrainer.monitoring.rules import NO_OVERRIDE, judge
 from retrainer.monitoring.stats import (
     Summary,
@@ -81,14 +81,43 @@ def with_range(reference: Summary, spec: dict[str, Any]) -> Summary:
     return replace(reference, points=points, below=below, at=np.zeros(points.size, np.int64))
 
 
+def ks_and_w1(pairs: list[tuple[Summary, Summary, tuple[float, float] | None]]
+              ) -> list[tuple[float, float, float] | None]:
+    """``(KS statistic, its p-value, W1 distance)`` of each ``(reference, current, exact)``
+    pair of summaries on one grid, None where either has no values. ``exact`` holds KS and
+    W1 computed from the raw samples, else they come from the grid. The p-values are
+    computed together, so the exact counts of columns with the same sizes are one sweep."""
+    distances: list[tuple[float, float] | None] = []
+    for reference, current, exact in pairs:
+        n, n_ref = current.n, reference.n
+        if not n or not n_ref:
+            distances.append(None)
+        elif exact is not None:
+            distances.append(exact)
+        else:
+            d = float(ks_statistic(reference.below, reference.at, n_ref,
+                                   current.below, current.at, n))
+            tails = (reference.tail_low / n_ref + current.tail_low / n,
+                     reference.tail_high / n_ref + current.tail_high / n)
+            distances.append((d, float(wasserstein_distance(
+                reference.points, reference.below, reference.at, n_ref,
+                current.below, current.at, n, tails))))
+    tests = [(found[0], reference.n, current.n)
+             for found, (reference, current, _) in zip(distances, pairs, strict=True)
+             if found is not None]
+    pvalues = iter(ks_2samp_pvalues(tests))
+    return [None if found is None else (*next(pvalues), found[1]) for found in distances]
+
+
 def numeric_column(
     name: str, spec: dict[str, Any], reference: Summary, current: Summary, rows: int,
     rules: DriftMonitorConfig, *, sketched: bool, edges: np.ndarray | None = None,
-    exact: tuple[float, float] | None = None, calibration: Calibration | None = None,
-    histograms: bool = False,
+    exact: tuple[float, float] | None = None, tested: tuple[float, float, float] | None = None,
+    calibration: Calibration | None = None, histograms: bool = False,
 ) -> ColumnDrift:
     """Statistics and verdict of one numeric column from the two summaries on one grid;
-    ``exact`` holds KS and W1 computed from the raw samples (else they come from the grid)."""
+    ``exact`` holds KS and W1 computed from the raw samples (else they come from the grid),
+    ``tested`` what ``ks_and_w1`` gave for the pair when the caller ran it for many columns."""
     n, n_ref = current.n, reference.n
     null_share = (rows - n) / rows if rows else None
     stats: dict[str, float | None] = {
@@ -108,17 +137,9 @@ def numeric_column(
     ref_std = math.sqrt(reference.var) if n_ref > 1 else 0.0
     stats.update(ks=None, ks_pvalue=None, wasserstein=None, wasserstein_distance=None)
     if sketched:
-        if exact is not None:
-            d, distance = exact
-        else:
-            d = float(ks_statistic(reference.below, reference.at, n_ref,
-                                   current.below, current.at, n))
-            tails = (reference.tail_low / n_ref + current.tail_low / n,
-                     reference.tail_high / n_ref + current.tail_high / n)
-            distance = float(wasserstein_distance(grid, reference.below, reference.at, n_ref,
-                                                  current.below, current.at, n, tails))
-        d, stats["ks_pvalue"] = ks_2samp_pvalue(d, n_ref, n)
-        stats["ks"] = d
+        found = tested or ks_and_w1([(reference, current, exact)])[0]
+        assert found is not None  # both have values (_emptiness)
+        stats["ks"], stats["ks_pvalue"], distance = found
         stats["wasserstein"] = _ratio(distance, ref_std)
         stats["wasserstein_distance"] = distance
     mean, ref_mean = current.mean, reference.mean

@@ -61,6 +61,7 @@ from retrainer.exceptions import DataError
 from retrainer.monitoring.columns import (
     ColumnDrift,
     categorical_column,
+    ks_and_w1,
     numeric_column,
     with_range,
 )
@@ -78,6 +79,7 @@ from retrainer.monitoring.profile import (
 from retrainer.monitoring.rules import NO_OVERRIDE
 from retrainer.monitoring.stats import (
     PSI_EPSILON,
+    Summary,
     chi2_homogeneity,
     exact_ks_wasserstein,
     finite_part,
@@ -156,17 +158,28 @@ def detect_drift(
         )
     rows = len(frame)
 
+    def summaries(name: str) -> tuple[Summary, Summary, bool]:
+        reference, sketched = reference_summary(checked[name])
+        if not sketched:
+            reference = with_range(reference, checked[name])
+        current = summarise(numeric_values(frame[name]), reference.points,
+                            pivot=reference.pivot)
+        return reference, current, sketched
+
+    numeric = [name for name, spec in checked.items() if spec["kind"] == "numeric"]
+    summarised = dict(zip(numeric, parallel_map(summaries, numeric, rows * len(numeric)),
+                          strict=True))
+    sketched = [name for name in numeric if summarised[name][2]]
+    tested = dict(zip(sketched, ks_and_w1([(*summarised[name][:2], None) for name in sketched]),
+                      strict=True))
+
     def one(name: str) -> ColumnDrift:
         spec = checked[name]
         if spec["kind"] == "numeric":
-            reference, sketched = reference_summary(spec)
-            if not sketched:
-                reference = with_range(reference, spec)
-            current = summarise(numeric_values(frame[name]), reference.points,
-                                pivot=reference.pivot)
+            reference, current, is_sketch = summarised[name]
             return numeric_column(name, spec, reference, current, rows, rules,
-                                  sketched=sketched, calibration=calibration,
-                                  histograms=histograms)
+                                  sketched=is_sketch, tested=tested.get(name),
+                                  calibration=calibration, histograms=histograms)
         keys, counts = category_counts(frame[name])
         return categorical_column(name, spec, keys, counts, rows, rules, calibration,
                                   histograms)
@@ -245,11 +258,8 @@ def compare_frames(
     bins = rules.numeric.bins
     rows = len(current)
 
-    def one(name: str) -> ColumnDrift:
-        if name in categorical:
-            spec = categorical_profile(reference[name])
-            keys, counts = category_counts(current[name])
-            return categorical_column(name, spec, keys, counts, rows, rules, None, histograms)
+    def summaries(name: str) -> tuple[dict[str, Any], np.ndarray, Summary, Summary,
+                                      tuple[float, float] | None]:
         ref = finite_part(np.sort(_numeric(reference, name, "reference")))
         cur = finite_part(np.sort(_numeric(current, name, "current")))
         ref_null = (len(reference) - ref.size) / len(reference) if len(reference) else 0.0
@@ -259,11 +269,24 @@ def compare_frames(
         # a coarse grid for the bins, the range and the histogram; KS and W1 come exact
         grid = sketch_points(ref, rules.numeric.sketch_size, edges) if ref.size else edges
         pivot = float(ref.mean()) if ref.size else 0.0
-        ref_summary = summarise(ref, grid, pivot, presorted=True)
-        cur_summary = summarise(cur, grid, pivot, presorted=True)
         exact = exact_ks_wasserstein(ref, cur) if ref.size and cur.size else None
+        return (spec, edges, summarise(ref, grid, pivot, presorted=True),
+                summarise(cur, grid, pivot, presorted=True), exact)
+
+    work = (len(reference) + len(current)) * max(len(numeric), 1)
+    summarised = dict(zip(numeric, parallel_map(summaries, numeric, work), strict=True))
+    tested = dict(zip(numeric, ks_and_w1([found[2:] for found in summarised.values()]),
+                      strict=True))
+
+    def one(name: str) -> ColumnDrift:
+        if name in categorical:
+            spec = categorical_profile(reference[name])
+            keys, counts = category_counts(current[name])
+            return categorical_column(name, spec, keys, counts, rows, rules, None, histograms)
+        spec, edges, ref_summary, cur_summary, _ = summarised[name]
         return numeric_column(name, spec, ref_summary, cur_summary, rows, rules,
-                              sketched=True, edges=edges, exact=exact, histograms=histograms)
+                              sketched=True, edges=edges, tested=tested[name],
+                              histograms=histograms)
 
     names = [*numeric, *categorical]
     work = (len(reference) + len(current)) * len(names)

@@ -5,11 +5,11 @@ algorithms are ported here from SciPy 1.17 (BSD-3-Clause, (c) the SciPy develope
 checked against it in ``tests/monitoring/test_ks.py`` to 1e-9. Like ``method="auto"``:
 
 * both samples of at most ``MAX_EXACT_N`` values: the exact null distribution, by counting
-  lattice paths (Hodges 1958; the "1 - p" recursion of Viehmann 2021). Equal sizes use the
-  closed alternating sum, unequal ones an anti-diagonal sweep of the same recursion SciPy
-  runs column by column (same arithmetic, vectorised along the diagonal), or, when one
-  sample is at least twice the other, a sweep over the smaller one's columns counting
-  paths (scaled cumulative sums; the two agree to 1e-10);
+  lattice paths (``ks_paths``). Equal sizes use the closed alternating sum, unequal ones an
+  anti-diagonal sweep of the same recursion SciPy runs column by column (same arithmetic,
+  vectorised along the diagonal), or, when one sample is at least twice the other, a sweep
+  over the smaller one's columns counting paths (scaled cumulative sums; the two agree to
+  1e-10), for all the tests of ``ks_2samp_pvalues`` that share their sizes at once;
 * otherwise the one-sample distribution ``kstwo`` at the effective size
   ``round(n1 * n2 / (n1 + n2))`` (Simard & L'Ecuyer 2011: Durbin matrix, Pomeranz,
   Pelz-Good and the Smirnov tail, chosen by size as in SciPy).
@@ -24,13 +24,19 @@ checked against it in ``tests/monitoring/test_ks.py`` to 1e-9. Like ``method="au
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Sequence
+from contextlib import suppress
 from functools import lru_cache
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import gammaln, kolmogi, smirnov
 
-__all__ = ["MAX_EXACT_N", "kolmogorov_sf", "ks_2samp_pvalue", "ks_critical_value"]
+from retrainer.monitoring.ks_paths import outside_band, outside_bands, outside_square
+
+__all__ = ["MAX_EXACT_N", "kolmogorov_sf", "ks_2samp_pvalue", "ks_2samp_pvalues",
+           "ks_critical_value"]
 
 MAX_EXACT_N = 10_000
 #: below this asymptotic p-value the exact count is skipped (both are < 1e-12 apart)
@@ -52,27 +58,66 @@ def ks_2samp_pvalue(d: float, n1: int, n2: int) -> tuple[float, float]:
     In the exact regime the statistic is snapped to the lattice ``h / lcm(n1, n2)`` as
     SciPy does (a change below 1e-12). Raises ``ValueError`` when a size is not positive.
     """
+    return ks_2samp_pvalues([(d, n1, n2)])[0]
+
+
+def ks_2samp_pvalues(tests: Sequence[tuple[float, int, int]]) -> list[tuple[float, float]]:
+    """``ks_2samp_pvalue`` of each ``(d, n1, n2)``. The exact counts of tests that share
+    their sizes (a drift check's columns) are swept together (``ks_paths.outside_bands``).
+    Raises ``ValueError`` when a size is not positive."""
+    plans = [_plan(d, n1, n2) for d, n1, n2 in tests]
+    shared: dict[tuple[int, int, int], list[int]] = defaultdict(list)
+    for plan, (_, n1, n2) in zip(plans, tests, strict=True):
+        if plan.p is None and n1 != n2:
+            shared[(n1, n2, plan.g)].append(plan.h)
+    for (n1, n2, g), hs in shared.items():
+        if len(hs) > 1:
+            # on overflow each is counted alone below, where a failure falls back alone
+            with np.errstate(invalid="raise", over="raise"), \
+                    suppress(FloatingPointError, OverflowError):
+                outside_bands(n1, n2, g, hs)
+    return [_finish(plan, n1, n2) for plan, (_, n1, n2) in zip(plans, tests, strict=True)]
+
+
+class _Plan(NamedTuple):
+    d: float  # snapped to the lattice in the exact regime
+    p: float | None  # None: an exact count is needed
+    h: int = 0
+    g: int = 1
+    en: int = 0  # the effective size of the asymptotic distribution
+
+
+def _plan(d: float, n1: int, n2: int) -> _Plan:
     if n1 <= 0 or n2 <= 0:
         raise ValueError(f"sample sizes must be positive, got {n1} and {n2}")
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = int(np.round(m * n / (m + n)))
-    if max(n1, n2) <= MAX_EXACT_N:
-        g = math.gcd(n1, n2)
-        lcm = (n1 // g) * n2
-        h = int(np.round(d * lcm))
-        d = h / lcm
-        if h == 0:
-            return d, 1.0
-        if kolmogorov_sf(en, d) < _NEGLIGIBLE:  # far in the tail: exact and asymptotic agree
-            return d, kolmogorov_sf(en, d)
-        with np.errstate(invalid="raise", over="raise"):
-            try:
-                p = _outside_square(n1, h) if n1 == n2 else _outside_band(n1, n2, g, h)
-            except (FloatingPointError, OverflowError):
-                p = math.nan
-        if 0 <= p <= 1:
-            return d, float(p)
-    return d, kolmogorov_sf(en, d)
+    if max(n1, n2) > MAX_EXACT_N:
+        return _Plan(d, kolmogorov_sf(en, d))
+    g = math.gcd(n1, n2)
+    lcm = (n1 // g) * n2
+    h = int(np.round(d * lcm))
+    d = h / lcm
+    if h == 0:
+        return _Plan(d, 1.0)
+    asymptotic = kolmogorov_sf(en, d)
+    if asymptotic < _NEGLIGIBLE:  # far in the tail: exact and asymptotic agree
+        return _Plan(d, asymptotic)
+    return _Plan(d, None, h, g, en)
+
+
+def _finish(plan: _Plan, n1: int, n2: int) -> tuple[float, float]:
+    if plan.p is not None:
+        return plan.d, plan.p
+    with np.errstate(invalid="raise", over="raise"):
+        try:
+            p = (outside_square(n1, plan.h) if n1 == n2
+                 else outside_band(n1, n2, plan.g, plan.h))
+        except (FloatingPointError, OverflowError):
+            p = math.nan
+    if 0 <= p <= 1:
+        return plan.d, float(p)
+    return plan.d, kolmogorov_sf(plan.en, plan.d)
 
 
 def ks_critical_value(alpha: float, n1: int, n2: int) -> float:
@@ -115,125 +160,6 @@ def _critical(alpha: float, en: int) -> float:
             high, g_high = mid, g_mid
             g_low, side = (g_low / 2, 1) if side == 1 else (g_low, 1)
     return high
-
-
-def _outside_square(n: int, h: int) -> float:
-    """P(D_{n,n} >= h/n): the alternating binomial sum, Horner-like (SciPy's port)."""
-    total = 0.0
-    k = int(np.floor(n / h))
-    while k >= 0:
-        p1 = 1.0
-        for j in range(h):
-            p1 = (n - k * h - j) * p1 / (n + k * h + j + 1)
-        total = p1 * (1.0 - total)
-        k -= 1
-    return 2 * total
-
-
-@lru_cache(maxsize=8192)  # a monitor sees the same sizes every tick: (n1, n2, h) recur
-def _outside_band(m: int, n: int, g: int, h: int) -> float:
-    """Share of lattice paths (0,0)->(m,n) leaving ``|x/m - y/n| < h/lcm``.
-
-    One step per anti-diagonal (m + n of them) or, when one sample is at most half the
-    other (a week of rows against a year's reference), one per column of the smaller size:
-    about ten times faster for 168 rows against 7,000, no faster for sizes alike.
-    """
-    small, large = sorted((m, n))
-    if 2 * small <= large:
-        return _outside_band_columns(large, small, g, h)
-    return _outside_band_diagonals(m, n, g, h)
-
-
-def _outside_band_diagonals(m: int, n: int, g: int, h: int) -> float:
-    """``q(x, y) = (q(x-1, y) x + q(x, y-1) y) / (x + y)`` inside the band, 1 outside: the
-    probability that a random path to (x, y) has left the band. Cells on one anti-diagonal
-    depend only on the previous one, so each diagonal is one vector operation.
-    """
-    if m < n:
-        m, n = n, m
-    mg, ng = m // g, n // g
-    q = np.ones(m + 2)  # q[x + 1] holds cell x of the current diagonal; q[0] is x = -1
-    q[1] = 0.0  # (0, 0)
-    step = mg + ng
-    previous_start = 0
-    for s in range(1, m + n + 1):
-        low = max((mg * s - h) // step + 1, s - n, 0)
-        high = min(-((-(mg * s + h)) // step) - 1, m, s)
-        if high < low:
-            return 1.0
-        x = np.arange(low, high + 1, dtype=np.float64)
-        y = s - x
-        q[low + 1:high + 2] = (q[low:high + 1] * x + q[low + 1:high + 2] * y) / (x + y)
-        if low > previous_start:
-            q[previous_start + 1:low + 1] = 1.0
-        previous_start = low
-    return float(q[m + 1])
-
-
-def _log_binom(total: Any, k: int) -> Any:
-    return gammaln(total + 1.0) - gammaln(k + 1.0) - gammaln(total - k + 1.0)
-
-
-@lru_cache(maxsize=16)
-def _log_factorials(size: int) -> np.ndarray:
-    """``log(j!)`` for j = 0..size, so a sweep's binomials are lookups rather than three
-    ``gammaln`` calls a step (the same values: ``gammaln`` of the same arguments)."""
-    return np.asarray(gammaln(np.arange(size + 1) + 1.0))
-
-
-def _outside_band_columns(m: int, n: int, g: int, h: int) -> float:
-    """The same share for ``m >= n``, column by column along y: the number of paths to
-    (x, y) that have left the band is, inside it, the paths to (x-1, y) plus those to
-    (x, y-1), so a column is a cumulative sum of the one before; outside the band every
-    path, C(x + y, y), has left it. The counts reach C(m + n, n), so a column is kept as
-    ``band * exp(scale)`` with its largest entry 1.
-
-    Everything that does not depend on the running scale (each column's band, the log
-    binomials of the cells that enter it from above) is computed for all columns at once,
-    and each column is summed into a preallocated buffer: a few small array operations a
-    column, which is what a week of rows against a longer reference costs.
-    """
-    mg, ng = m // g, n // g
-    log_factorial = _log_factorials(m + n)
-    ys = np.arange(1, n + 1)
-    los = np.maximum((ys * mg - h) // ng + 1, 0)
-    his = np.minimum(-((-(ys * mg + h)) // ng) - 1, m)
-    if np.any(his < los):
-        return 1.0
-    first_hi = min(-((-h) // ng) - 1, m)
-    # cells above the previous column's band, where every path has left: C(x + y - 1, x)
-    firsts = np.maximum(np.concatenate(([first_hi], his[:-1])) + 1, los)
-    counts = np.maximum(his - firsts + 1, 0)
-    ends = np.cumsum(counts)
-    within = np.arange(int(ends[-1])) - np.repeat(ends - counts, counts)
-    xs, above_ys = np.repeat(firsts, counts) + within, np.repeat(ys, counts)
-    above = (log_factorial[xs + (above_ys - 1)] - log_factorial[above_ys - 1]
-             - log_factorial[xs])
-    # the cell just below each band, (lo - 1, y): every path to it has left, C(lo - 1 + y, y)
-    below = np.maximum(los - 1, 0)  # (clipped where lo = 0: no such cell, log count -inf)
-    start = np.where(los >= 1, log_factorial[below + ys] - log_factorial[ys]
-                     - log_factorial[below], -np.inf)
-    size = int((his - los).max()) + 2
-    cells, sums = np.empty(size), np.empty(size)
-    bounds = zip(los.tolist(), his.tolist(), (ends - counts).tolist(), ends.tolist(),
-                 start.tolist(), strict=True)
-    band, lo, hi, scale = np.zeros(first_hi + 1), 0, first_hi, 0.0
-    for new_lo, new_hi, a, b, log_start in bounds:
-        width, kept = new_hi - new_lo + 1, max(min(hi, new_hi) - new_lo + 1, 0)
-        cells[1:1 + kept] = band[new_lo - lo:new_lo - lo + kept]
-        if b > a:
-            entering = cells[1 + kept:1 + width]
-            np.exp(np.subtract(above[a:b], scale, out=entering), out=entering)
-        cells[0] = math.exp(log_start - scale)  # 0 when the band starts at x = 0
-        band = np.cumsum(cells[:width + 1], out=sums[:width + 1])[1:]
-        top = float(band[-1])  # the cumulative sum is largest at the top
-        if top > 0:
-            np.divide(band, top, out=band)
-            scale += math.log(top)
-        lo, hi = new_lo, new_hi
-    left = band[m - lo]
-    return 0.0 if left == 0 else float(math.exp(math.log(left) + scale
-                                                 - _log_binom(m + n, n)))
 
 
 def kolmogorov_sf(n: int, x: float) -> float:
