@@ -812,8 +812,15 @@ def test_cli_runs_and_reports_bad_input_with_exit_code_2(
     from retrainer.cli.app import main
 
     missing = str(tmp_path / "missing.csv")
+    nothing_left = tmp_path / "nothing_left.csv"  # an identifier and the target renamed
+    frame = pd.read_csv(history_csv)
+    pd.DataFrame({"time": frame["time"], "y": frame["y"],
+                  "ref": [f"r{i}" for i in range(len(frame))],
+                  "y_again": frame["y"] * 2 + 1}).to_csv(nothing_left, index=False)
     for data, args, message in (
         (str(history_csv), ["--target", "nope"], "no column 'nope'"),
+        (str(nothing_left), ["--target", "y"], "no column is left to learn from (ref: an "
+                                              "identifier"),
         (str(history_csv), ["--target", "y", "--policies", "sometimes"], "unknown policy"),
         (missing, ["--target", "y"], "no such file"),
     ):

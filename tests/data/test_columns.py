@@ -86,6 +86,26 @@ def test_noise_identifiers_constants_and_too_few_rows_are_not_leaks() -> None:
     assert target_leaks(frame, "missing", ["temp"]) == {}
 
 
+def test_rows_held_twice_make_no_measurement_a_relabelling() -> None:
+    """A file that holds every row twice repeats every value of a continuous target, and
+    every measurement then pairs with it value for value: that is no relabelling; a real
+    one still is."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
+    frame["y"] = frame["a"] + np.linspace(0, 2, 400) * frame["b"]
+    twice = pd.concat([frame, frame]).sort_index(kind="stable")
+    assert target_leaks(twice, "y", ["a", "b"]) == {}
+    rentals = _rentals()
+    rentals["busy"] = np.where(rentals["cnt"] > 180, "yes", "no")
+    rentals["busy_code"] = (rentals["busy"] == "yes").astype(int)
+    twice = pd.concat([rentals, rentals])
+    assert list(target_leaks(twice, "busy", ["temp", "busy_code"])) == ["busy_code"]
+    # a count target with many values, each on rows that differ, still pairs with its copy
+    rentals["cnt_code"] = rentals["cnt"].astype(str)
+    assert list(target_leaks(pd.concat([rentals, rentals]), "cnt", ["temp", "cnt_code"])) == [
+        "cnt_code"]
+
+
 def test_numeric_relabellings_are_found_among_many_columns_as_without_the_screen(
         monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(7)

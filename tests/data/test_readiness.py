@@ -250,6 +250,15 @@ def test_implied_features_must_not_be_identifiers_row_counters_or_dates() -> Non
     assert FeatureColumnsCheck().check(frame, _ctx(listed)).passed
 
 
+def test_a_window_with_no_feature_left_fails_readiness() -> None:
+    frame = _frame()[["time", "y"]]
+    implied = _model(features=None)
+    ctx = ReadinessContext(implied, WINDOW, implied.feature_columns(list(frame.columns)), None)
+    result = FeatureColumnsCheck().check(frame, ctx)
+    assert not result.passed
+    assert result.reason.startswith("no feature columns")
+
+
 def test_implied_features_must_not_hold_the_target() -> None:
     frame = _frame()
     frame["y_base"] = frame["y"].round(1)

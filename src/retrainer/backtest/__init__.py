@@ -56,7 +56,7 @@ from retrainer.backtest.replay import (
     weighted_metric,
 )
 from retrainer.config import ModelConfig
-from retrainer.data.columns import target_leaks, unusable_columns
+from retrainer.data.columns import by_reason, target_leaks, unusable_columns
 from retrainer.domain.metrics import METRICS
 from retrainer.exceptions import UsageError
 from retrainer.reports import shares_of_always
@@ -120,6 +120,12 @@ def run_backtest(options: BacktestOptions,
     if not options.config:
         left_out.update(target_leaks(frame, options.target, [
             c for c in frame.columns if c not in left_out and c != options.time_column]))
+        if not [c for c in frame.columns
+                if c not in left_out and c not in (options.time_column, options.target)]:
+            reasons = "; ".join(f"{names}: {why}" for names, why in by_reason(left_out))
+            raise UsageError("no column is left to learn from"
+                             + (f" ({reasons})" if reasons else "")
+                             + "; a config's features or exclude decide otherwise")
     starts: list[_Start] = []
     for initial in initials:
         history = prepare_history(frame, options.time_column, options.target, batch, initial)

@@ -113,10 +113,15 @@ def _is_number(dtype: object) -> bool:
 
 def _relabellings(rows: pd.DataFrame, target: str, features: Sequence[str]) -> dict[str, str]:
     """Features with a value for each value of the target and the other way round, when the
-    target repeats its values (a target unique to each row pairs with any identifier)."""
+    target repeats its values (a target unique to each row pairs with any identifier) on rows
+    that differ: a file that holds every row twice repeats every value, and then any column
+    with a value per row, a measurement as much as an identifier, would pair with it."""
     codes, labels = pd.factorize(rows[target])
     seen = codes >= 0
     if len(labels) < 2 or len(labels) > 0.5 * seen.sum():
+        return {}
+    # many values: do they repeat, or do whole rows?
+    if len(labels) > 0.05 * seen.sum() and len(labels) > 0.5 * len(rows[seen].drop_duplicates()):
         return {}
     found = {}
     for column in _may_relabel(rows, codes, features):

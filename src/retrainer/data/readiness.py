@@ -254,6 +254,9 @@ class FeatureColumnsCheck:
         if ctx.model.features is not None:
             return CheckResult(self.name, True, "features are listed in the config", {})
         present = [c for c in ctx.features if c in frame.columns]
+        if not present:
+            return CheckResult(self.name, False, "no feature columns: every column is the "
+                               "target, the time column or in exclude", {"unusable": {}})
         unusable = unusable_columns(frame[present], skip=set())
         unusable.update(target_leaks(frame, ctx.model.target,
                                      [c for c in present if c not in unusable]))

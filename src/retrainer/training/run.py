@@ -354,7 +354,9 @@ def record_failure(store: Store, job_id: int, attempt: int, error: BaseException
     policy = retry_policy_for(job)
     if isinstance(error, PERMANENT_ERRORS):
         policy = replace(policy, max_retries=0)
-    detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-    if not isinstance(error, DataError | TrainingError | DigestMismatchError):
+    if isinstance(error, DataError | TrainingError | DigestMismatchError):  # said, not a bug
+        detail = f"{type(error).__name__}: {error}"
+    else:
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
         detail += "\n" + traceback.format_exc(limit=8)
     store.fail_attempt(job_id, attempt, outcome="failed", error=detail, policy=policy)
