@@ -290,7 +290,10 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
     else:
         first = last + step
     if first > last:
-        raise UsageError(f"--initial {initial} leaves no rows to replay ({len(frame)} rows)")
+        span = "" if time_column == SYNTHETIC_TIME else (
+            f" spanning {(last - start) / pd.Timedelta(days=1):.3g} days")
+        raise UsageError(f"--initial {initial} leaves no rows to replay ({len(frame)} rows"
+                         f"{span}); give a shorter --initial (and --window, --batch)")
     boundaries = [first]
     if batch.unit:
         while boundaries[-1] <= last:
