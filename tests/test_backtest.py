@@ -771,6 +771,22 @@ def test_european_csv_with_latin_1_text_and_decimal_commas_is_read(tmp_path: Pat
     np.testing.assert_allclose(read_history(commas)["y"], frame["y"])
 
 
+def test_numbers_with_thousands_separators_are_read_as_numbers(tmp_path: Path) -> None:
+    """A spreadsheet's export: amounts written 1,234.50 (quoted in the CSV), which would
+    otherwise be text with a value per row, left out as an identifier."""
+    frame = drifting(300)
+    amounts = np.random.default_rng(0).uniform(0, 2_000_000, len(frame)).round(2)
+    written = frame.assign(amount=[f"{value:,.2f}" for value in amounts],
+                           note=[f"{i}, {i + 1}" for i in range(len(frame))])  # not numbers
+    path = tmp_path / "grouped.csv"
+    written.to_csv(path, index=False)
+    assert '"1,' in path.read_text()  # the commas are in the file, quoted
+    read = read_history(path)
+    assert read["amount"].dtype == np.float64
+    np.testing.assert_allclose(read["amount"], amounts)
+    assert read["note"].iloc[0] == "0, 1"
+
+
 def test_shares_of_always_follow_the_metric_direction() -> None:
     def policy(name: str, metric: float, retrains: int) -> dict[str, object]:
         return {"name": name, "metric": metric, "retrains": retrains}

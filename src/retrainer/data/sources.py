@@ -102,21 +102,28 @@ MISSING_MARKERS = frozenset({"?", "-", "--", ".", "na", "n.a.", "none", "missing
                              "#value!", "#div/0!", "#ref!", "#num!"})
 
 
+#: a number written with thousands separators, as spreadsheets export them: 1,234.5
+_GROUPED = re.compile(r"\s*[+-]?\d{1,3}(,\d{3})+(\.\d*)?\s*")
+
+
 def numbers_with_markers(frame: pd.DataFrame) -> pd.DataFrame:
     """Text columns whose every value is a number or a missing-value placeholder become
     numbers, the placeholders missing (one "?" would otherwise make a column of readings a
-    category per value). Other text columns are left as they are.
+    category per value). Numbers may group their thousands with commas (``"1,234.5"``) when
+    every value with a comma is such a number. Other text columns are left as they are.
 
-    >>> frame = pd.DataFrame({"x": ["1.5", "?", "2"], "y": ["a", "?", "1"]})
+    >>> frame = pd.DataFrame({"x": ["1.5", "?", "2"], "y": ["a", "?", "1"],
+    ...                       "z": ["1,234.5", "980", "12,000,000"], "w": ["1,5", "2", "3"]})
     >>> read = numbers_with_markers(frame)
-    >>> read["x"].tolist(), read["y"].tolist()
-    ([1.5, nan, 2.0], ['a', '?', '1'])
+    >>> read["x"].tolist(), read["y"].tolist(), read["z"].tolist(), read["w"].tolist()
+    ([1.5, nan, 2.0], ['a', '?', '1'], [1234.5, 980.0, 12000000.0], ['1,5', '2', '3'])
     """
     converted = {}
     for column in frame.columns:
         series = frame[column]
         if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
             continue
+        series = _without_grouping(series)
         if pd.to_numeric(series.dropna().head(1000), errors="coerce").isna().all():
             continue  # words or dates, as far as the first rows show
         numbers = pd.to_numeric(series, errors="coerce")
@@ -124,6 +131,16 @@ def numbers_with_markers(frame: pd.DataFrame) -> pd.DataFrame:
         if set(failed.astype(str).str.strip().str.lower()) <= MISSING_MARKERS:
             converted[column] = numbers
     return frame.assign(**converted) if converted else frame
+
+
+def _without_grouping(series: pd.Series) -> pd.Series:
+    """``series`` with the commas of its thousands removed, when every value that has a comma
+    is a number grouped that way (else as it is: a list, a decimal comma, a sentence)."""
+    text = series.dropna().astype(str)
+    with_comma = text[text.str.contains(",", regex=False)]
+    if with_comma.empty or not with_comma.str.fullmatch(_GROUPED).all():
+        return series
+    return series.where(series.isna(), series.astype(str).str.replace(",", "", regex=False))
 
 
 def utc_timestamp(value: datetime | pd.Timestamp) -> pd.Timestamp:
