@@ -6,6 +6,7 @@ import json
 import math
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from retrainer.backtest import (
     weighted_metric,
 )
 from retrainer.cli.app import app
+from retrainer.domain.metrics import Task
 from retrainer.exceptions import UsageError
 
 BATCH_ROWS = 200
@@ -547,6 +549,29 @@ def test_sizes_and_policies_are_checked() -> None:
     for bad in ("sometimes", "periodic:0", "never,never", ""):
         with pytest.raises(UsageError):
             parse_policies(bad)
+
+
+def test_a_class_for_every_row_is_refused(history_csv: Path, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="a class for almost every row"):
+        run_backtest(options(history_csv, tmp_path, task=Task.CLASSIFICATION))
+
+
+def test_late_labels_lengthen_the_default_window_by_their_delay(history_csv: Path,
+                                                                tmp_path: Path) -> None:
+    """Without --window, the window holds as many labelled rows with late labels as with
+    labels on time: four batches plus the delay, whose newest rows have none yet."""
+    on_time = run_backtest(options(history_csv, tmp_path, policies=("never",),
+                                   output=tmp_path / "on-time"))
+    late = run_backtest(options(history_csv, tmp_path, policies=("never",),
+                                label_delay="300", output=tmp_path / "late"))
+    def window(document: dict[str, Any]) -> pd.Timedelta:
+        return pd.Timedelta(document["settings"]["training_window"])
+
+    assert window(on_time) == pd.Timedelta(hours=800)  # hourly rows, batches of 200
+    assert window(late) == pd.Timedelta(hours=1100)
+    given = run_backtest(options(history_csv, tmp_path, policies=("never",), window="400",
+                                 label_delay="300", output=tmp_path / "given"))
+    assert window(given) == pd.Timedelta(hours=400)  # as the user set it
 
 
 def test_auto_policy_keeps_the_configs_auto_settings_even_where_auto_is_off() -> None:

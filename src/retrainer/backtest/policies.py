@@ -97,6 +97,13 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     task = options.task or (model.task if model else infer_task(frame[target]))
     if task is Task.REGRESSION and not pd.api.types.is_numeric_dtype(frame[target]):
         raise UsageError(f"--task regression needs a numeric target; {target!r} is not")
+    labels = frame[target].dropna()
+    distinct = labels.nunique()
+    if task is Task.CLASSIFICATION and distinct > max(100, 0.5 * len(labels)):
+        # a class per row: nothing to learn, and a booster grows a tree per class and round
+        raise UsageError(f"classification: {target!r} has {distinct:,} different values in "
+                         f"{len(labels):,} labelled rows, a class for almost every row; is it "
+                         "a regression target? (--task regression)")
     configured = model.validation.metric if model else None  # None unless set explicitly
     metric = options.metric or configured or (
         "accuracy" if task is Task.CLASSIFICATION else "rmse")
@@ -111,8 +118,10 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
         window = 4 * history.duration(batch)
     delay = label_delay(options, history)
     rows_per_window = window / history.row_step  # sets min_rows: the first model's start
-    if model is None and not options.window:  # sparse batches: enough rows for trees to split
-        window = max(window, history.duration(Size(MIN_WINDOW_ROWS)))
+    if model is None and not options.window:
+        # sparse batches: enough rows for trees to split; labels that arrive late: as many
+        # labelled rows as with labels on time (the newest `delay` of the window has none)
+        window = max(window, history.duration(Size(MIN_WINDOW_ROWS))) + delay
     data: dict[str, Any] = model.model_dump() if model else {
         "validation": {"metric_ci": False},
         "readiness": {"max_label_null_share": 0.95,

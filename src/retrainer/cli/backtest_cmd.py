@@ -44,7 +44,7 @@ def backtest(
         "list (21D,28D,35D) replays every policy from each start and compares them.")] = None,
     window: Annotated[str | None, typer.Option(
         "--window", help="Training window. Default: the config's, else 4 batches "
-        "(at least 200 rows' worth).")] = None,
+        "(at least 200 rows' worth), plus --label-delay.")] = None,
     label_delay: Annotated[str | None, typer.Option(
         "--label-delay", help="How long after its row a label arrives. Default: none.")] = None,
     config: Annotated[Path | None, typer.Option(
