@@ -289,6 +289,33 @@ def test_auto_explains_itself_in_the_kept_store_and_estimates_while_labels_lag(
     assert all(v < 1 for i, v in enumerate(clock) if v is not None and i not in by_auto)
 
 
+def test_a_multiclass_model_estimates_its_accuracy_while_labels_lag(tmp_path: Path) -> None:
+    from retrainer.store import Store
+
+    frame = drifting(2200)
+    frame["y"] = np.select([frame["y"] < -1, frame["y"] > 1], ["low", "high"], "mid")
+    path = tmp_path / "classes.csv"
+    frame.to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, policies=("auto",), label_delay="100"))
+    store = Store(f"sqlite:///{tmp_path / 'out' / 'state' / 'auto' / 'state.db'}")
+    try:
+        estimates = store.readings("backtest", monitor="estimated", limit=1000)
+        realised = store.readings("backtest", monitor="performance", limit=1000)
+    finally:
+        store.close()
+    assert len(estimates) == document["batches"] - 1  # every tick with a model in production
+    assert all(set(r.details["metrics"]) == {"accuracy", "accuracy_std"} for r in estimates)
+    estimated = [r.details["metrics"]["accuracy"] for r in estimates]
+    assert all(0 < value < 1 for value in estimated) and len(set(estimated)) > 1
+    # before the relationship turns around, the estimates are about what the labels say
+    first_half = [r.details["metrics"]["accuracy"] for r in realised
+                  if r.as_of < pd.Timestamp("2024-02-15", tz="UTC")]
+    early = [r.details["metrics"]["accuracy"] for r in estimates
+             if r.as_of < pd.Timestamp("2024-02-15", tz="UTC")]
+    assert first_half and early
+    assert np.mean(early) == pytest.approx(np.mean(first_half), abs=0.1)
+
+
 def test_drift_policy_retrains_on_label_shift_alone(tmp_path: Path) -> None:
     from retrainer.store import Store
 

@@ -10,9 +10,12 @@ from sklearn.metrics import roc_auc_score
 
 from retrainer.exceptions import DataError
 from retrainer.monitoring.estimation import (
+    ConfidenceEstimator,
     accuracy,
     estimate_chunks,
+    expected_metrics,
     fit_estimator,
+    reference_estimator,
     roc_auc,
 )
 
@@ -37,6 +40,38 @@ def test_estimates_follow_the_realised_metrics_under_covariate_shift() -> None:
         assert estimated["accuracy"] == pytest.approx(accuracy(y, predicted), abs=0.012)
         assert estimated["roc_auc"] == pytest.approx(roc_auc(y, proba), abs=0.012)
         assert estimated["accuracy_std"] < 0.003
+
+
+def _three_classes(rng: np.random.Generator, n: int, centre: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Two features around ``centre``; the true class probabilities are a softmax of
+    (x1, x2, 0) and the model, overconfident, reports the softmax of twice that."""
+    x = rng.normal(centre, 1.0, (n, 2))
+    logits = np.column_stack([x, np.zeros(n)])
+    truth = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = np.array(["a", "b", "c"])[(rng.uniform(size=(n, 1)) > truth.cumsum(axis=1)).sum(axis=1)]
+    reported = np.exp(2 * logits) / np.exp(2 * logits).sum(axis=1, keepdims=True)
+    return y, reported
+
+
+def test_a_multiclass_models_accuracy_is_estimated_from_its_calibrated_confidence() -> None:
+    rng = np.random.default_rng(41)
+    estimator = reference_estimator(*_three_classes(rng, 50_000, 0.0), ["a", "b", "c"])
+    assert estimator is not None and estimator.kind == "confidence"
+    restored = ConfidenceEstimator.from_dict(estimator.to_dict())
+    for centre in (0.0, 0.8, -0.8):  # covariate shift: the classes' shares move
+        y, proba = _three_classes(rng, 40_000, centre)
+        realised = accuracy(y, np.array(["a", "b", "c"])[proba.argmax(axis=1)])
+        estimated = expected_metrics(restored, proba)
+        assert set(estimated) == {"accuracy", "accuracy_std"}
+        assert estimated["accuracy"] == pytest.approx(realised, abs=0.012)
+        # overconfident: the raw confidence would overstate the accuracy
+        assert proba.max(axis=1).mean() > realised + 0.05
+    stored = estimator.to_dict()
+    del stored["kind"]  # profiles stored before multiclass estimates: binary
+    assert ConfidenceEstimator.from_dict(stored).kind == "binary"
+    always_right = np.eye(3)[np.arange(30) % 3]
+    assert reference_estimator(np.array(list("abc") * 10), always_right, list("abc")) is None
 
 
 def test_roc_auc_matches_scikit_learn_with_ties() -> None:

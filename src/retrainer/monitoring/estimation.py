@@ -1,4 +1,4 @@
-"""Label-free performance estimates for binary classifiers (confidence-based, after CBPE).
+"""Label-free performance estimates for classifiers (confidence-based, after CBPE).
 
 Before labels arrive, a classifier's accuracy and ROC AUC on a window can be estimated from
 its own predicted probabilities, provided they are calibrated: if ``P(y = 1 | score) = p``
@@ -16,6 +16,11 @@ much of a window lies far beyond the reference the estimates turn optimistic.
 * ``estimated ROC AUC``: the area under the expected ROC curve, whose points at each
   distinct score are ``(sum of 1 - p, sum of p)`` over the rows scored at least that high,
   each over its total.
+
+With more than two classes the map calibrates the model's confidence instead, its largest
+class probability, to the chance that the predicted class is right (``kind="confidence"``):
+``estimated accuracy = mean(P(right | confidence_i))``, with the same standard error; other
+metrics are not estimated there.
 
 Alert thresholds come from the reference cut into chunks of the same size: the realised
 metric's mean minus three standard deviations across those chunks.
@@ -53,17 +58,20 @@ class ConfidenceEstimator:
     knots_y: np.ndarray
     reference: dict[str, float]
     reference_rows: int
+    kind: str = "binary"  # binary: P(y = 1 | score); confidence: P(right | largest probability)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form, stored in a version's reference profile under ``estimator``."""
         return {"knots_x": self.knots_x.tolist(), "knots_y": self.knots_y.tolist(),
-                "reference": self.reference, "reference_rows": self.reference_rows}
+                "reference": self.reference, "reference_rows": self.reference_rows,
+                "kind": self.kind}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConfidenceEstimator:
         return cls(np.asarray(data["knots_x"], dtype=np.float64),
                    np.asarray(data["knots_y"], dtype=np.float64),
-                   dict(data["reference"]), int(data["reference_rows"]))
+                   dict(data["reference"]), int(data["reference_rows"]),
+                   str(data.get("kind", "binary")))
 
     def calibrated(self, proba: np.ndarray) -> np.ndarray:
         """``P(y = 1 | score)`` under the reference's calibration."""
@@ -99,11 +107,14 @@ def fit_estimator(y_true: np.ndarray, proba: np.ndarray, predicted: np.ndarray
 
 def reference_estimator(y_true: np.ndarray, proba: np.ndarray, classes: list[Any] | None
                         ) -> ConfidenceEstimator | None:
-    """The estimator of a binary classifier, calibrated on its holdout (``proba`` one column
-    per class, in ``classes`` order); None for other models or a one-class holdout."""
-    if classes is None or len(classes) != 2:
+    """The estimator of a classifier, calibrated on its holdout (``proba`` one column per
+    class, in ``classes`` order): binary, or of its confidence with more classes. None for
+    other models, and for a holdout with one class (or, with more, all right or all wrong)."""
+    if classes is None or len(classes) < 2:
         return None
     scores = np.asarray(proba, dtype=np.float64)
+    if len(classes) > 2:
+        return _confidence_estimator(np.asarray(y_true), scores, classes)
     positive = scores[:, 1] if scores.ndim == 2 else scores
     y = (np.asarray(y_true) == classes[1]).astype(np.float64)
     try:
@@ -112,17 +123,45 @@ def reference_estimator(y_true: np.ndarray, proba: np.ndarray, classes: list[Any
         return None
 
 
-def expected_metrics(estimator: ConfidenceEstimator, positive: np.ndarray) -> dict[str, float]:
-    """Estimated accuracy and ROC AUC, and the expected log loss and Brier score, of
-    unlabelled rows scored ``positive`` = P(classes[1]) by the model: each row's label is 1
-    with the calibrated probability ``p``, so its expected log loss is
-    ``-p log q - (1 - p) log(1 - q)`` and its expected Brier ``p (1 - q)^2 + (1 - p) q^2``.
+def _confidence_estimator(y_true: np.ndarray, proba: np.ndarray, classes: list[Any]
+                          ) -> ConfidenceEstimator | None:
+    from sklearn.isotonic import IsotonicRegression
+
+    predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    right = (predicted == np.asarray(y_true, dtype=object)).astype(np.float64)
+    if np.unique(right).size < 2:
+        return None
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    iso.fit(proba.max(axis=1), right)
+    return ConfidenceEstimator(np.asarray(iso.X_thresholds_, dtype=np.float64),
+                               np.asarray(iso.y_thresholds_, dtype=np.float64),
+                               {"accuracy": float(right.mean())}, int(right.size),
+                               "confidence")
+
+
+def expected_metrics(estimator: ConfidenceEstimator, scores: np.ndarray) -> dict[str, float]:
+    """Estimated metrics of unlabelled rows from the model's ``scores`` (one column per
+    class, or P(classes[1]) alone). Binary: accuracy and ROC AUC, and the expected log loss
+    and Brier score: each row's label is 1 with the calibrated probability ``p``, so its
+    expected log loss is ``-p log q - (1 - p) log(1 - q)`` and its expected Brier
+    ``p (1 - q)^2 + (1 - p) q^2``. More classes: accuracy alone (``kind="confidence"``).
 
     >>> est = ConfidenceEstimator(np.array([0.0, 1.0]), np.array([0.0, 1.0]), {}, 2)
     >>> {k: round(v, 3) for k, v in expected_metrics(est, np.array([0.8, 0.3])).items()}
     {'accuracy': 0.75, 'accuracy_std': 0.304, 'roc_auc': 0.753, 'log_loss': 0.556, 'brier': 0.185}
+    >>> sure = ConfidenceEstimator(np.array([0.3, 1.0]), np.array([0.1, 0.9]), {}, 2, "confidence")
+    >>> round(expected_metrics(sure, np.array([[0.3, 0.3, 0.4], [0.0, 1.0, 0.0]]))["accuracy"], 3)
+    0.557
     """
-    q = np.clip(np.asarray(positive, dtype=np.float64), 1e-15, 1 - 1e-15)
+    scores = np.asarray(scores, dtype=np.float64)
+    if estimator.kind == "confidence":
+        right = estimator.calibrated(scores.max(axis=1))
+        n = right.size
+        return {"accuracy": float(right.mean()) if n else math.nan,
+                "accuracy_std": float(math.sqrt(np.sum(right * (1 - right))) / n)
+                if n else math.nan}
+    positive = scores[:, 1] if scores.ndim == 2 else scores
+    q = np.clip(positive, 1e-15, 1 - 1e-15)
     metrics = estimator.estimate(q, (q >= 0.5).astype(int))
     p = estimator.calibrated(q)
     metrics["log_loss"] = float(np.mean(-p * np.log(q) - (1 - p) * np.log(1 - q)))

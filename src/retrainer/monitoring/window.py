@@ -208,16 +208,16 @@ def estimated_reading(
     window: Window,
     as_of: datetime,
 ) -> MonitorReading | None:
-    """Label-free performance of a binary classifier on the window's rows whose labels have
-    not arrived (confidence-based, monitoring/estimation.py), or None when there are too few
-    such rows or the version has no calibrated estimator."""
+    """Label-free performance of a classifier on the window's rows whose labels have not
+    arrived (confidence-based, monitoring/estimation.py; accuracy alone with more than two
+    classes), or None when there are too few such rows or the version has no estimator."""
     spec = (champion.profile or {}).get("estimator")
     unlabelled = frame[frame[model.target].isna()] if model.target in frame else frame
     if spec is None or len(unlabelled) < MIN_LABELLED_ROWS:
         return None
     estimator = ConfidenceEstimator.from_dict(spec)
     scores = np.asarray(bundle.prediction(unlabelled), dtype=np.float64)
-    metrics = expected_metrics(estimator, scores[:, 1] if scores.ndim == 2 else scores)
+    metrics = expected_metrics(estimator, scores)
     reference = estimator.reference.get("accuracy", math.nan)
     degradation = (reference - metrics["accuracy"]) / reference if reference else None
     value = metrics.get(model.metric)
