@@ -70,8 +70,9 @@ def to_attempt(row: AttemptRow) -> Attempt:
     )
 
 
-def to_reading(row: ReadingRow, details: dict[str, Any] | None = None) -> MonitorReading:
-    """``details``: instead of the row's (which may then be left unloaded)."""
+def to_reading(row: ReadingRow | Any, details: dict[str, Any] | None = None) -> MonitorReading:
+    """``row``: a reading, or a row of its columns; ``details``: instead of the row's (which
+    may then be left out)."""
     return MonitorReading(
         model=row.model,
         monitor=row.monitor,

@@ -713,7 +713,8 @@ class StoreContract:
         columns = {f"c{i}": {"psi": 0.1 * i, "drifted": i % 2 == 0} for i in range(50)}
         for hours, monitor, details in (
                 (0, "drift", {"dataset_drift": True, "weighted_share": 0.4, "columns": columns}),
-                (1, "performance", {"metric": "rmse", "metrics": {"rmse": 2.5, "mae": None}}),
+                (1, "performance", {"metric": "rmse", "metrics": {"rmse": 2.5, "mae": None},
+                                    "rules": [{"limit": 0.1}], "baseline": 2.0}),
                 (2, "drift", {"dataset_drift": False, "weighted_share": 0, "columns": {}}),
                 (3, "latency", {"p95_ms": 12.0}),
                 (4, "drift", {"columns": {}})):  # stored without a verdict: nulls
@@ -731,9 +732,11 @@ class StoreContract:
             {"metric": "rmse", "metrics": {"rmse": 2.5, "mae": None}},
             {"dataset_drift": True, "weighted_share": 0.4}]
         stored = {r.summary: r for r in store.readings("m")}
-        assert found[2] == stored["performance@1"]  # other monitors come whole
-        assert replace(found[3], details=stored["drift@0"].details) == stored["drift@0"]
-        assert_utc(found[3].as_of)
+        for slim, whole in ((found[2], "performance@1"), (found[3], "drift@0")):
+            assert replace(slim, details=stored[whole].details) == stored[whole]
+            assert_utc(slim.as_of)
+            assert_utc(slim.window_start)
+        assert store.verdict_readings("m", ("latency",))[0] == stored["latency@3"]  # whole
         assert [r.summary for r in store.verdict_readings("m", ("drift", "performance"),
                                                           limit=2)] == ["drift@4", "drift@2"]
         assert [r.summary for r in store.verdict_readings("m", ("latency",))] == ["latency@3"]
