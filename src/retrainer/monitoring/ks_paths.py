@@ -191,6 +191,11 @@ def outside_band_columns(m: int, n: int, g: int, h: int) -> float:
                                                  - log_binom(m + n, n)))
 
 
+#: bands swept together at most: a sweep precomputes every cell that enters a band, about
+#: m of them per band (80 bytes each), so 64 bands of a 10,000-row sample take ~50 MB
+_MAX_BANDS = 64
+
+
 def _sweep_in_groups(m: int, n: int, g: int, hs: np.ndarray) -> np.ndarray:
     """``outside_band_columns`` for sorted ``hs``, in groups of bands of similar widths (a
     sweep costs its widest band's width for every band in it)."""
@@ -199,6 +204,7 @@ def _sweep_in_groups(m: int, n: int, g: int, hs: np.ndarray) -> np.ndarray:
     while start < hs.size:
         # half-widths h / ng; a group spans at most 1.5 times its narrowest plus two cells
         stop = int(np.searchsorted(hs, 1.5 * hs[start] + 2 * (n // g), side="right"))
+        stop = min(stop, start + _MAX_BANDS)
         shares[start:stop] = _sweep(m, n, g, hs[start:stop])
         start = stop
     return shares
