@@ -1,8 +1,8 @@
 """One column's drift: statistics from the reference and current summaries, then the verdict.
 
 ``numeric_column`` takes two ``stats.Summary`` on one grid (a profile's sketch, or a coarse
-grid plus exact KS/W1 from raw data); ``categorical_column`` takes the window's category
-counts. Both are shared by ``drift.detect_drift``, ``drift.compare_frames`` and
+grid plus exact KS/W1 from raw data, via ``ks_and_w1``); ``categorical_column`` takes the
+window's category counts. Both are shared by ``drift.detect_drift``, ``drift.compare_frames`` and
 ``stream.stream_drift``. The statistics are listed in ``monitoring.drift``.
 """
 
@@ -112,12 +112,12 @@ def ks_and_w1(pairs: list[tuple[Summary, Summary, tuple[float, float] | None]]
 def numeric_column(
     name: str, spec: dict[str, Any], reference: Summary, current: Summary, rows: int,
     rules: DriftMonitorConfig, *, sketched: bool, edges: np.ndarray | None = None,
-    exact: tuple[float, float] | None = None, tested: tuple[float, float, float] | None = None,
-    calibration: Calibration | None = None, histograms: bool = False,
+    tested: tuple[float, float, float] | None = None, calibration: Calibration | None = None,
+    histograms: bool = False,
 ) -> ColumnDrift:
     """Statistics and verdict of one numeric column from the two summaries on one grid;
-    ``exact`` holds KS and W1 computed from the raw samples (else they come from the grid),
-    ``tested`` what ``ks_and_w1`` gave for the pair when the caller ran it for many columns."""
+    ``tested`` is what ``ks_and_w1`` gave for the pair when the caller ran it for many
+    columns (with KS and W1 from the raw samples, say), else KS and W1 come from the grid."""
     n, n_ref = current.n, reference.n
     null_share = (rows - n) / rows if rows else None
     stats: dict[str, float | None] = {
@@ -137,7 +137,7 @@ def numeric_column(
     ref_std = math.sqrt(reference.var) if n_ref > 1 else 0.0
     stats.update(ks=None, ks_pvalue=None, wasserstein=None, wasserstein_distance=None)
     if sketched:
-        found = tested or ks_and_w1([(reference, current, exact)])[0]
+        found = tested or ks_and_w1([(reference, current, None)])[0]
         assert found is not None  # both have values (_emptiness)
         stats["ks"], stats["ks_pvalue"], distance = found
         stats["wasserstein"] = _ratio(distance, ref_std)
