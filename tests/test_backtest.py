@@ -155,7 +155,8 @@ def test_without_a_config_text_dates_and_identifiers_are_not_features(
     frame = pd.read_csv(history_csv)
     extra = frame.assign(order=[f"order-{i:05d}" for i in range(len(frame))],
                          booked=pd.to_datetime(frame["time"]).dt.strftime("%d/%m/%Y %H:%M"),
-                         row=range(1, len(frame) + 1), online=frame["y"].round(0))
+                         row=range(1, len(frame) + 1), online=frame["y"].round(0),
+                         high=(frame["y"] > frame["y"].median()).astype(int))
     extra["offline"] = extra["y"] - extra["online"]  # y's two parts: known only with y
     path = tmp_path / "extra.csv"
     extra.to_csv(path, index=False)
@@ -163,7 +164,7 @@ def test_without_a_config_text_dates_and_identifiers_are_not_features(
                                  output=tmp_path / "plain"))
     document = run_backtest(options(path, tmp_path, policies=("always",)))
     assert set(document["settings"]["left_out"]) == {"order", "booked", "row", "online",
-                                                     "offline"}
+                                                     "offline", "high"}
     assert plain["settings"]["left_out"] == {}  # site, a few categories, stays a feature
     assert document["policies"][0]["per_batch"] == plain["policies"][0]["per_batch"]
     shown = CliRunner().invoke(app, [
@@ -174,6 +175,7 @@ def test_without_a_config_text_dates_and_identifiers_are_not_features(
     assert "row, a row counter" in shown.output
     assert "online, offline, part of the target (y = online + offline on every row)" in " ".join(
         shown.output.split())
+    assert "high, the target in another form" in " ".join(shown.output.split())
     assert "order, an identifier" in (tmp_path / "cli" / "report.html").read_text()
     assert "batches of 200 rows, training window" in shown.output  # what a replay ran with
     assert "--time-column" not in shown.output.split("decide otherwise")[0]  # time was given

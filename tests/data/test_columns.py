@@ -127,3 +127,46 @@ def test_numeric_relabellings_are_found_among_many_columns_as_without_the_screen
     for target in ("dice", "near"):
         others = [c for c in frame.columns if c != target]
         assert target_leaks(frame, target, others) == {}
+
+
+DERIVED = ("the target in another form (one value of it for each value of {0}, in {0}'s "
+           "order: a rounding, threshold or rescaling of it)")
+
+
+def test_roundings_thresholds_and_rescalings_of_the_target_are_found() -> None:
+    frame = _rentals()
+    rng = np.random.default_rng(5)
+    frame["y"] = rng.gamma(2.0, 10.0, len(frame))  # a value per row: no relabelling applies
+    frame = frame.assign(tens=frame["y"] // 10, grows=np.exp(frame["y"] / 20),
+                         falls=-frame["y"] ** 3, high=(frame["y"] > 25).astype(int))
+    found = target_leaks(frame, "y", ["temp", "tens", "grows", "falls", "high", "cnt"])
+    assert found == dict.fromkeys(["tens", "grows", "falls", "high"], DERIVED.format("y"))
+    # a few gaps in the feature do not hide it; a count target repeats its values
+    gappy = frame.assign(tens=frame["tens"].mask(frame.index < 3))
+    assert set(target_leaks(gappy, "y", ["temp", "tens"])) == {"tens"}
+    assert target_leaks(frame.assign(busy=(frame["cnt"] > 180).astype(int)), "cnt",
+                        ["temp", "busy", "hour"]) == {"busy": DERIVED.format("cnt")}
+    # classes: a code shared by several of them, fixed by each
+    kind = rng.choice(["oak", "pine", "fir", "rose", "tulip"], len(frame))
+    grouped = frame.assign(kind=kind, tree=np.isin(kind, ["oak", "pine", "fir"]).astype(float))
+    assert target_leaks(grouped, "kind", ["temp", "tree"]) == {
+        "tree": "a grouping of the target (one value of it for each value of kind)"}
+
+
+def test_measurements_that_predict_the_target_are_not_computed_from_it() -> None:
+    frame = _rentals(2000)
+    rng = np.random.default_rng(6)
+    frame["y"] = 3 * frame["temp"] + rng.normal(0, 1, len(frame))  # temp predicts y well
+    # 1% of y's spread in noise already breaks the order somewhere
+    frame["near"] = frame["y"] + rng.normal(0, 0.01 * frame["y"].std(), len(frame))
+    assert target_leaks(frame, "y", ["temp", "near", "hour", "cnt"]) == {}
+    # a class cut from a measurement by a rule is a task: the rule's input is no leak
+    frame["busy"] = np.where(frame["cnt"] > 180, "yes", "no")
+    level = pd.cut(frame["temp"], [-99, 10, 20, 99], labels=["mild", "cold", "warm"])
+    assert target_leaks(frame, "busy", ["temp", "cnt", "hour"]) == {}
+    assert target_leaks(frame.assign(level=level.astype(str)), "level", ["temp", "cnt"]) == {}
+    # too few labelled rows to tell
+    few = frame.head(60)
+    assert target_leaks(few.assign(high=(few["y"] > 40).astype(int)), "y", ["high"]) == {}
+    assert target_leaks(frame.assign(high=(frame["y"] > 40).astype(int)), "y", ["high"]) == {
+        "high": DERIVED.format("y")}

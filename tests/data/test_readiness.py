@@ -272,3 +272,17 @@ def test_implied_features_must_not_hold_the_target() -> None:
     excluded = _model(features=None, exclude=["y_base"])
     ctx = ReadinessContext(excluded, WINDOW, excluded.feature_columns(list(frame.columns)), None)
     assert FeatureColumnsCheck().check(frame, ctx).passed  # y_rest alone is noise around y
+
+
+def test_implied_features_must_not_be_computed_from_the_target() -> None:
+    frame = _frame()
+    frame["alert"] = (frame["y"] > 60).astype(int)  # set once y is known
+    implied = _model(features=None)
+    ctx = ReadinessContext(implied, WINDOW, implied.feature_columns(list(frame.columns)), None)
+    result = FeatureColumnsCheck().check(frame, ctx)
+    assert not result.passed
+    assert set(result.details["unusable"]) == {"alert"}
+    assert "'alert' is the target in another form (one value of it for each value of y" in (
+        result.reason)
+    frame["alert"] = frame["alert"].where(frame.index % 50 != 7, 1 - frame["alert"])  # wrong
+    assert FeatureColumnsCheck().check(frame, ctx).passed  # on a few rows: a noisy signal

@@ -1,5 +1,6 @@
 """Columns no model should learn from: dates, text identifiers and integer row counters
-(``unusable_columns``), and columns known only once the target is (``target_leaks``).
+(``unusable_columns``), and columns known only once the target is (``target_leaks``): parts
+of it, relabellings of it, and roundings, thresholds or rescalings of it.
 
 The backtest leaves them out when it picks features itself; readiness fails a window whose
 implied features (no ``features`` list in the config) include one.
@@ -76,9 +77,11 @@ def by_reason(columns: dict[str, str]) -> list[tuple[str, str]]:
 def target_leaks(frame: pd.DataFrame, target: str, features: Sequence[str]) -> dict[str, str]:
     """Features that hold the target itself, and why: a numeric target that numeric features
     reproduce exactly, on every row, as a weighted sum (bike sharing's ``casual`` and
-    ``registered`` add up to ``cnt``), or a feature that relabels the target one to one (the
-    class under another name). Such columns exist only once the target is known: a model
-    learns the identity, scores perfectly on every holdout and cannot predict.
+    ``registered`` add up to ``cnt``), a feature that relabels the target one to one (the
+    class under another name), or a numeric feature computed from the target (a count rounded
+    to tens, or a flag for high counts, next to the count; ``_derived``). Such columns exist
+    only once the target is known: a model learns the identity, scores perfectly on every
+    holdout and cannot predict.
 
     >>> frame = pd.DataFrame({"casual": range(0, 300, 3), "registered": [i % 7 for i in range(100)],
     ...                       "temp": [i % 11 for i in range(100)]})
@@ -104,6 +107,7 @@ def target_leaks(frame: pd.DataFrame, target: str, features: Sequence[str]) -> d
     if _is_number(dtypes[target]) and numeric:
         found.update(_sum_of_parts(rows[[*numeric, target]].dropna(), target, numeric))
     found.update(_relabellings(rows, target, [c for c in present if c not in found]))
+    found.update(_derived(rows, target, [c for c in numeric if c not in found]))
     return found
 
 
@@ -154,6 +158,60 @@ def _may_relabel(rows: pd.DataFrame, codes: np.ndarray, features: Sequence[str])
     ruled_out = {c for c, d, ok in zip(numeric, distinct, judged, strict=True)
                  if ok and d != target_distinct}
     return [c for c in features if c not in ruled_out]
+
+
+def _derived(rows: pd.DataFrame, target: str, numeric: Sequence[str]) -> dict[str, str]:
+    """Numeric features computed from the target: on every labelled row, each value of the
+    target comes with one value of the feature, which for a numeric target also follows its
+    order (a count rounded to tens, a 0/1 flag for high values, a log or any rescaling; for
+    classes, a grouping of them). A measurement that predicts the target, however well,
+    varies among rows of one target value. The other way round (a class cut from a
+    measurement by a threshold) is not flagged: a label set by a rule on a feature is a task,
+    not a leak. A sample of rows screens every column at once: what holds on all rows holds
+    on any few."""
+    codes = pd.factorize(rows[target])[0]
+    labelled = np.flatnonzero(codes >= 0)
+    values = (rows[target].to_numpy(dtype=float, na_value=np.nan)
+              if _is_number(rows.dtypes[target]) else None)
+    if values is not None:
+        labelled = labelled[np.isfinite(values[labelled])]
+    kinds = int((np.bincount(codes[labelled]) > 0).sum()) if len(labelled) else 0
+    if len(labelled) < 100 or not numeric or kinds < 2:
+        return {}
+    if values is None and not (kinds <= 0.05 * len(labelled) or kinds <= 0.5 * len(
+            rows.iloc[labelled].drop_duplicates())):
+        return {}  # classes that hardly repeat (but with whole rows) fix any column
+    key = codes.astype(float) if values is None else values
+    sample = labelled[np.linspace(0, len(labelled) - 1, min(len(labelled), 256)).astype(int)]
+    block = rows.iloc[sample][list(numeric)].to_numpy(dtype=float, na_value=np.nan)
+    screened = _fixed_by(key[sample], block, ordered=values is not None)
+    screened |= np.isnan(block).any(axis=0)  # a gap in the sample: check every row
+    found = {}
+    for index in (int(i) for i in np.flatnonzero(screened)):
+        column = rows[numeric[index]].to_numpy(dtype=float, na_value=np.nan)[labelled]
+        present = ~np.isnan(column)
+        if present.sum() < 0.99 * len(column):
+            continue
+        if _fixed_by(key[labelled][present], column[present, None], values is not None)[0]:
+            found[str(numeric[index])] = (
+                f"the target in another form (one value of it for each value of {target}, "
+                f"in {target}'s order: a rounding, threshold or rescaling of it)"
+                if values is not None else
+                f"a grouping of the target (one value of it for each value of {target})")
+    return found
+
+
+def _fixed_by(key: np.ndarray, block: np.ndarray, ordered: bool) -> np.ndarray:
+    """Per column of ``block`` (rows without gaps): does ``key`` (the target) fix it, in
+    ``key``'s order when ``ordered``, with at least two values?"""
+    order = np.argsort(key, kind="stable")
+    same_key = (key[order][1:] == key[order][:-1])[:, None]
+    steps = np.diff(block[order], axis=0)
+    moves = steps != 0
+    fixed = ~(same_key & moves).any(axis=0) & moves.any(axis=0)
+    if ordered:
+        fixed &= (steps >= 0).all(axis=0) | (steps <= 0).all(axis=0)
+    return fixed
 
 
 def _exact_fit(x: np.ndarray, y: np.ndarray, spread: float
