@@ -170,3 +170,26 @@ def test_measurements_that_predict_the_target_are_not_computed_from_it() -> None
     assert target_leaks(few.assign(high=(few["y"] > 40).astype(int)), "y", ["high"]) == {}
     assert target_leaks(frame.assign(high=(frame["y"] > 40).astype(int)), "y", ["high"]) == {
         "high": DERIVED.format("y")}
+
+
+def test_text_columns_computed_from_the_target_are_found() -> None:
+    frame = _rentals()
+    frame["level"] = np.where(frame["cnt"] > 180, "high", "low")  # set once cnt is known
+    frame["band"] = pd.cut(frame["cnt"], [0, 160, 180, 200, 999]).astype(str)
+    frame["season"] = np.where(frame["temp"] > 15, "summer", "winter")  # predictive only
+    frame["row_id"] = [f"r{i}" for i in range(len(frame))]
+    found = target_leaks(frame, "cnt", ["temp", "level", "band", "season", "row_id"])
+    assert found == dict.fromkeys(["level", "band"], DERIVED.format("cnt"))
+    # a flipped row breaks it; rows held twice give an identifier no range of its own
+    low = frame.index[frame["level"] == "low"][0]
+    flipped = frame.assign(level=frame["level"].where(frame.index != low, "high"))
+    assert "level" not in target_leaks(flipped, "cnt", ["temp", "level"])
+    twice = pd.concat([frame, frame]).sort_index(kind="stable")
+    assert target_leaks(twice.assign(cnt=twice["cnt"] + twice["temp"] / 1000), "cnt",
+                        ["row_id", "season"]) == {}
+    # classes: a text grouping of them
+    kind = np.random.default_rng(7).choice(["oak", "pine", "rose", "tulip"], len(frame))
+    plants = frame.assign(kind=kind, group=np.where(np.isin(kind, ["oak", "pine"]), "tree",
+                                                    "flower"))
+    assert target_leaks(plants, "kind", ["temp", "group", "season"]) == {
+        "group": "a grouping of the target (one value of it for each value of kind)"}

@@ -78,8 +78,8 @@ def target_leaks(frame: pd.DataFrame, target: str, features: Sequence[str]) -> d
     """Features that hold the target itself, and why: a numeric target that numeric features
     reproduce exactly, on every row, as a weighted sum (bike sharing's ``casual`` and
     ``registered`` add up to ``cnt``), a feature that relabels the target one to one (the
-    class under another name), or a numeric feature computed from the target (a count rounded
-    to tens, or a flag for high counts, next to the count; ``_derived``). Such columns exist
+    class under another name), or a feature computed from the target (a count rounded to tens,
+    or a flag for high counts, next to the count; ``_derived``). Such columns exist
     only once the target is known: a model learns the identity, scores perfectly on every
     holdout and cannot predict.
 
@@ -89,7 +89,9 @@ def target_leaks(frame: pd.DataFrame, target: str, features: Sequence[str]) -> d
     >>> frame["level"] = np.where(frame["cnt"] > 150, "high", "low")
     >>> target_leaks(frame, "cnt", ["casual", "registered", "temp", "level"])
     {'casual': 'part of the target (cnt = casual + registered on every row)', \
-'registered': 'part of the target (cnt = casual + registered on every row)'}
+'registered': 'part of the target (cnt = casual + registered on every row)', \
+'level': "the target in another form (one value of it for each value of cnt, in cnt's \
+order: a rounding, threshold or rescaling of it)"}
     >>> target_leaks(frame.assign(hi=frame["level"] == "high"), "level", ["temp", "hi"])
     {'hi': 'the target under another name (one value of it for each value of level)'}
     """
@@ -107,7 +109,8 @@ def target_leaks(frame: pd.DataFrame, target: str, features: Sequence[str]) -> d
     if _is_number(dtypes[target]) and numeric:
         found.update(_sum_of_parts(rows[[*numeric, target]].dropna(), target, numeric))
     found.update(_relabellings(rows, target, [c for c in present if c not in found]))
-    found.update(_derived(rows, target, [c for c in numeric if c not in found]))
+    found.update(_derived(rows, target, [c for c in present if c not in found],
+                          numeric=set(numeric)))
     return found
 
 
@@ -160,12 +163,14 @@ def _may_relabel(rows: pd.DataFrame, codes: np.ndarray, features: Sequence[str])
     return [c for c in features if c not in ruled_out]
 
 
-def _derived(rows: pd.DataFrame, target: str, numeric: Sequence[str]) -> dict[str, str]:
-    """Numeric features computed from the target: on every labelled row, each value of the
-    target comes with one value of the feature, which for a numeric target also follows its
-    order (a count rounded to tens, a 0/1 flag for high values, a log or any rescaling; for
-    classes, a grouping of them). A measurement that predicts the target, however well,
-    varies among rows of one target value. The other way round (a class cut from a
+def _derived(rows: pd.DataFrame, target: str, features: Sequence[str], numeric: set[str]
+             ) -> dict[str, str]:
+    """Features computed from the target: on every labelled row, each value of the target
+    comes with one value of the feature, which for a numeric target also follows its order
+    (a count rounded to tens, a 0/1 flag for high values, a log or any rescaling; a text
+    feature: each of its values holds one unbroken range of the target, as "high" and
+    "low"); for classes, a grouping of them. A measurement that predicts the target, however
+    well, varies among rows of one target value. The other way round (a class cut from a
     measurement by a threshold) is not flagged: a label set by a rule on a feature is a task,
     not a leak. A sample of rows screens every column at once: what holds on all rows holds
     on any few."""
@@ -176,41 +181,67 @@ def _derived(rows: pd.DataFrame, target: str, numeric: Sequence[str]) -> dict[st
     if values is not None:
         labelled = labelled[np.isfinite(values[labelled])]
     kinds = int((np.bincount(codes[labelled]) > 0).sum()) if len(labelled) else 0
-    if len(labelled) < 100 or not numeric or kinds < 2:
+    if len(labelled) < 100 or not features or kinds < 2:
         return {}
     if values is None and not (kinds <= 0.05 * len(labelled) or kinds <= 0.5 * len(
             rows.iloc[labelled].drop_duplicates())):
         return {}  # classes that hardly repeat (but with whole rows) fix any column
     key = codes.astype(float) if values is None else values
+    numbers = [c for c in features if c in numeric]
+    texts = [c for c in features if c not in numeric]
     sample = labelled[np.linspace(0, len(labelled) - 1, min(len(labelled), 256)).astype(int)]
-    block = rows.iloc[sample][list(numeric)].to_numpy(dtype=float, na_value=np.nan)
-    screened = _fixed_by(key[sample], block, ordered=values is not None)
-    screened |= np.isnan(block).any(axis=0)  # a gap in the sample: check every row
     found = {}
-    for index in (int(i) for i in np.flatnonzero(screened)):
-        column = rows[numeric[index]].to_numpy(dtype=float, na_value=np.nan)[labelled]
-        present = ~np.isnan(column)
-        if present.sum() < 0.99 * len(column):
+    for names, how in ((numbers, "order"), (texts, "runs")):
+        if not names:
             continue
-        if _fixed_by(key[labelled][present], column[present, None], values is not None)[0]:
-            found[str(numeric[index])] = (
-                f"the target in another form (one value of it for each value of {target}, "
-                f"in {target}'s order: a rounding, threshold or rescaling of it)"
-                if values is not None else
-                f"a grouping of the target (one value of it for each value of {target})")
+        how = how if values is not None else "any"
+        block = _as_numbers(rows.iloc[sample][names])
+        screened = _fixed_by(key[sample], block, how, most=0.5)
+        screened |= np.isnan(block).any(axis=0)  # a gap in the sample: check every row
+        for index in (int(i) for i in np.flatnonzero(screened)):
+            column = _as_numbers(rows[[names[index]]])[labelled, 0]
+            present = ~np.isnan(column)
+            if present.sum() < 0.99 * len(column):
+                continue
+            if _fixed_by(key[labelled][present], column[present, None], how)[0]:
+                found[str(names[index])] = (
+                    f"a grouping of the target (one value of it for each value of {target})"
+                    if values is None else
+                    f"the target in another form (one value of it for each value of {target}, "
+                    f"in {target}'s order: a rounding, threshold or rescaling of it)")
     return found
 
 
-def _fixed_by(key: np.ndarray, block: np.ndarray, ordered: bool) -> np.ndarray:
-    """Per column of ``block`` (rows without gaps): does ``key`` (the target) fix it, in
-    ``key``'s order when ``ordered``, with at least two values?"""
+def _as_numbers(frame: pd.DataFrame) -> np.ndarray:
+    """Numeric columns as floats, others as the codes of their values; missing: NaN."""
+    columns = []
+    for name, dtype in frame.dtypes.items():
+        if _is_number(dtype):
+            columns.append(frame[name].to_numpy(dtype=float, na_value=np.nan))
+        else:
+            codes = pd.factorize(frame[name])[0].astype(float)
+            columns.append(np.where(codes < 0, np.nan, codes))
+    return np.column_stack(columns)
+
+
+def _fixed_by(key: np.ndarray, block: np.ndarray, how: str, most: float = 0.05
+              ) -> np.ndarray:
+    """Per column of ``block`` (rows without gaps): does ``key`` (the target) fix it, with
+    at least two values, and ``how``: ``order`` (in ``key``'s order), ``runs`` (each value
+    of the column in one unbroken range of ``key``, with at most ``most`` of the rows' count
+    of values) or ``any``?"""
     order = np.argsort(key, kind="stable")
     same_key = (key[order][1:] == key[order][:-1])[:, None]
     steps = np.diff(block[order], axis=0)
     moves = steps != 0
     fixed = ~(same_key & moves).any(axis=0) & moves.any(axis=0)
-    if ordered:
+    if how == "order":
         fixed &= (steps >= 0).all(axis=0) | (steps <= 0).all(axis=0)
+    elif how == "runs":
+        distinct = 1 + (np.diff(np.sort(block, axis=0), axis=0) != 0).sum(axis=0)
+        # a value per row (an identifier, or per pair of rows in a file that holds each row
+        # twice) is a range of its own anywhere: a grouping has far fewer values than rows
+        fixed &= (moves.sum(axis=0) == distinct - 1) & (distinct <= most * len(block))
     return fixed
 
 
