@@ -548,6 +548,10 @@ class ValidationConfig(Strict):
     # absolute in the metric's units (0.02 AUC) or relative with '%' ('2%' better RMSE)
     min_improvement: Amount = 0.0
     test: TEST_NAMES = "diebold_mariano"
+    # the row losses a row-loss test compares: the metric's own (squared error for RMSE, 0/1
+    # for accuracy, log loss for ROC AUC) or, for classifiers, log loss: far more power than
+    # 0/1 on a holdout of a few hundred rows, while the improvement is still in the metric
+    test_loss: Literal["metric", "log_loss"] = "metric"
     alpha: float = Field(0.05, gt=0, lt=1)
     # max_<metric> / min_<metric>: absolute limits every candidate must meet
     gates: dict[str, float] = {}
@@ -561,6 +565,12 @@ class ValidationConfig(Strict):
     def _test_fits_metric(self) -> ValidationConfig:
         if self.test == "delong" and self.metric != "roc_auc":
             raise ValueError("test 'delong' compares ROC AUCs: set metric: roc_auc")
+        if self.test_loss != "metric" and self.test not in ROW_LOSS_TESTS:
+            raise ValueError(f"test_loss applies to the row-loss tests {list(ROW_LOSS_TESTS)}, "
+                             f"not {self.test!r}")
+        if self.test_loss != "metric" and self.non_inferiority is not None:
+            raise ValueError("a non-inferiority margin is in the metric's units; it cannot be "
+                             "tested on log loss (drop test_loss or non_inferiority)")
         return self
 
     @property
@@ -607,6 +617,9 @@ class ModelConfig(Strict):
             missing = set(self.categorical) - set(self.features)
             if missing:
                 raise ValueError(f"categorical columns {sorted(missing)} are not in features")
+        if self.validation.test_loss == "log_loss" and self.task is not Task.CLASSIFICATION:
+            raise ValueError("validation.test_loss: log_loss needs a classification model "
+                             "(a regression has no class probabilities)")
         metric = self.metric
         if metric not in METRICS or METRICS[metric].task is not self.task:
             raise ValueError(

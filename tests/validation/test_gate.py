@@ -187,3 +187,39 @@ def test_real_data_classification_gate_on_auc(april):
     assert report.extra["row_loss"] == "log_loss"
     reverse = _evaluate(model, y, uninformed, proba, classes=fit.bundle.classes)
     assert not reverse.passed and reverse.improvement < 0
+
+
+def test_log_loss_test_separates_classifiers_that_0_1_losses_cannot() -> None:
+    """Both models predict the same class on every row, so accuracy and every 0/1 loss tie;
+    the candidate's probabilities are sharper where it is right. The default test (0/1 row
+    losses) cannot tell them apart; ``test_loss: log_loss`` can, and the improvement is still
+    judged on accuracy."""
+    rng = np.random.default_rng(0)
+    n = 300
+    y = rng.integers(0, 2, n)
+    predicted = np.where(rng.random(n) < 0.8, y, 1 - y)  # 80% right, both models alike
+    right = predicted == y
+    champion_p = np.where(predicted == 1, 0.6, 0.4)
+    candidate_p = np.where(predicted == 1, np.where(right, 0.9, 0.65), np.where(right, 0.1, 0.35))
+    champion = np.column_stack([1 - champion_p, champion_p])
+    candidate = np.column_stack([1 - candidate_p, candidate_p])
+    default = _model("classification", "high", metric="accuracy")
+    report = _evaluate(default, y, candidate, champion, classes=[0, 1])
+    assert report.improvement == 0 and not report.passed
+    assert report.extra["row_loss"] == "zero_one"
+    sharper = _model("classification", "high", metric="accuracy", test_loss="log_loss")
+    report = _evaluate(sharper, y, candidate, champion, classes=[0, 1])
+    assert report.passed and report.test is not None and report.test.p_value < 1e-6
+    assert report.metric == "accuracy" and report.extra["row_loss"] == "log_loss"
+    # the other way round it is worse, not merely not better
+    assert not _evaluate(sharper, y, champion, candidate, classes=[0, 1]).passed
+
+
+def test_log_loss_test_is_refused_where_it_cannot_apply() -> None:
+    with pytest.raises(ValueError, match="needs a classification model"):
+        _model("regression", test_loss="log_loss")
+    with pytest.raises(ValueError, match="row-loss tests"):
+        _model("classification", "high", test_loss="log_loss", test="bootstrap")
+    with pytest.raises(ValueError, match="non-inferiority margin"):
+        _model("classification", "high", test_loss="log_loss",
+               non_inferiority={"margin": 0.01})

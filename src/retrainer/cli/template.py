@@ -117,6 +117,7 @@ models:
       # diebold_mariano | paired_t | wilcoxon (holdout row losses), bootstrap (metric difference,
       # moving blocks), delong (ROC AUC, binary), cv_paired_t (CV folds, Nadeau-Bengio) | none
       test: diebold_mariano
+      # test_loss: log_loss     # classifiers: the row-loss tests compare log losses, not 0/1
       alpha: 0.05
       bootstrap: {resamples: 1000, block_length: null, seed: 0}   # null: n^(1/3) rows per block
       # scheduled refreshes only need to be "not worse" than production by the margin:
