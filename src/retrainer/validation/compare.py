@@ -49,7 +49,7 @@ def loss_margin(metric: str, margin: float, champion_value: float, y: Any) -> fl
     )
 
 
-def test_loss(model: ModelConfig) -> str:
+def tested_loss(model: ModelConfig) -> str:
     """The row loss a row-loss test compares: ``validation.test_loss`` or the metric's own."""
     chosen = model.validation.test_loss
     return METRICS[model.metric].row_loss if chosen == "metric" else chosen
@@ -76,7 +76,7 @@ def compare(
     spec = METRICS[model.metric]
     if cfg.test in ROW_LOSS_TESTS or cfg.test == "none":
         shift = loss_margin(model.metric, margin, champion_value, y) if cfg.test != "none" else 0
-        kind = test_loss(model)
+        kind = tested_loss(model)
         return run_test(
             cfg.test,
             row_losses(kind, y, champion_prediction, classes),

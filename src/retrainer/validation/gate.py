@@ -28,7 +28,7 @@ from retrainer.domain.metrics import METRICS, MetricSpec
 from retrainer.domain.validation import GateResult, SliceResult, StatTestResult, ValidationReport
 from retrainer.exceptions import DataError
 from retrainer.validation.bootstrap import metric_intervals
-from retrainer.validation.compare import compare, test_loss
+from retrainer.validation.compare import compare, tested_loss
 from retrainer.validation.metrics import compute_metrics, widen
 from retrainer.validation.slices import check_slices
 
@@ -275,7 +275,7 @@ def evaluate_candidate(
         holdout_end=holdout_end,
         passed=passed,
         reasons=reasons,
-        extra={"row_loss": test_loss(model), "task": str(task)},
+        extra={"row_loss": tested_loss(model), "task": str(task)},
         mode=mode,
         margin=margin,
         trigger=trigger,
