@@ -246,6 +246,7 @@ def backtest_html(document: dict[str, Any]) -> str:
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
         _left_out(settings.get("left_out") or {}),
         _backtest_table(policies, higher),
+        *(f"<p>{e(sentence)}</p>" for sentence in [value_sentence(document)] if sentence),
         "<h2>Metric over time</h2>", _policy_legend(names, colours),
         _metric_figure(policies, names, colours, dates, metric),
         "<h2>Drift score over time</h2>", _drift_figure(policies, names, colours, dates),
@@ -317,18 +318,39 @@ def shares_of_always(policies: list[dict[str, Any]], higher_is_better: bool
     return shares
 
 
+def value_sentence(result: dict[str, Any]) -> str | None:
+    """Which policy pays most under auto's cost model (the ``value`` of a backtest document or
+    of its summary over starts), and for which costs of a retrain; None unless ``never`` ran."""
+    value = result.get("value") or {}
+    if not value.get("pays_most"):
+        return None
+    low, high = value.get("pays_most_for_costs") or (None, None)
+    costs = ("" if low is None else f"from {low:.3g} to {high:.3g}" if low and high is not None
+             else f"up to {high:.3g}" if high is not None else f"above {low:.3g}" if low
+             else "at any cost")
+    scope = " on average over the starts" if "starts" in result else ""
+    return (f"Net value (net): the gain over never at {value['value_per_metric_point']:g} per "
+            f"metric point-day (a point is 1% of never's {result['metric']}), less "
+            f"{value['cost_per_retrain']:g} per retrain (triggers.auto's cost model). "
+            f"{value['pays_most']} pays most{scope}"
+            + (f"; it would for a retrain costing {costs}" if costs and costs != "at any cost"
+               else "; it would at any cost of a retrain" if costs else "") + ".")
+
+
 def _backtest_table(policies: list[dict[str, Any]], higher: bool) -> str:
     metrics = [_number(p.get("metric")) for p in policies]
     by_name = dict(zip((p.get("name") for p in policies), metrics, strict=True))
     sign = 1.0 if higher else -1.0
     never = by_name.get("never")
     has_never, has_share = "never" in by_name, "never" in by_name and "always" in by_name
+    has_value = any(_number(p.get("net_value")) is not None for p in policies)
     shares = shares_of_always(policies, higher)
     scored = [m for m in metrics if m is not None]
     best = (max if higher else min)(scored) if scored else None
     head = ("<table><tr><th>policy</th><th>metric</th><th>retrains</th><th>promotions</th>"
             "<th>rejections</th><th>train seconds</th>"
             + ("<th>gain vs never</th>" if has_never else "")
+            + ("<th>net value</th>" if has_value else "")
             + ("<th>share of always's gain</th><th>share of always's retrains</th>"
                if has_share else "") + "</tr>")
     rows = [head]
@@ -343,11 +365,17 @@ def _backtest_table(policies: list[dict[str, Any]], higher: bool) -> str:
             f"<td>{_fmt(p.get('rejections'))}</td>"
             f"<td>{'-' if train is None else f'{train:.1f}'}</td>"
             + (f"<td>{'-' if gain is None else f'{gain:+.4g}'}</td>" if has_never else "")
+            + (f"<td>{_fmt_value(p.get('net_value'))}</td>" if has_value else "")
             + (f"<td>{'-' if share is None else f'{share:.0%}'}</td>"
                f"<td>{'-' if cost is None else f'{cost:.0%}'}</td>" if has_share else "")
             + "</tr>")
     rows.append("</table>")
     return "\n".join(rows)
+
+
+def _fmt_value(value: Any) -> str:
+    number = _number(value)
+    return "-" if number is None else f"{number:.1f}"
 
 
 def _policy_legend(names: list[str], colours: list[str]) -> str:

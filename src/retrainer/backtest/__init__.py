@@ -55,6 +55,7 @@ from retrainer.backtest.replay import (
     replay_all,
     weighted_metric,
 )
+from retrainer.backtest.value import best_policy, net_values
 from retrainer.config import ModelConfig
 from retrainer.data.columns import by_reason, target_leaks, unusable_columns
 from retrainer.domain.metrics import METRICS
@@ -153,13 +154,15 @@ def run_backtest(options: BacktestOptions,
     for start in starts:
         initial, history, base, where = start.initial, start.history, start.base, start.where
         spec = METRICS[base.metric]
+        policies = [results[start.key(policy)].to_json() for policy in options.policies]
         document = {
             "dataset": options.data.name,
             "rows": len(history.frame),
             "batches": history.batches,
             "metric": spec.name,
             "higher_is_better": spec.greater_is_better,
-            "policies": [results[start.key(policy)].to_json() for policy in options.policies],
+            "policies": policies,
+            "value": _price(policies, spec.greater_is_better, base, history),
             "settings": {
                 "task": base.task.value,
                 "time_column": options.time_column,
@@ -187,6 +190,23 @@ def run_backtest(options: BacktestOptions,
     summary["seconds"] = round(time.monotonic() - began, 1)
     (output / "starts.json").write_text(json.dumps(summary, indent=2, default=_json_default))
     return summary
+
+
+def _price(policies: list[dict[str, Any]], higher_is_better: bool, base: ModelConfig,
+           history: History) -> dict[str, Any]:
+    """Which policy pays under the cost model of ``triggers.auto`` (backtest/value.py): each
+    policy's ``net_value`` (None without ``never``) and the cost model's summary."""
+    cost, value = base.triggers.auto.cost_per_retrain, base.triggers.auto.value_per_metric_point
+    days = (history.boundaries[-1] - history.boundaries[0]).total_seconds() / 86400
+    net = net_values(policies, higher_is_better, cost, value, days)
+    for row in policies:
+        row["net_value"] = net.get(row["name"])
+    best = best_policy(policies, higher_is_better, cost, value, days)
+    return {"cost_per_retrain": cost, "value_per_metric_point": value, "days": round(days, 3),
+            "pays_most": best[0] if best else None,
+            # from, to (None: any higher cost), the value of a point held
+            "pays_most_for_costs": [best[1], best[2] if math.isfinite(best[2]) else None]
+            if best else None}
 
 
 @dataclass(frozen=True)
@@ -241,7 +261,7 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
         for document, found in zip(documents, shares, strict=True):
             row = document["policies"][index]
             entry = {"initial": document["settings"]["initial"], "metric": row["metric"],
-                     "retrains": row["retrains"]}
+                     "retrains": row["retrains"], "net_value": row.get("net_value")}
             if found:
                 entry["share_of_gain"], entry["share_of_retrains"] = found[name]
             per_start.append(entry)
@@ -254,14 +274,22 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
             "retrains": sum(e["retrains"] for e in per_start) / len(per_start),
             "per_start": per_start,
         }
+        nets = [e["net_value"] for e in per_start if e["net_value"] is not None]
+        if nets and len(nets) == len(per_start):
+            summary["net_value"] = sum(nets) / len(nets)
         for share in ("share_of_gain", "share_of_retrains"):
             values = [e[share] for e in per_start if e.get(share) is not None]
             if values:
                 summary[share] = sum(values) / len(values)
         policies.append(summary)
+    priced = [p for p in policies if "net_value" in p]
+    value = {key: first["value"][key] for key in ("cost_per_retrain", "value_per_metric_point")}
+    value["pays_most"] = max(priced, key=lambda p: (p["net_value"], -p["retrains"]))["name"] \
+        if priced else None  # on the mean over the starts
     return {"dataset": first["dataset"], "rows": first["rows"], "metric": first["metric"],
             "higher_is_better": first["higher_is_better"],
-            "starts": [d["settings"]["initial"] for d in documents], "policies": policies}
+            "starts": [d["settings"]["initial"] for d in documents], "policies": policies,
+            "value": value}
 
 
 def _json_default(value: Any) -> Any:

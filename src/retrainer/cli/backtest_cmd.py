@@ -121,16 +121,19 @@ def backtest(
         + ("" if settings["config"] else " (no config: --window, --label-delay or --config "
            "change these)") + "[/]", highlight=False)
     shares = shares_of_always(document["policies"], document["higher_is_better"])
+    priced = _priced(document)
     table = _policy_table(document, f"{document['batches']} batches",
-                          [document["metric"], "retrains", "promoted", "rejected", "train s"],
-                          bool(shares))
+                          [document["metric"], "retrains", "promoted", "rejected", "train s",
+                           *(["net"] if priced else [])], bool(shares))
     for row in document["policies"]:
         table.add_row(row["name"], _number(row["metric"]), str(row["retrains"]),
                       str(row["promotions"]), str(row["rejections"]),
                       f"{row['train_seconds']:.1f}",
+                      *([_value(row.get("net_value"))] if priced else []),
                       *(_share(share) for share in shares.get(row["name"], ())))
     console.print(table)
     _show_matched(document)
+    _show_value(document)
     for row in document["policies"]:
         if row["unscored"]:
             err_console.print(
@@ -160,6 +163,18 @@ def _show_matched(document: dict[str, Any]) -> None:
         f"{_number(auto['metric'])}", highlight=False)
 
 
+def _priced(result: dict[str, Any]) -> bool:
+    return any(row.get("net_value") is not None for row in result["policies"])
+
+
+def _show_value(result: dict[str, Any]) -> None:
+    from retrainer.reports import value_sentence
+
+    sentence = value_sentence(result)
+    if sentence:
+        console.print(sentence, highlight=False)
+
+
 SHARES_CAPTION = "gain: share of always's gain over never; cost: share of always's retrains"
 
 
@@ -167,15 +182,19 @@ def _show_starts(summary: dict[str, Any], output: Path) -> None:
     """One row per policy: its mean over the starts, their range, and (means over the starts)
     its retrains and shares of always's gain and retrains when never and always ran."""
     shares = any("share_of_gain" in row for row in summary["policies"])
+    priced = _priced(summary)
     table = _policy_table(summary, f"starts {', '.join(summary['starts'])}",
-                          [summary["metric"], "range", "retrains"], shares)
+                          [summary["metric"], "range", "retrains",
+                           *(["net"] if priced else [])], shares)
     for row in summary["policies"]:
         table.add_row(row["name"], _number(row["metric"]),
                       f"{_number(row['metric_min'])}..{_number(row['metric_max'])}",
                       f"{row['retrains']:.1f}",
+                      *([_value(row.get("net_value"))] if priced else []),
                       *((_share(row.get("share_of_gain")), _share(row.get("share_of_retrains")))
                         if shares else ()))
     console.print(table)
+    _show_value(summary)
     console.print(f"{summary['seconds']:.0f} s; wrote {output / 'starts.json'} and, per start, "
                   f"{output / 'initial-SIZE'}/backtest.json and report.html", highlight=False)
 
@@ -198,6 +217,10 @@ def _policy_table(result: dict[str, Any], scope: str, columns: list[str],
 
 def _number(value: float | None) -> str:
     return "-" if value is None or value != value else f"{value:.4g}"
+
+
+def _value(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _share(value: float | None) -> str:

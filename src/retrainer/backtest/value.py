@@ -1,0 +1,89 @@
+"""Which policy pays: each policy's gain over ``never`` priced by the cost model ``auto`` uses.
+
+A policy's net value is what its gain in quality was worth over the replayed days, less what
+its retrains cost, in the units of ``triggers.auto``'s cost model:
+
+    value_per_metric_point x points over never x days - cost_per_retrain x retrains
+
+where a point is 1% of ``never``'s metric (the gate's relative improvement, in points) and the
+days are the replay's, on its clock (a batch of rows counts as a week). The first training is
+every policy's and is not counted. Net value is linear in the cost of a retrain, so the range
+of costs over which the best policy stays the best follows from the policies' gains and
+retrains alone.
+
+>>> rows = [{"name": "never", "metric": 0.60, "retrains": 0},
+...         {"name": "always", "metric": 0.75, "retrains": 100},
+...         {"name": "auto", "metric": 0.74, "retrains": 20}]
+>>> found = net_values(rows, higher_is_better=True, cost=1.0, value=0.004, days=700)
+>>> [round(found[n], 2) for n in ("never", "always", "auto")]
+[0.0, -30.0, 45.33]
+>>> name, low, high = best_policy(rows, True, cost=1.0, value=0.004, days=700)
+>>> name, round(low, 3), round(high, 3)  # auto pays most for a retrain costing 0.058..3.267
+('auto', 0.058, 3.267)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+POINTS = 100.0  # a relative improvement of 0.01 is one metric point, as in triggers/auto.py
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def points_over_never(policies: list[dict[str, Any]], higher_is_better: bool
+                      ) -> dict[str, float]:
+    """Each scored policy's metric over ``never``'s, in points (1% of ``never``'s metric);
+    empty unless ``never`` ran and scored."""
+    never = next((_finite(p.get("metric")) for p in policies if p.get("name") == "never"), None)
+    if never is None or never == 0:
+        return {}
+    sign = 1.0 if higher_is_better else -1.0
+    return {str(p["name"]): sign * (metric - never) / abs(never) * POINTS + 0.0  # no -0
+            for p in policies if (metric := _finite(p.get("metric"))) is not None}
+
+
+def priced_gains(policies: list[dict[str, Any]], higher_is_better: bool, value: float,
+                 days: float) -> dict[str, float]:
+    """What each scored policy's gain over ``never`` was worth over ``days``; empty unless
+    ``never`` scored."""
+    return {name: value * points * days
+            for name, points in points_over_never(policies, higher_is_better).items()}
+
+
+def net_values(policies: list[dict[str, Any]], higher_is_better: bool, cost: float,
+               value: float, days: float) -> dict[str, float]:
+    """Each scored policy's net value (module docstring); empty unless ``never`` scored."""
+    retrains = _retrains(policies)
+    return {name: gain - cost * retrains[name]
+            for name, gain in priced_gains(policies, higher_is_better, value, days).items()}
+
+
+def best_policy(policies: list[dict[str, Any]], higher_is_better: bool, cost: float,
+                value: float, days: float) -> tuple[str, float, float] | None:
+    """The policy of highest net value, and the costs of a retrain between which it stays
+    the highest, the value of a point held (the upper end may be ``inf``); None unless
+    ``never`` scored. A tie goes to the policy with fewer retrains."""
+    gains = priced_gains(policies, higher_is_better, value, days)
+    if not gains:
+        return None
+    retrains = _retrains(policies)
+    winner = max(gains, key=lambda name: (gains[name] - cost * retrains[name], -retrains[name]))
+    low, high = 0.0, math.inf
+    for name, gain in gains.items():
+        more = retrains[name] - retrains[winner]
+        if more == 0:
+            continue
+        crossing = (gain - gains[winner]) / more  # the cost at which the two are worth the same
+        if more > 0:
+            low = max(low, crossing)
+        else:
+            high = min(high, crossing)
+    return winner, low, high
+
+
+def _retrains(policies: list[dict[str, Any]]) -> dict[str, int]:
+    return {str(p["name"]): int(p["retrains"]) for p in policies}

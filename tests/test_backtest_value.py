@@ -1,0 +1,111 @@
+"""Which policy pays: net values under auto's cost model, in the JSON, the table and the
+report."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from retrainer.backtest import BacktestOptions, run_backtest
+from retrainer.backtest.value import best_policy, net_values, points_over_never
+from retrainer.cli.app import app
+
+
+def policy(name: str, metric: float, retrains: int) -> dict[str, object]:
+    return {"name": name, "metric": metric, "retrains": retrains}
+
+
+def test_points_follow_the_metric_direction() -> None:
+    rmse = [policy("never", 200.0, 0), policy("always", 50.0, 100), policy("worse", 210.0, 3)]
+    assert points_over_never(rmse, False) == {"never": 0.0, "always": 75.0, "worse": -5.0}
+    accuracy = [policy("never", 0.5, 0), policy("always", 0.6, 10)]
+    assert points_over_never(accuracy, True)["always"] == pytest.approx(20.0)
+    assert points_over_never(rmse[1:], False) == {}  # no never: nothing to gain over
+    assert points_over_never([*rmse, policy("broken", math.nan, 1)], False).keys() == {
+        "never", "always", "worse"}
+
+
+def test_net_value_prices_the_gain_and_the_retrains() -> None:
+    rows = [policy("never", 200.0, 0), policy("always", 50.0, 100), policy("auto", 60.0, 20)]
+    net = net_values(rows, False, cost=2.0, value=0.01, days=100)
+    # always: 75 points x 100 days x 0.01 = 75, less 100 retrains at 2
+    assert net == pytest.approx({"never": 0.0, "always": 75 - 200, "auto": 70 - 40})
+    winner, low, high = best_policy(rows, False, cost=2.0, value=0.01, days=100)
+    # auto stays ahead of always while 5 points' worth (5) costs more than 80 retrains,
+    # and of never while its 70 is worth more than its 20 retrains
+    assert (winner, low, high) == ("auto", pytest.approx(5 / 80), pytest.approx(70 / 20))
+    assert net_values(rows, False, cost=5 / 80, value=0.01, days=100)["auto"] == pytest.approx(
+        net_values(rows, False, cost=5 / 80, value=0.01, days=100)["always"])
+    # free retrains: the policy that gains most pays most, at any cost below the crossing
+    assert best_policy(rows, False, cost=0.01, value=0.01, days=100) == (
+        "always", 0.0, pytest.approx(5 / 80))
+    # dear retrains: never, at any cost above never's crossing with auto
+    assert best_policy(rows, False, cost=10.0, value=0.01, days=100) == (
+        "never", pytest.approx(70 / 20), math.inf)
+    # a tie goes to the policy with fewer retrains
+    tied = [policy("never", 1.0, 0), policy("a", 2.0, 10), policy("b", 2.0, 5)]
+    assert best_policy(tied, True, cost=0.0, value=1.0, days=1)[0] == "b"
+    assert best_policy(rows[1:], False, cost=1.0, value=0.01, days=100) is None
+
+
+def drifting(rows: int = 2000, seed: int = 1) -> pd.DataFrame:
+    """Hourly rows whose target's dependence on x1 turns around halfway."""
+    rng = np.random.default_rng(seed)
+    time = pd.date_range("2024-01-01", periods=rows, freq="h", tz="UTC")
+    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
+    slope = np.where(np.arange(rows) < rows // 2, 3.0, -3.0)
+    y = slope * x1 + x2 + rng.normal(scale=0.3, size=rows)
+    return pd.DataFrame({"time": time, "x1": x1, "x2": x2, "y": y})
+
+
+def test_backtest_reports_which_policy_pays(tmp_path: Path) -> None:
+    data = tmp_path / "history.csv"
+    drifting().to_csv(data, index=False)
+    config = tmp_path / "retrainer.yaml"  # a retrain that costs more than any gain is worth
+    config.write_text(
+        "models:\n  - name: flip\n    source: {kind: csv, path: history.csv}\n"
+        "    time_column: time\n    target: y\n    task: regression\n    min_rows: 100\n"
+        "    triggers: {auto: {cost_per_retrain: 1000}}\n")
+    settings = dict(data=data, target="y", time_column="time", batch="200", initial="600",
+                    policies=("never", "always"), workers=1)
+    document = run_backtest(BacktestOptions(output=tmp_path / "out", **settings))  # type: ignore[arg-type]
+    never, always = document["policies"]
+    days = document["batches"] * 200 / 24  # hourly rows
+    value = document["value"]
+    assert value["days"] == pytest.approx(days, abs=1e-3)
+    assert (value["cost_per_retrain"], value["value_per_metric_point"]) == (1.0, 0.004)
+    points = (never["metric"] - always["metric"]) / never["metric"] * 100
+    assert points > 20  # the flip makes the first model useless: retraining pays here
+    assert never["net_value"] == 0.0
+    assert always["net_value"] == pytest.approx(0.004 * points * days - always["retrains"])
+    assert value["pays_most"] == "always"
+    low, high = value["pays_most_for_costs"]
+    assert low == 0.0 and high == pytest.approx(0.004 * points * days / always["retrains"])
+    written = json.loads((tmp_path / "out" / "backtest.json").read_text())
+    assert written["value"] == value and written["policies"][1]["net_value"] == pytest.approx(
+        always["net_value"])
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "<th>net value</th>" in report and "always pays most" in report
+
+    dear = run_backtest(BacktestOptions(output=tmp_path / "dear", config=config, **settings))  # type: ignore[arg-type]
+    assert dear["value"]["cost_per_retrain"] == 1000
+    assert dear["value"]["pays_most"] == "never"
+    assert dear["value"]["pays_most_for_costs"][1] is None  # dearer still: never all the more
+
+    shown = CliRunner().invoke(app, [
+        "backtest", str(data), "--target", "y", "--time-column", "time", "--batch", "200",
+        "--initial", "600,800", "--policies", "never,always", "--output", str(tmp_path / "cli"),
+        "--workers", "1"])
+    assert shown.exit_code == 0, shown.output
+    words = " ".join(shown.output.split())  # the console wraps long lines
+    assert "Net value (net)" in words and "always pays most on average over the starts" in words
+    summary = json.loads((tmp_path / "cli" / "starts.json").read_text())
+    nets = [start["net_value"] for start in summary["policies"][1]["per_start"]]
+    assert summary["policies"][1]["net_value"] == pytest.approx(sum(nets) / 2)
+    assert summary["value"]["pays_most"] == "always"
