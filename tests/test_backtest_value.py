@@ -7,9 +7,8 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
+from tests.test_backtest import drifting
 from typer.testing import CliRunner
 
 from retrainer.backtest import BacktestOptions, run_backtest
@@ -54,19 +53,9 @@ def test_net_value_prices_the_gain_and_the_retrains() -> None:
     assert best_policy(rows[1:], False, cost=1.0, value=0.01, days=100) is None
 
 
-def drifting(rows: int = 2000, seed: int = 1) -> pd.DataFrame:
-    """Hourly rows whose target's dependence on x1 turns around halfway."""
-    rng = np.random.default_rng(seed)
-    time = pd.date_range("2024-01-01", periods=rows, freq="h", tz="UTC")
-    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
-    slope = np.where(np.arange(rows) < rows // 2, 3.0, -3.0)
-    y = slope * x1 + x2 + rng.normal(scale=0.3, size=rows)
-    return pd.DataFrame({"time": time, "x1": x1, "x2": x2, "y": y})
-
-
 def test_backtest_reports_which_policy_pays(tmp_path: Path) -> None:
     data = tmp_path / "history.csv"
-    drifting().to_csv(data, index=False)
+    drifting(2000, seed=1).to_csv(data, index=False)
     config = tmp_path / "retrainer.yaml"  # a retrain that costs more than any gain is worth
     config.write_text(
         "models:\n  - name: flip\n    source: {kind: csv, path: history.csv}\n"
