@@ -98,3 +98,8 @@ def test_backtest_reports_which_policy_pays(tmp_path: Path) -> None:
     nets = [start["net_value"] for start in summary["policies"][1]["per_start"]]
     assert summary["policies"][1]["net_value"] == pytest.approx(sum(nets) / 2)
     assert summary["value"]["pays_most"] == "always"
+    # the mean net value is linear in the cost too: always pays while its mean gain does
+    mean = summary["policies"][1]
+    worth = mean["net_value"] + mean["retrains"]  # at the default cost of 1
+    assert summary["value"]["pays_most_for_costs"] == [0.0, pytest.approx(worth / mean["retrains"])]
+    assert "on average over the starts; it would for a retrain costing up to" in words

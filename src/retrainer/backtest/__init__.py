@@ -55,7 +55,7 @@ from retrainer.backtest.replay import (
     replay_all,
     weighted_metric,
 )
-from retrainer.backtest.value import best_policy, net_values
+from retrainer.backtest.value import best_of, best_policy, net_values
 from retrainer.config import ModelConfig
 from retrainer.data.columns import by_reason, target_leaks, unusable_columns
 from retrainer.domain.metrics import METRICS
@@ -203,8 +203,13 @@ def _price(policies: list[dict[str, Any]], higher_is_better: bool, base: ModelCo
         row["net_value"] = net.get(row["name"])
     best = best_policy(policies, higher_is_better, cost, value, days)
     return {"cost_per_retrain": cost, "value_per_metric_point": value, "days": round(days, 3),
-            "pays_most": best[0] if best else None,
-            # from, to (None: any higher cost), the value of a point held
+            **_best(best)}
+
+
+def _best(best: tuple[str, float, float] | None) -> dict[str, Any]:
+    """The policy that pays most and the retrain costs, from and to (None: any higher cost),
+    over which it stays so, the value of a point held."""
+    return {"pays_most": best[0] if best else None,
             "pays_most_for_costs": [best[1], best[2] if math.isfinite(best[2]) else None]
             if best else None}
 
@@ -282,10 +287,12 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
             if values:
                 summary[share] = sum(values) / len(values)
         policies.append(summary)
-    priced = [p for p in policies if "net_value" in p]
     value = {key: first["value"][key] for key in ("cost_per_retrain", "value_per_metric_point")}
-    value["pays_most"] = max(priced, key=lambda p: (p["net_value"], -p["retrains"]))["name"] \
-        if priced else None  # on the mean over the starts
+    priced = [p for p in policies if "net_value" in p]  # means over the starts, below too
+    best = best_of({p["name"]: p["net_value"] + value["cost_per_retrain"] * p["retrains"]
+                    for p in priced}, {p["name"]: p["retrains"] for p in priced},
+                   value["cost_per_retrain"])
+    value.update(_best(best))
     return {"dataset": first["dataset"], "rows": first["rows"], "metric": first["metric"],
             "higher_is_better": first["higher_is_better"],
             "starts": [d["settings"]["initial"] for d in documents], "policies": policies,

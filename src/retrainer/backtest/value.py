@@ -68,9 +68,15 @@ def best_policy(policies: list[dict[str, Any]], higher_is_better: bool, cost: fl
     the highest, the value of a point held (the upper end may be ``inf``); None unless
     ``never`` scored. A tie goes to the policy with fewer retrains."""
     gains = priced_gains(policies, higher_is_better, value, days)
+    return best_of(gains, {name: float(n) for name, n in _retrains(policies).items()}, cost)
+
+
+def best_of(gains: dict[str, float], retrains: dict[str, float], cost: float
+            ) -> tuple[str, float, float] | None:
+    """``best_policy`` from each policy's priced gain and retrains (means over starts will
+    do: the mean net value is linear in the cost too)."""
     if not gains:
         return None
-    retrains = _retrains(policies)
     winner = max(gains, key=lambda name: (gains[name] - cost * retrains[name], -retrains[name]))
     low, high = 0.0, math.inf
     for name, gain in gains.items():
