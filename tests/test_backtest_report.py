@@ -187,3 +187,20 @@ def test_autos_loss_clock_is_drawn_for_policies_with_an_auto_trigger() -> None:
     assert ">2</text>" in clock_svg  # values above 2 are drawn at the top
     without = backtest_html(document(three_policies(0.7, 0.8, 0.75)))
     assert "loss clock" not in without
+
+
+def test_net_value_column_and_sentence_only_when_priced() -> None:
+    policies = three_policies(0.70, 0.80, 0.78)
+    plain = backtest_html(document(policies))
+    assert "net value" not in plain.lower()  # an older document, or no never: nothing priced
+    for row, net in zip(policies, [0.0, -3.5, 4.0], strict=True):
+        row["net_value"] = net
+    priced = document(policies)
+    priced["value"] = {"cost_per_retrain": 1.0, "value_per_metric_point": 0.004, "days": 70.0,
+                       "pays_most": "drift", "pays_most_for_costs": [0.5, None]}
+    page = backtest_html(priced)
+    assert "<th>net value</th>" in page
+    # after the gain over never, before the shares of always's gain and retrains
+    assert [table_row(page, name)[7] for name in ("never", "always", "drift")] == [
+        "0.0", "-3.5", "4.0"]
+    assert "drift pays most; it would for a retrain costing above 0.5." in page
