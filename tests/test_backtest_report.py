@@ -204,3 +204,9 @@ def test_net_value_column_and_sentence_only_when_priced() -> None:
     assert [table_row(page, name)[7] for name in ("never", "always", "drift")] == [
         "0.0", "-3.5", "4.0"]
     assert "drift pays most; it would for a retrain costing above 0.5." in page
+    # net value against the cost of a retrain: one line per priced policy, gain - cost x n
+    assert "net value against the cost of a retrain" in page
+    assert "net value against the cost" not in plain
+    assert page.count("<line class='net'") == 3
+    assert "<title>drift: 6 - cost x 2</title>" in page  # 4.0 net + 1.0 x 2 retrains
+    assert "<title>always: 6.5 - cost x 10</title>" in page

@@ -252,6 +252,7 @@ def backtest_html(document: dict[str, Any]) -> str:
         "<h2>Drift score over time</h2>", _drift_figure(policies, names, colours, dates),
         _auto_figure(policies, names, colours, dates),
         "<h2>Cost against quality</h2>", _cost_figure(policies, names, colours, metric, higher),
+        _value_figure(policies, names, colours, document.get("value") or {}),
         "</body></html>",
     ]
     return "\n".join(lines)
@@ -454,6 +455,69 @@ def _cost_figure(policies: list[dict[str, Any]], names: list[str], colours: list
         return f"<p class='muted'>{caption}</p>"
     svg = _scatter_svg(scored, metric, higher)
     return f"<figure>{svg}<figcaption>{caption}</figcaption></figure>"
+
+
+def _value_figure(policies: list[dict[str, Any]], names: list[str], colours: list[str],
+                  value: dict[str, Any]) -> str:
+    """Each priced policy's net value against the cost of a retrain, the value of a point held:
+    a straight line (gain - cost x retrains), so two lines cross where two policies pay the
+    same. Empty unless the document is priced (``never`` ran)."""
+    cost = _number(value.get("cost_per_retrain"))
+    lines = []  # name, colour, priced gain (net value at no cost), retrains
+    for name, colour, policy in zip(names, colours, policies, strict=True):
+        net = _number(policy.get("net_value"))
+        if cost is not None and net is not None:
+            retrains = float(policy.get("retrains") or 0)
+            lines.append((name, colour, net + cost * retrains, retrains))
+    if cost is None or not lines:
+        return ""
+    low_cost, high_cost = value.get("pays_most_for_costs") or (0.0, None)
+    # the winner's range of costs, within five times the table's (crossings near it are
+    # what a reader compares), or past the winner's lower end when that is further
+    x_high = max(2 * (low_cost or 0.0), min(2 * max(cost, high_cost or 0.0), 5 * cost))
+    top = max(max(gain for _, _, gain, _ in lines), 0.0) * 1.1 or 1.0
+    floor = max(min(0.0, *(gain - x_high * r for _, _, gain, r in lines)), -top)
+    width, height, left, right, margin, bottom = 560, 300, 64, 24, 24, 40
+    plot_w, plot_h = width - left - right, height - margin - bottom
+
+    def x(v: float) -> float:
+        return left + plot_w * v / x_high
+
+    def y(v: float) -> float:
+        return margin + plot_h * (top - v) / (top - floor)
+
+    out = [_svg_open(width, height, "net value against the cost of a retrain"),
+           f"<clipPath id='net-plot'><rect x='{left}' y='{margin}' width='{plot_w}' "
+           f"height='{plot_h}'/></clipPath>",
+           f"<line x1='{left}' y1='{y(0):.1f}' x2='{left + plot_w}' y2='{y(0):.1f}' "
+           "stroke='#999'/>",
+           f"<line x1='{x(cost):.1f}' y1='{margin}' x2='{x(cost):.1f}' y2='{margin + plot_h}' "
+           "stroke='#999' stroke-dasharray='4 3'/>",
+           f"<text x='{left}' y='14' fill='#555'>net value</text>",
+           f"<text x='{left + plot_w}' y='{height - 4}' text-anchor='end' fill='#555'>"
+           "cost of a retrain</text>"]
+    for v in (floor, 0.0, top):
+        out.append(f"<text x='{left - 4}' y='{y(v) + 3:.1f}' text-anchor='end' fill='#555'>"
+                   f"{v:.4g}</text>")
+    for v in (0.0, cost, x_high):
+        out.append(f"<text x='{x(v):.1f}' y='{margin + plot_h + 14}' text-anchor='middle' "
+                   f"fill='#555'>{v:.3g}</text>")
+    taken: dict[int, int] = {}
+    for name, colour, gain, retrains in lines:
+        out.append(f"<line class='net' x1='{x(0):.1f}' y1='{y(gain):.1f}' x2='{x(x_high):.1f}' "
+                   f"y2='{y(gain - x_high * retrains):.1f}' stroke='{colour}' stroke-width='2' "
+                   f"clip-path='url(#net-plot)'><title>{html.escape(name)}: {gain:.4g} - cost x "
+                   f"{retrains:g}</title></line>")
+        key = round(y(gain) / 10)
+        shift, taken[key] = 11 * taken.get(key, 0), taken.get(key, 0) + 1
+        out.append(f"<text x='{left + 4}' y='{y(gain) - 3 + shift:.1f}' fill='{colour}'>"
+                   f"{html.escape(name)}</text>")
+    out.append("</svg>")
+    caption = (f"Net value of each policy against the cost of a retrain, at "
+               f"{_fmt(value.get('value_per_metric_point'))} per metric point-day: where two "
+               f"lines cross, the two policies pay the same. Dashed: the cost the table uses "
+               f"({cost:g}).")
+    return f"<figure>{''.join(out)}<figcaption>{caption}</figcaption></figure>"
 
 
 def _rolling_mean(values: list[float | None], window: int) -> list[float | None]:
