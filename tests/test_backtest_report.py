@@ -1,4 +1,4 @@
-"""The backtest HTML report (``retrainer.reports.backtest_html``)."""
+"""The backtest HTML report (``retrainer.backtest.report.backtest_html``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from retrainer.reports import _rolling_mean, backtest_html, write_backtest_html
+from retrainer.backtest.report import _rolling_mean, backtest_html, write_backtest_html
 
 BATCHES = 10
 

@@ -55,12 +55,12 @@ from retrainer.backtest.replay import (
     replay_all,
     weighted_metric,
 )
+from retrainer.backtest.report import shares_of_always
 from retrainer.backtest.value import best_of, best_policy, net_values
 from retrainer.config import ModelConfig
 from retrainer.data.columns import by_reason, target_leaks, unusable_columns
 from retrainer.domain.metrics import METRICS
 from retrainer.exceptions import UsageError
-from retrainer.reports import shares_of_always
 
 __all__ = [
     "DEFAULT_POLICIES",
@@ -246,7 +246,7 @@ class _Start:
 
 
 def _write(document: dict[str, Any], where: Path) -> None:
-    from retrainer.reports import write_backtest_html
+    from retrainer.backtest.report import write_backtest_html
 
     (where / "backtest.json").write_text(json.dumps(document, indent=2, default=_json_default))
     write_backtest_html(document, where / "report.html")

@@ -168,7 +168,7 @@ def _priced(result: dict[str, Any]) -> bool:
 
 
 def _show_value(result: dict[str, Any]) -> None:
-    from retrainer.reports import value_sentence
+    from retrainer.backtest.report import value_sentence
 
     sentence = value_sentence(result)
     if sentence:
