@@ -150,17 +150,20 @@ def value_sentence(result: dict[str, Any]) -> str | None:
     value = result.get("value") or {}
     if not value.get("pays_most"):
         return None
-    low, high = value.get("pays_most_for_costs") or (None, None)
-    costs = ("" if low is None else f"from {low:.3g} to {high:.3g}" if low and high is not None
-             else f"up to {high:.3g}" if high is not None else f"above {low:.3g}" if low
-             else "at any cost")
+    low, high = value["pays_most_for_costs"]  # set with pays_most (backtest/__init__.py)
+    if low and high is not None:
+        where = f"for a retrain costing from {low:.3g} to {high:.3g}"
+    elif high is not None:
+        where = f"for a retrain costing up to {high:.3g}"
+    elif low:
+        where = f"for a retrain costing above {low:.3g}"
+    else:
+        where = "at any cost of a retrain"
     scope = " on average over the starts" if "starts" in result else ""
     return (f"Net value (net): the gain over never at {value['value_per_metric_point']:g} per "
             f"metric point-day (a point is 1% of never's {result['metric']}), less "
             f"{value['cost_per_retrain']:g} per retrain (triggers.auto's cost model). "
-            f"{value['pays_most']} pays most{scope}"
-            + (f"; it would for a retrain costing {costs}" if costs and costs != "at any cost"
-               else "; it would at any cost of a retrain" if costs else "") + ".")
+            f"{value['pays_most']} pays most{scope}; it would {where}.")
 
 
 def _backtest_table(policies: list[dict[str, Any]], higher: bool) -> str:

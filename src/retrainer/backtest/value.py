@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-POINTS = 100.0  # a relative improvement of 0.01 is one metric point, as in triggers/auto.py
+from retrainer.triggers.auto import POINTS  # a relative improvement of 0.01 is one point
 
 
 def _finite(value: Any) -> float | None:
