@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from retrainer.backtest.certainty import certainty
 from retrainer.backtest.history import (
     History,
     Size,
@@ -155,6 +156,7 @@ def run_backtest(options: BacktestOptions,
         initial, history, base, where = start.initial, start.history, start.base, start.where
         spec = METRICS[base.metric]
         policies = [results[start.key(policy)].to_json() for policy in options.policies]
+        value = _price(policies, spec.greater_is_better, base, history)
         document = {
             "dataset": options.data.name,
             "rows": len(history.frame),
@@ -162,7 +164,9 @@ def run_backtest(options: BacktestOptions,
             "metric": spec.name,
             "higher_is_better": spec.greater_is_better,
             "policies": policies,
-            "value": _price(policies, spec.greater_is_better, base, history),
+            "value": value,
+            "certainty": certainty(policies, spec.greater_is_better, value["cost_per_retrain"],
+                                   value["value_per_metric_point"], value["days"]),
             "settings": {
                 "task": base.task.value,
                 "time_column": options.time_column,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from retrainer.backtest.certainty import verdict
 from retrainer.data.columns import by_reason
 from retrainer.reports import STYLE, fmt
 
@@ -72,6 +73,7 @@ def backtest_html(document: dict[str, Any]) -> str:
         _left_out(settings.get("left_out") or {}),
         _backtest_table(policies, higher),
         *(f"<p>{e(sentence)}</p>" for sentence in [value_sentence(document)] if sentence),
+        _certainty_table(policies, document.get("certainty"), metric),
         "<h2>Metric over time</h2>", _policy_legend(names, colours),
         _metric_figure(policies, names, colours, dates, metric),
         "<h2>Drift score over time</h2>", _drift_figure(policies, names, colours, dates),
@@ -81,6 +83,41 @@ def backtest_html(document: dict[str, Any]) -> str:
         "</body></html>",
     ]
     return "\n".join(lines)
+
+
+def _certainty_table(policies: list[dict[str, Any]], found: dict[str, Any] | None,
+                     metric: str) -> str:
+    """How sure the comparison is (backtest/certainty.py): the reference against each policy,
+    resampled over the batches, and how often each pays most; nothing without it."""
+    if not found:
+        return ""
+    e = html.escape
+    reference, shares = str(found["reference"]), found.get("pays_most_share")
+    versus = {entry["name"]: entry for entry in found["versus"]}
+    rows = ["<table><tr><th>policy</th><th>difference</th>"
+            f"<th>{found['level']:.0%} interval</th><th>verdict</th>"
+            + ("<th>pays most</th>" if shares else "") + "</tr>"]
+    for p in policies:
+        name = str(p.get("name"))
+        entry = versus.get(name)
+        cells = (["-", "-", "(reference)"] if entry is None else
+                 [f"{entry['difference']:+.4g}",
+                  f"{entry['low']:+.4g} to {entry['high']:+.4g}", verdict(entry)])
+        if shares:
+            cells.append(f"{shares.get(name, 0.0):.0%}")
+        rows.append(f"<tr><td>{e(policy_label(p))}</td>"
+                    + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>")
+    rows.append("</table>")
+    explained = (f"Difference: how much better {e(reference)}'s {e(metric)} is than each "
+                 f"policy's (&lt; 0: worse), and its interval over "
+                 f"{found['draws']:,} resamples of the {found['batches']} batches (a circular "
+                 "block bootstrap: a model serves several batches in a row, so blocks of "
+                 "consecutive batches are drawn, every policy on the same ones). Where the "
+                 "interval holds zero, one replay cannot tell the two apart."
+                 + (" Pays most: the share of resamples in which the policy has the highest "
+                    "net value." if shares else ""))
+    return (f"<h2>How sure: {e(reference)} against each policy</h2>" + "".join(rows)
+            + f"<p class='muted'>{explained}</p>")
 
 
 def _time_found(settings: dict[str, Any]) -> str:

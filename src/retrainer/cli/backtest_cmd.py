@@ -134,6 +134,7 @@ def backtest(
     console.print(table)
     _show_matched(document)
     _show_value(document)
+    _show_certainty(document)
     for row in document["policies"]:
         if row["unscored"]:
             err_console.print(
@@ -173,6 +174,41 @@ def _show_value(result: dict[str, Any]) -> None:
     sentence = value_sentence(result)
     if sentence:
         console.print(sentence, highlight=False)
+
+
+def _show_certainty(document: dict[str, Any]) -> None:
+    """The reference policy against each other one, resampled over the batches: the
+    difference, its interval and whether they are told apart; and how often each pays most."""
+    from retrainer.backtest.certainty import verdict
+
+    found = document.get("certainty")
+    if not found:
+        return
+    reference, shares = found["reference"], found["pays_most_share"]
+    table = Table(title=f"How sure: {reference} against each policy, {found['batches']} "
+                        f"batches resampled {found['draws']:,} times",
+                  caption=f"difference: how much better {reference}'s {document['metric']} is "
+                          f"(< 0: worse); {found['level']:.0%} interval of a circular block "
+                          "bootstrap"
+                  + ("; pays most: share of resamples in which it has the highest net value"
+                     if shares else ""),
+                  box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    for column in ("policy", "difference", "interval", "verdict",
+                   *(["pays most"] if shares else [])):
+        table.add_column(column, justify="left" if column in ("policy", "verdict") else "right")
+    versus = {entry["name"]: entry for entry in found["versus"]}
+    for row in document["policies"]:
+        entry = versus.get(row["name"])
+        cells = (["-", "-", "(reference)"] if entry is None else
+                 [_signed(entry["difference"]),
+                  f"{_signed(entry['low'])} to {_signed(entry['high'])}", verdict(entry)])
+        table.add_row(row["name"], *cells,
+                      *([_share(shares.get(row["name"]))] if shares else []))
+    console.print(table)
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.3g}"
 
 
 SHARES_CAPTION = "gain: share of always's gain over never; cost: share of always's retrains"
