@@ -12,9 +12,10 @@ import pytest
 from tests.test_backtest import drifting
 from typer.testing import CliRunner
 
-from retrainer.backtest.certainty import block_length, certainty, resample_indices, verdict
+from retrainer.backtest.certainty import block_length, certainty, verdict
 from retrainer.backtest.report import backtest_html
 from retrainer.cli.app import app
+from retrainer.validation.bootstrap import block_indices
 
 
 def ar(n: int, phi: float, rng: np.random.Generator) -> np.ndarray:
@@ -41,14 +42,17 @@ def test_block_length_follows_the_dependence() -> None:
     assert max(slow) <= 130 / 3  # never longer than a third of the series
 
 
-def test_resampled_blocks_are_consecutive_and_wrap_around() -> None:
-    picks = resample_indices(10, 4, draws=50, seed=3)
-    assert picks.shape == (50, 10)
-    for draw in picks:
-        for start in range(0, 8, 4):  # whole blocks: each index follows the last, mod 10
+def test_circular_blocks_wrap_around_and_draw_every_batch_alike() -> None:
+    picks = block_indices(10, 4000, 4, np.random.default_rng(3), circular=True)
+    assert picks.shape == (4000, 10) and picks.max() == 9
+    for draw in picks[:50]:
+        for start in (0, 4):  # whole blocks: each index follows the last, mod 10
             block = draw[start:start + 4]
             assert all((b - a) % 10 == 1 for a, b in itertools.pairwise(block))
-    assert np.array_equal(picks, resample_indices(10, 4, draws=50, seed=3))
+    counts = np.bincount(picks.ravel(), minlength=10) / picks.size
+    assert counts.max() - counts.min() < 0.01  # the ends are drawn as often as the middle
+    plain = np.bincount(block_indices(10, 4000, 4, np.random.default_rng(3)).ravel()) / picks.size
+    assert plain[0] < 0.05 < plain[4]  # the moving-block bootstrap under-draws its ends
 
 
 def test_the_difference_is_the_replays_and_follows_the_metric_direction() -> None:
@@ -89,7 +93,7 @@ def test_intervals_cover_a_zero_difference_as_often_as_they_claim() -> None:
         assert found is not None
         entry = found["versus"][0]
         covered["chosen"] += entry["low"] <= 0 <= entry["high"]
-        picks = resample_indices(130, 1, 2000)
+        picks = block_indices(130, 2000, 1, rng)
         differences = (a - b)[picks].mean(axis=1)
         low, high = np.percentile(differences, [2.5, 97.5])
         covered["one batch"] += low <= 0 <= high

@@ -2,9 +2,10 @@
 
 One replay is one path through history. Which weeks a schedule happens to hit and which
 candidates the gate happens to keep move its result by as much as the policies differ, so a
-comparison needs an interval. The batches are resampled with a circular block bootstrap
-(Politis & Romano 1992): a model serves several batches in a row, so neighbouring batches'
-scores are not independent, and blocks of consecutive batches keep that. Every policy is
+comparison needs an interval. The batches are resampled in blocks (the circular form of the
+moving-block bootstrap the gate uses on its holdout rows, validation/bootstrap.py): a model
+serves several batches in a row, so neighbouring batches' scores are not independent, and
+blocks of consecutive batches keep that. Every policy is
 resampled on the same batches (the comparison is paired), and the block length is chosen
 from the data (Politis & White 2004, with the correction of Patton, Politis & White 2009):
 for each policy's interval, from its differences from the reference; for the share of
@@ -33,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from retrainer.triggers.auto import POINTS  # a relative improvement of 0.01 is one point
+from retrainer.validation.bootstrap import block_indices
 
 DRAWS = 2000
 LEVEL = 0.95
@@ -40,8 +42,9 @@ SEED = 0  # the same replay always reports the same intervals
 
 
 def block_length(series: np.ndarray) -> int:
-    """The circular block bootstrap's block length for the mean of ``series`` (Politis &
-    White 2004, as corrected in 2009), rounded up; 1 for a series too short or constant."""
+    """The block length for a block bootstrap of the mean of ``series``: Politis & White's
+    (2004, as corrected in 2009) for the circular block bootstrap, rounded up; 1 for a series
+    too short or constant."""
     x = np.asarray(series, dtype=float)
     n = len(x)
     if n < 8:
@@ -67,15 +70,6 @@ def block_length(series: np.ndarray) -> int:
         return 1
     best = (2 * g * g / (4 / 3 * long_run ** 2)) ** (1 / 3) * n ** (1 / 3)
     return max(1, min(longest, math.ceil(best)))
-
-
-def resample_indices(batches: int, block: int, draws: int, seed: int = SEED) -> np.ndarray:
-    """``draws`` x ``batches`` batch indices of a circular block bootstrap."""
-    rng = np.random.default_rng(seed)
-    blocks = math.ceil(batches / block)
-    starts = rng.integers(0, batches, size=(draws, blocks))
-    indices = (starts[:, :, None] + np.arange(block)) % batches
-    return indices.reshape(draws, blocks * block)[:, :batches]
 
 
 def certainty(policies: list[dict[str, Any]], higher_is_better: bool,
@@ -132,7 +126,8 @@ def certainty(policies: list[dict[str, Any]], higher_is_better: bool,
 
 def _resampled(values: np.ndarray, rows: np.ndarray, block: int, draws: int) -> np.ndarray:
     """Each policy's row-weighted metric on each resample of the batches (policies x draws)."""
-    picks = resample_indices(values.shape[1], block, draws)
+    picks = block_indices(values.shape[1], draws, block, np.random.default_rng(SEED),
+                          circular=True)
     weights = rows[:, picks]  # policies x draws x batches
     return (values[:, picks] * weights).sum(axis=2) / weights.sum(axis=2)
 

@@ -37,14 +37,16 @@ def default_block_length(n: int) -> int:
     return max(1, round(n ** (1.0 / 3.0)))
 
 
-def block_indices(n: int, resamples: int, block_length: int, rng: np.random.Generator
-                  ) -> np.ndarray:
-    """(resamples, n) row indices of moving-block resamples of ``n`` time-ordered rows."""
+def block_indices(n: int, resamples: int, block_length: int, rng: np.random.Generator,
+                  circular: bool = False) -> np.ndarray:
+    """(resamples, n) row indices of moving-block resamples of ``n`` time-ordered rows; with
+    ``circular``, blocks may start anywhere and wrap around the end (Politis & Romano 1992),
+    so every row is drawn equally often and the resampled mean centres on the sample's."""
     length = max(1, min(block_length, n))
     blocks = math.ceil(n / length)
-    starts = rng.integers(0, n - length + 1, size=(resamples, blocks))
+    starts = rng.integers(0, n if circular else n - length + 1, size=(resamples, blocks))
     rows = (starts[:, :, None] + np.arange(length)[None, None, :]).reshape(resamples, -1)
-    return rows[:, :n]
+    return rows[:, :n] % n
 
 
 class _Scorer:
