@@ -152,3 +152,29 @@ def test_a_replay_says_how_sure_it_is(tmp_path: Path) -> None:
     page = (tmp_path / "out" / "report.html").read_text()
     assert "<h2>How sure: auto against each policy</h2>" in page
     assert "How sure" not in backtest_html({**document, "certainty": None})
+
+
+def test_starts_count_how_often_auto_is_told_apart(tmp_path: Path) -> None:
+    data = tmp_path / "history.csv"
+    drifting(2400, seed=3).to_csv(data, index=False)
+    shown = CliRunner().invoke(app, [
+        "backtest", str(data), "--target", "y", "--time-column", "time", "--batch", "200",
+        "--initial", "600,800", "--policies", "never,auto", "--output", str(tmp_path / "out"),
+        "--workers", "1"])
+    assert shown.exit_code == 0, shown.output
+    summary = json.loads((tmp_path / "out" / "starts.json").read_text())
+    assert summary["reference"] == "auto"
+    never = summary["policies"][0]
+    for start, size in zip(never["per_start"], ("600", "800"), strict=True):
+        document = json.loads((tmp_path / "out" / f"initial-{size}" / "backtest.json").read_text())
+        entry = document["certainty"]["versus"][0]
+        assert start["versus_reference"] == {k: entry[k] for k in ("difference", "low", "high")}
+    expected = [verdict(start["versus_reference"]) for start in never["per_start"]]
+    assert never["verdicts"] == {word: expected.count(word)
+                                 for word in ("better", "not told apart", "worse")}
+    assert "verdicts" not in summary["policies"][1]  # auto is not compared with itself
+    words = " ".join(shown.output.split())
+    assert "auto vs it: the starts from which auto is better (+)" in words
+    marks = f"{expected.count('better')}+ {expected.count('not told apart')}= " \
+            f"{expected.count('worse')}-"
+    assert marks in words

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from retrainer.backtest.certainty import certainty
+from retrainer.backtest.certainty import certainty, verdict
 from retrainer.backtest.history import (
     History,
     Size,
@@ -260,19 +260,28 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
     """Each policy over the starts: its metric and retrains from each, their means and, when
     ``never`` and ``always`` ran, its shares of ``always``'s gain and retrains. Which weeks a
     schedule happens to hit, and which candidates the gate happens to keep, move one replay's
-    result by more than the policies differ; the spread over starts shows how much."""
+    result by more than the policies differ; the spread over starts shows how much, and so
+    does how often the reference (``auto``) is better than each policy, not told apart from
+    it, or worse (``verdicts``, from each start's ``certainty``)."""
     first = documents[0]
     shares = [shares_of_always(document["policies"], document["higher_is_better"])
               for document in documents]
+    versus = [{entry["name"]: entry for entry in (document.get("certainty") or {}).get(
+        "versus", [])} for document in documents]
+    reference = next((d["certainty"]["reference"] for d in documents if d.get("certainty")),
+                     None)
     policies = []
     for index, name in enumerate(p["name"] for p in first["policies"]):
         per_start = []
-        for document, found in zip(documents, shares, strict=True):
+        for document, found, against in zip(documents, shares, versus, strict=True):
             row = document["policies"][index]
             entry = {"initial": document["settings"]["initial"], "metric": row["metric"],
                      "retrains": row["retrains"], "net_value": row.get("net_value")}
             if found:
                 entry["share_of_gain"], entry["share_of_retrains"] = found[name]
+            if name in against:  # the reference against this policy, from this start
+                entry["versus_reference"] = {key: against[name][key]
+                                             for key in ("difference", "low", "high")}
             per_start.append(entry)
         metrics = [e["metric"] for e in per_start if math.isfinite(e["metric"])]
         summary: dict[str, Any] = {
@@ -286,6 +295,10 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
         nets = [e["net_value"] for e in per_start if e["net_value"] is not None]
         if nets and len(nets) == len(per_start):
             summary["net_value"] = sum(nets) / len(nets)
+        told = [verdict(e["versus_reference"]) for e in per_start if "versus_reference" in e]
+        if told:
+            summary["verdicts"] = {word: told.count(word)
+                                   for word in ("better", "not told apart", "worse")}
         for share in ("share_of_gain", "share_of_retrains"):
             values = [e[share] for e in per_start if e.get(share) is not None]
             if values:
@@ -300,7 +313,7 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
     return {"dataset": first["dataset"], "rows": first["rows"], "metric": first["metric"],
             "higher_is_better": first["higher_is_better"],
             "starts": [d["settings"]["initial"] for d in documents], "policies": policies,
-            "value": value}
+            "value": value, "reference": reference}
 
 
 def _json_default(value: Any) -> Any:

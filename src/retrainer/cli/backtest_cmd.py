@@ -219,17 +219,27 @@ def _show_starts(summary: dict[str, Any], output: Path) -> None:
     its retrains and shares of always's gain and retrains when never and always ran."""
     shares = any("share_of_gain" in row for row in summary["policies"])
     priced = _priced(summary)
+    reference = summary.get("reference")
+    told = f"{reference} vs it" if reference else None
     table = _policy_table(summary, f"starts {', '.join(summary['starts'])}",
                           [summary["metric"], "range", "retrains",
-                           *(["net"] if priced else [])], shares)
+                           *(["net"] if priced else []), *([told] if told else [])], shares)
     for row in summary["policies"]:
+        verdicts = row.get("verdicts")
         table.add_row(row["name"], _number(row["metric"]),
                       f"{_number(row['metric_min'])}..{_number(row['metric_max'])}",
                       f"{row['retrains']:.1f}",
                       *([_value(row.get("net_value"))] if priced else []),
+                      *([" ".join(f"{n}{mark}" for mark, n in zip(
+                          "+=-", verdicts.values(), strict=True)) if verdicts else "-"]
+                        if told else []),
                       *((_share(row.get("share_of_gain")), _share(row.get("share_of_retrains")))
                         if shares else ()))
     console.print(table)
+    if told:
+        console.print(f"{told}: the starts from which {reference} is better (+), not told "
+                      "apart (=) or worse (-), by the 95% interval of each start's difference "
+                      "(backtest.json's certainty)", highlight=False)
     _show_value(summary)
     console.print(f"{summary['seconds']:.0f} s; wrote {output / 'starts.json'} and, per start, "
                   f"{output / 'initial-SIZE'}/backtest.json and report.html", highlight=False)
