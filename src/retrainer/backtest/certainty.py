@@ -5,11 +5,11 @@ candidates the gate happens to keep move its result by as much as the policies d
 comparison needs an interval. The batches are resampled in blocks (the circular form of the
 moving-block bootstrap the gate uses on its holdout rows, validation/bootstrap.py): a model
 serves several batches in a row, so neighbouring batches' scores are not independent, and
-blocks of consecutive batches keep that. Every policy is
-resampled on the same batches (the comparison is paired), and the block length is chosen
-from the data (Politis & White 2004, with the correction of Patton, Politis & White 2009):
-for each policy's interval, from its differences from the reference; for the share of
-resamples in which each policy pays most, the longest of those.
+blocks of consecutive batches keep that. Every policy is resampled on the same batches (the
+comparison is paired). The block length is chosen from the data (Politis & White 2004, as
+corrected by Patton, Politis & White 2009): for each policy's interval, from its
+differences from the reference; for the share of resamples in which each policy pays most,
+the longest of those.
 
 Two answers come out: each policy's difference from a reference policy (``auto`` when it ran)
 with its 95% interval, and, when ``never`` ran, the share of resamples in which each policy
