@@ -118,6 +118,32 @@ def test_who_pays_most_across_resamples() -> None:
     assert free is not None and free["pays_most_share"]["always"] > 0.9
 
 
+def test_share_of_always_gain_has_an_interval() -> None:
+    rng = np.random.default_rng(7)
+    never = 0.6 + 0.02 * ar(60, 0.5, rng)
+    always = never + 0.10 + 0.005 * rng.normal(size=60)
+    half = never + 0.05 + 0.02 * ar(60, 0.5, rng)
+    policies = [policy("never", never), policy("always", always, retrains=60),
+                policy("auto", half, retrains=10)]
+    found = certainty(policies, True)
+    assert found is not None and found["pays_most_share"] is None  # no cost model given
+    spans = found["share_of_gain"]
+    assert spans["never"] == [0.0, 0.0] and spans["always"] == pytest.approx([1.0, 1.0])
+    share = np.mean(half - never) / np.mean(always - never)
+    low, high = spans["auto"]
+    assert low < share < high and high - low < 0.5
+    # an error metric: the shares are the same, the gains being read the other way round
+    errors = [policy(p["name"], -np.array(p["per_batch"]), p["retrains"]) for p in policies]
+    flipped = certainty(errors, False)
+    assert flipped is not None
+    assert flipped["share_of_gain"]["auto"] == pytest.approx(spans["auto"])
+    # always no better than never: there is no gain to share
+    level = [policy("never", never), policy("always", never + 0.001 * rng.normal(size=60)),
+             policy("auto", half)]
+    unshared = certainty(level, True)
+    assert unshared is not None and unshared["share_of_gain"] is None
+
+
 def test_nothing_to_resample() -> None:
     assert certainty([policy("auto", [0.7] * 20)], True) is None  # one policy
     short = [policy("auto", [0.7] * 7), policy("never", [0.6] * 7)]
@@ -145,12 +171,15 @@ def test_a_replay_says_how_sure_it_is(tmp_path: Path) -> None:
         assert entry["difference"] == pytest.approx(metrics[entry["name"]] - metrics["auto"])
         assert entry["low"] <= entry["difference"] <= entry["high"]
     assert sum(found["pays_most_share"].values()) == pytest.approx(1.0)
+    assert found["share_of_gain"]["always"] == pytest.approx([1.0, 1.0])
     words = " ".join(shown.output.split())
+    assert "gain: interval of its share of always's gain over never" in words
     assert "How sure: auto against each policy" in words
     never = next(e for e in found["versus"] if e["name"] == "never")
     assert verdict(never) in words
     page = (tmp_path / "out" / "report.html").read_text()
     assert "<h2>How sure: auto against each policy</h2>" in page
+    assert "<th>share of always's gain</th>" in page
     assert "How sure" not in backtest_html({**document, "certainty": None})
 
 

@@ -11,9 +11,12 @@ corrected by Patton, Politis & White 2009): for each policy's interval, from its
 differences from the reference; for the share of resamples in which each policy pays most,
 the longest of those.
 
-Two answers come out: each policy's difference from a reference policy (``auto`` when it ran)
-with its 95% interval, and, when ``never`` ran, the share of resamples in which each policy
-pays most (backtest/value.py: net value is priced on the resampled gains, retrains fixed).
+Three answers come out: each policy's difference from a reference policy (``auto`` when it
+ran) with its 95% interval; when ``never`` ran, the share of resamples in which each policy
+pays most (backtest/value.py: net value is priced on the resampled gains, retrains fixed);
+and when ``always`` ran too, the interval of each policy's share of ``always``'s gain over
+``never``, the issue's bar's terms, over the resamples in which ``always`` beat ``never``
+(none if it failed to in more than 2.5% of them: no gain to share).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(1)
@@ -77,8 +80,9 @@ def certainty(policies: list[dict[str, Any]], higher_is_better: bool,
               draws: int = DRAWS) -> dict[str, Any] | None:
     """Each policy's difference from the reference (``auto``, else the first policy) in the
     metric's good direction (> 0: the reference is better), with its interval; with
-    ``never`` and a cost model, the share of resamples in which each policy pays most.
-    None unless two policies scored the same batches at least eight times."""
+    ``never`` and a cost model, the share of resamples in which each policy pays most; with
+    ``never`` and ``always``, the interval of each one's share of ``always``'s gain. None
+    unless two policies scored the same batches at least eight times."""
     names = [str(p["name"]) for p in policies]
     if len(names) < 2:
         return None
@@ -107,20 +111,28 @@ def certainty(policies: list[dict[str, Any]], higher_is_better: bool,
     found: dict[str, Any] = {
         "method": "circular block bootstrap over batches", "draws": draws, "level": LEVEL,
         "batches": int(values.shape[1]), "reference": reference, "versus": versus,
-        "pays_most_share": None}
-    if "never" in names and None not in (cost, value, days):
-        # one block for all, so every policy is resampled on the same batches
-        metrics = _resampled(values, rows, max(blocks), draws)
-        never = metrics[names.index("never")]
-        if np.all(never != 0):
-            points = sign * (metrics - never) / np.abs(never) * POINTS
-            retrains = np.array([float(p["retrains"]) for p in policies])
-            net = value * points * days - cost * retrains[:, None]
-            # a tie goes to fewer retrains, as in value.best_of
-            order = np.lexsort((retrains[:, None].repeat(draws, 1), -net), axis=0)[0]
-            wins = np.bincount(order, minlength=len(names))
-            found["pays_most_share"] = {name: int(wins[i]) / draws
-                                        for i, name in enumerate(names)}
+        "pays_most_share": None, "share_of_gain": None}
+    if "never" not in names:
+        return found
+    # one block for all, so every policy is resampled on the same batches
+    metrics = _resampled(values, rows, max(blocks), draws)
+    never = metrics[names.index("never")]
+    if "always" in names:
+        gain = sign * (metrics[names.index("always")] - never)
+        kept = gain > 0  # resamples with a gain to share
+        if kept.mean() >= 1 - (1 - LEVEL) / 2:
+            shares = sign * (metrics[:, kept] - never[kept]) / gain[kept]
+            lows, highs = np.percentile(shares, [tail, 100 - tail], axis=1)
+            found["share_of_gain"] = {name: [float(lows[i]) + 0.0, float(highs[i]) + 0.0]
+                                      for i, name in enumerate(names)}
+    if None not in (cost, value, days) and np.all(never != 0):
+        points = sign * (metrics - never) / np.abs(never) * POINTS
+        retrains = np.array([float(p["retrains"]) for p in policies])
+        net = value * points * days - cost * retrains[:, None]
+        # a tie goes to fewer retrains, as in value.best_of
+        order = np.lexsort((retrains[:, None].repeat(draws, 1), -net), axis=0)[0]
+        wins = np.bincount(order, minlength=len(names))
+        found["pays_most_share"] = {name: int(wins[i]) / draws for i, name in enumerate(names)}
     return found
 
 

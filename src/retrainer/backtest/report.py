@@ -93,10 +93,12 @@ def _certainty_table(policies: list[dict[str, Any]], found: dict[str, Any] | Non
         return ""
     e = html.escape
     reference, shares = str(found["reference"]), found.get("pays_most_share")
+    of_gain = found.get("share_of_gain")
     versus = {entry["name"]: entry for entry in found["versus"]}
     rows = ["<table><tr><th>policy</th><th>difference</th>"
             f"<th>{found['level']:.0%} interval</th><th>verdict</th>"
-            + ("<th>pays most</th>" if shares else "") + "</tr>"]
+            + ("<th>pays most</th>" if shares else "")
+            + ("<th>share of always's gain</th>" if of_gain else "") + "</tr>"]
     for p in policies:
         name = str(p.get("name"))
         entry = versus.get(name)
@@ -105,6 +107,9 @@ def _certainty_table(policies: list[dict[str, Any]], found: dict[str, Any] | Non
                   f"{entry['low']:+.4g} to {entry['high']:+.4g}", verdict(entry)])
         if shares:
             cells.append(f"{shares.get(name, 0.0):.0%}")
+        if of_gain:
+            span = of_gain.get(name)
+            cells.append(f"{span[0]:.0%} to {span[1]:.0%}" if span else "-")
         rows.append(f"<tr><td>{e(policy_label(p))}</td>"
                     + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>")
     rows.append("</table>")
@@ -115,7 +120,9 @@ def _certainty_table(policies: list[dict[str, Any]], found: dict[str, Any] | Non
                  "consecutive batches are drawn, every policy on the same ones). Where the "
                  "interval holds zero, one replay cannot tell the two apart."
                  + (" Pays most: the share of resamples in which the policy has the highest "
-                    "net value." if shares else ""))
+                    "net value." if shares else "")
+                 + (" Share of always's gain: the interval of the policy's share of always's "
+                    "gain over never, the terms of the bar auto is held to." if of_gain else ""))
     return (f"<h2>How sure: {e(reference)} against each policy</h2>" + "".join(rows)
             + f"<p class='muted'>{explained}</p>")
 

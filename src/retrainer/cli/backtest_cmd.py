@@ -185,25 +185,32 @@ def _show_certainty(document: dict[str, Any]) -> None:
     if not found:
         return
     reference, shares = found["reference"], found["pays_most_share"]
+    of_gain = found.get("share_of_gain")
     table = Table(title=f"How sure: {reference} against each policy, {found['batches']} "
                         f"batches resampled {found['draws']:,} times",
                   caption=f"difference: how much better {reference}'s {document['metric']} is "
                           f"(< 0: worse); {found['level']:.0%} interval of a circular block "
                           "bootstrap"
-                  + ("; pays most: share of resamples in which it has the highest net value"
-                     if shares else ""),
+                  + ("; pays: share of resamples in which it pays most (highest net value)"
+                     if shares else "")
+                  + ("; gain: interval of its share of always's gain over never"
+                     if of_gain else ""),
                   box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
     for column in ("policy", "difference", "interval", "verdict",
-                   *(["pays most"] if shares else [])):
-        table.add_column(column, justify="left" if column in ("policy", "verdict") else "right")
+                   *(["pays"] if shares else []), *(["gain"] if of_gain else [])):
+        table.add_column(column, justify="left" if column in ("policy", "verdict") else "right",
+                         no_wrap=column != "verdict")
     versus = {entry["name"]: entry for entry in found["versus"]}
     for row in document["policies"]:
         entry = versus.get(row["name"])
         cells = (["-", "-", "(reference)"] if entry is None else
                  [_signed(entry["difference"]),
-                  f"{_signed(entry['low'])} to {_signed(entry['high'])}", verdict(entry)])
+                  f"{entry['low']:+.2g}..{entry['high']:+.2g}", verdict(entry)])
+        span = of_gain.get(row["name"]) if of_gain else None
         table.add_row(row["name"], *cells,
-                      *([_share(shares.get(row["name"]))] if shares else []))
+                      *([_share(shares.get(row["name"]))] if shares else []),
+                      *([f"{span[0]:.0%}..{span[1]:.0%}".replace("%..", "..") if span else "-"]
+                        if of_gain else []))
     console.print(table)
 
 
