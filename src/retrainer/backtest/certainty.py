@@ -42,6 +42,7 @@ from retrainer.validation.bootstrap import block_indices
 DRAWS = 2000
 LEVEL = 0.95
 SEED = 0  # the same replay always reports the same intervals
+CELLS = 4_000_000  # resampled batch scores held at once (32 MB)
 
 
 def block_length(series: np.ndarray) -> int:
@@ -138,10 +139,16 @@ def certainty(policies: list[dict[str, Any]], higher_is_better: bool,
 
 def _resampled(values: np.ndarray, rows: np.ndarray, block: int, draws: int) -> np.ndarray:
     """Each policy's row-weighted metric on each resample of the batches (policies x draws)."""
-    picks = block_indices(values.shape[1], draws, block, np.random.default_rng(SEED),
-                          circular=True)
-    weights = rows[:, picks]  # policies x draws x batches
-    return (values[:, picks] * weights).sum(axis=2) / weights.sum(axis=2)
+    policies, batches = values.shape
+    picks = block_indices(batches, draws, block, np.random.default_rng(SEED), circular=True)
+    weighted = values * rows
+    found = np.empty((policies, draws))
+    step = max(1, CELLS // (policies * batches))  # draws at once, to bound the memory
+    for start in range(0, draws, step):
+        chosen = picks[start:start + step]
+        found[:, start:start + step] = (weighted[:, chosen].sum(axis=2)
+                                        / rows[:, chosen].sum(axis=2))
+    return found
 
 
 def verdict(entry: dict[str, Any]) -> str:
