@@ -12,7 +12,9 @@ differences from the reference; for the share of resamples in which each policy 
 the longest of those.
 
 Three answers come out: each policy's difference from a reference policy (``auto`` when it
-ran) with its 95% interval; when ``never`` ran, the share of resamples in which each policy
+ran) with its 95% interval (the difference plus or minus Student's t for as many degrees of
+freedom as the batches hold blocks, less one, times the resampled differences' standard
+deviation); when ``never`` ran, the share of resamples in which each policy
 pays most (backtest/value.py: net value is priced on the resampled gains, retrains fixed);
 and when ``always`` ran too, the interval of each policy's share of ``always``'s gain over
 ``never``, the issue's bar's terms, over the resamples in which ``always`` beat ``never``
@@ -35,6 +37,7 @@ import math
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from retrainer.triggers.auto import POINTS  # a relative improvement of 0.01 is one point
 from retrainer.validation.bootstrap import block_indices
@@ -106,9 +109,15 @@ def certainty(policies: list[dict[str, Any]], higher_is_better: bool,
         block = block_length(values[ref] - values[i])
         blocks.append(block)
         pair = _resampled(values[[ref, i]], rows[[ref, i]], block, draws)
-        low, high = np.percentile(sign * (pair[0] - pair[1]), [tail, 100 - tail])
-        versus.append({"name": name, "difference": float(sign * (actual[ref] - actual[i])),
-                       "low": float(low), "high": float(high), "block": block})
+        difference = float(sign * (actual[ref] - actual[i]))
+        # the resamples' spread, widened by Student's t for the few independent blocks the
+        # batches hold: percentiles alone held a zero difference 73% of the time where
+        # neighbouring batches correlate at 0.9, this 81% (certainty_coverage.py)
+        spread = float(np.std(pair[0] - pair[1], ddof=1))
+        half = float(stats.t.ppf(1 - (1 - LEVEL) / 2, max(1, values.shape[1] // block - 1))
+                     * spread)
+        versus.append({"name": name, "difference": difference, "low": difference - half,
+                       "high": difference + half, "block": block})
     found: dict[str, Any] = {
         "method": "circular block bootstrap over batches", "draws": draws, "level": LEVEL,
         "batches": int(values.shape[1]), "reference": reference, "versus": versus,
