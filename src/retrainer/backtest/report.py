@@ -114,11 +114,13 @@ def _certainty_table(policies: list[dict[str, Any]], found: dict[str, Any] | Non
                     + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>")
     rows.append("</table>")
     explained = (f"Difference: how much better {e(reference)}'s {e(metric)} is than each "
-                 f"policy's (&lt; 0: worse), and its interval over "
-                 f"{found['draws']:,} resamples of the {found['batches']} batches (a circular "
-                 "block bootstrap: a model serves several batches in a row, so blocks of "
-                 "consecutive batches are drawn, every policy on the same ones). Where the "
-                 "interval holds zero, one replay cannot tell the two apart."
+                 f"policy's (&lt; 0: worse), and its interval from {found['draws']:,} "
+                 f"resamples of the {found['batches']} batches (a circular block bootstrap: a "
+                 "model serves several batches in a row, so blocks of consecutive batches are "
+                 "drawn, every policy on the same ones; the difference plus or minus Student's "
+                 "t, for as many degrees of freedom as the batches hold blocks less one, times "
+                 "the resampled differences' spread). Where the interval holds zero, one "
+                 "replay cannot tell the two apart."
                  + (" Pays most: the share of resamples in which the policy has the highest "
                     "net value." if shares else "")
                  + (" Share of always's gain: the interval of the policy's share of always's "

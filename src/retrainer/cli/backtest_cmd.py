@@ -206,17 +206,22 @@ def _show_certainty(document: dict[str, Any]) -> None:
         entry = versus.get(row["name"])
         cells = (["-", "-", "(reference)"] if entry is None else
                  [_signed(entry["difference"]),
-                  f"{entry['low']:+.2g}..{entry['high']:+.2g}", verdict(entry)])
+                  f"{_bound(entry['low'])}..{_bound(entry['high'])}", verdict(entry)])
         span = of_gain.get(row["name"]) if of_gain else None
         table.add_row(row["name"], *cells,
                       *([_share(shares.get(row["name"]))] if shares else []),
-                      *([f"{span[0]:.0%}..{span[1]:.0%}".replace("%..", "..") if span else "-"]
+                      *([f"{span[0] * 100:.0f}..{span[1]:.0%}" if span else "-"]
                         if of_gain else []))
     console.print(table)
 
 
 def _signed(value: float) -> str:
     return f"{value:+.3g}"
+
+
+def _bound(value: float) -> str:
+    """An interval's end: two significant digits, whole numbers from 100 on."""
+    return f"{value:+.0f}" if abs(value) >= 100 else f"{value:+.2g}"
 
 
 SHARES_CAPTION = "gain: share of always's gain over never; cost: share of always's retrains"
