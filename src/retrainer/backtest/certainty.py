@@ -57,13 +57,12 @@ def block_length(series: np.ndarray) -> int:
     if n < 8:
         return 1
     eps = x - x.mean()
-    variance = eps @ eps / n
-    if variance <= 0:
-        return 1
     longest = math.ceil(min(3 * math.sqrt(n), n / 3))
     kn = max(5, int(math.sqrt(math.log10(n))))
     m_max = min(math.ceil(math.sqrt(n)) + kn, n - 1)
     acv = np.array([eps[k:] @ eps[:n - k] / n for k in range(m_max + 1)])
+    if acv[0] <= 0:  # a constant series
+        return 1
     insignificant = np.abs(acv[1:] / acv[0]) < 2 * math.sqrt(math.log10(n) / n)
     m_hat = next((m for m in range(len(insignificant) - kn + 1)
                   if insignificant[m:m + kn].all()), None)  # lags m+1..m+kn insignificant
