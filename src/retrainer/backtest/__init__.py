@@ -26,7 +26,8 @@ from typing import Any
 
 import pandas as pd
 
-from retrainer.backtest.certainty import certainty, verdict
+from retrainer.backtest.certainty import certainty as how_sure
+from retrainer.backtest.certainty import verdict
 from retrainer.backtest.history import (
     History,
     Size,
@@ -165,8 +166,8 @@ def run_backtest(options: BacktestOptions,
             "higher_is_better": spec.greater_is_better,
             "policies": policies,
             "value": value,
-            "certainty": certainty(policies, spec.greater_is_better, value["cost_per_retrain"],
-                                   value["value_per_metric_point"], value["days"]),
+            "certainty": how_sure(policies, spec.greater_is_better, value["cost_per_retrain"],
+                                  value["value_per_metric_point"], value["days"]),
             "settings": {
                 "task": base.task.value,
                 "time_column": options.time_column,

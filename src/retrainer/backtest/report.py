@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from retrainer.backtest.certainty import verdict
+from retrainer.backtest.certainty import signed, verdict
 from retrainer.data.columns import by_reason
 from retrainer.reports import STYLE, fmt
 
@@ -103,8 +103,8 @@ def _certainty_table(policies: list[dict[str, Any]], found: dict[str, Any] | Non
         name = str(p.get("name"))
         entry = versus.get(name)
         cells = (["-", "-", "(reference)"] if entry is None else
-                 [f"{entry['difference']:+.4g}",
-                  f"{entry['low']:+.4g} to {entry['high']:+.4g}", verdict(entry)])
+                 [signed(entry["difference"], 4),
+                  f"{signed(entry['low'], 3)} to {signed(entry['high'], 3)}", verdict(entry)])
         if shares:
             cells.append(f"{shares.get(name, 0.0):.0%}")
         if of_gain:

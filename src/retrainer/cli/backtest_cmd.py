@@ -180,7 +180,7 @@ def _show_value(result: dict[str, Any]) -> None:
 def _show_certainty(document: dict[str, Any]) -> None:
     """The reference policy against each other one, resampled over the batches: the
     difference, its interval and whether they are told apart; and how often each pays most."""
-    from retrainer.backtest.certainty import verdict
+    from retrainer.backtest.certainty import signed, verdict
 
     found = document.get("certainty")
     if not found:
@@ -205,23 +205,14 @@ def _show_certainty(document: dict[str, Any]) -> None:
     for row in document["policies"]:
         entry = versus.get(row["name"])
         cells = (["-", "-", "(reference)"] if entry is None else
-                 [_signed(entry["difference"]),
-                  f"{_bound(entry['low'])}..{_bound(entry['high'])}", verdict(entry)])
+                 [signed(entry["difference"], 3),
+                  f"{signed(entry['low'], 2)}..{signed(entry['high'], 2)}", verdict(entry)])
         span = of_gain.get(row["name"]) if of_gain else None
         table.add_row(row["name"], *cells,
                       *([_share(shares.get(row["name"]))] if shares else []),
                       *([f"{span[0] * 100:.0f}..{span[1]:.0%}" if span else "-"]
                         if of_gain else []))
     console.print(table)
-
-
-def _signed(value: float) -> str:
-    return f"{value:+.3g}"
-
-
-def _bound(value: float) -> str:
-    """An interval's end: two significant digits, whole numbers from 100 on."""
-    return f"{value:+.0f}" if abs(value) >= 100 else f"{value:+.2g}"
 
 
 SHARES_CAPTION = "gain: share of always's gain over never; cost: share of always's retrains"
