@@ -757,7 +757,7 @@ def test_weekly_batches_of_daily_rows_train_and_monitor_on_enough_rows(tmp_path:
     assert performance["retrains"] >= 1  # a batch of 7 rows alone would never be judged
 
 
-def test_a_unix_time_column_is_read_as_dates_when_periods_are_asked_for() -> None:
+def test_a_unix_time_column_is_read_as_dates() -> None:
     frame = drifting(1000)
     dated = prepare_history(frame, "time", "y", Size(7, "d"), Size(14, "d"))
     since_epoch = frame["time"] - pd.Timestamp("1970-01-01", tz="UTC")
@@ -771,8 +771,10 @@ def test_a_unix_time_column_is_read_as_dates_when_periods_are_asked_for() -> Non
     counter = frame.assign(time=np.arange(len(frame)))
     with pytest.raises(UsageError, match="holding dates or Unix times"):
         prepare_history(counter, "time", "y", Size(7, "d"), Size(300))
-    by_rows = prepare_history(seconds, "time", "y", Size(100), Size(300))  # counts: row order
-    assert by_rows.time_column != "time" and by_rows.batches == 7
+    by_rows = prepare_history(seconds, "time", "y", Size(100), Size(300))  # row counts too
+    assert by_rows.time_column == "time" and by_rows.batches == 7
+    assert by_rows.boundaries[0] == dated.frame["time"].iloc[300]
+    assert by_rows.frame["time"].equals(dated.frame["time"])
 
 
 def test_infinite_targets_count_as_missing_labels(tmp_path: Path) -> None:

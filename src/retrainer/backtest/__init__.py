@@ -96,6 +96,9 @@ def run_backtest(options: BacktestOptions,
     began = time.monotonic()
     if options.registry not in ("memory", "mlflow"):
         raise UsageError("--registry: use 'memory' or 'mlflow'")
+    if options.output.exists() and not options.output.is_dir():
+        raise UsageError(f"--output {options.output}: a file; name a folder for backtest.json "
+                         "and report.html")
     frame = read_history(options.data)
     found_time = None
     if options.time_column is None and options.config is not None:
@@ -116,24 +119,10 @@ def run_backtest(options: BacktestOptions,
     cores = os.cpu_count() or 1
     workers = max(1, min(options.workers or cores, len(options.policies) * len(initials)))
     threads = max(1, cores // workers)
-    # without a config, text columns of dates or identifiers, row counters and columns
-    # that hold the target itself are not features
-    left_out = {} if options.config else unusable_columns(
-        frame, {options.time_column or "", options.target})
-    if not options.config:
-        left_out.update(target_leaks(frame, options.target, [
-            c for c in frame.columns if c not in left_out and c != options.time_column]))
-        if not [c for c in frame.columns
-                if c not in left_out and c not in (options.time_column, options.target)]:
-            reasons = "; ".join(f"{names}: {why}" for names, why in by_reason(left_out))
-            raise UsageError("no column is left to learn from"
-                             + (f" ({reasons})" if reasons else "")
-                             + "; a config's features or exclude decide otherwise")
+    histories = [_history(options, frame, batch, initial) for initial in initials]
+    left_out = {} if options.config else _left_out(options, histories[0], is_dated)
     starts: list[_Start] = []
-    for initial in initials:
-        history = prepare_history(frame, options.time_column, options.target, batch, initial)
-        if history.batches < 1:
-            raise UsageError(f"the data holds no batch after the initial period {initial}")
+    for initial, history in zip(initials, histories, strict=True):
         replay_name = f"backtest-{os.getpid()}-{int(time.time() * 1000)}-{len(starts)}"
         where = output / f"initial-{initial.text}" if several else output
         where.mkdir(parents=True, exist_ok=True)
@@ -193,7 +182,7 @@ def run_backtest(options: BacktestOptions,
     summary["time_column"] = options.time_column
     summary["time_found_in"] = found_time[1] if found_time else None
     summary["seconds"] = round(time.monotonic() - began, 1)
-    (output / "starts.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    (output / "starts.json").write_text(json_text(summary))
     return summary
 
 
@@ -250,10 +239,48 @@ class _Start:
         return self.run(MATCHED, matched_period(self.history.batches, auto.retrains))
 
 
+def _history(options: BacktestOptions, frame: pd.DataFrame, batch: Size,
+             initial: Size) -> History:
+    """The history replayed from ``initial``; an error that names ``--initial`` says what
+    the default start is when the user gave none."""
+    try:
+        history = prepare_history(frame, options.time_column, options.target, batch, initial)
+    except UsageError as error:
+        if options.initial or "--initial" not in str(error):
+            raise
+        clock = "" if options.time_column else " (the time? give it as --time-column)"
+        raise UsageError(
+            f"the first model's period, by default the training window ({initial}: "
+            f"--window, else four --batch), leaves no rows to replay "
+            f"({len(frame):,} rows); give a smaller --batch or --initial{clock}") from None
+    if history.batches < 1:
+        raise UsageError(f"the data holds no batch after the initial period {initial}")
+    return history
+
+
+def _left_out(options: BacktestOptions, history: History, is_dated: bool) -> dict[str, str]:
+    """Without a config, the columns that are not features, and why: text columns of dates
+    or identifiers, row counters (judged in time order, however the file is sorted), a
+    numeric time column that is no time, and columns that hold the target itself."""
+    frame, column, target = history.frame, options.time_column, options.target
+    left_out = unusable_columns(frame, {column or "", history.time_column, target})
+    if column in frame.columns and column != target and not is_dated:
+        left_out[column] = "the order of the rows (the time column, neither dates nor Unix times)"
+    left_out.update(target_leaks(frame, target, [
+        c for c in frame.columns if c not in left_out and c not in (column, history.time_column)]))
+    if not [c for c in frame.columns
+            if c not in left_out and c not in (column, history.time_column, target)]:
+        reasons = "; ".join(f"{names}: {why}" for names, why in by_reason(left_out))
+        raise UsageError("no column is left to learn from"
+                         + (f" ({reasons})" if reasons else "")
+                         + "; a config's features or exclude decide otherwise")
+    return left_out
+
+
 def _write(document: dict[str, Any], where: Path) -> None:
     from retrainer.backtest.report import write_backtest_html
 
-    (where / "backtest.json").write_text(json.dumps(document, indent=2, default=_json_default))
+    (where / "backtest.json").write_text(json_text(document))
     write_backtest_html(document, where / "report.html")
 
 
@@ -317,7 +344,18 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
             "value": value, "reference": reference}
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+def json_text(document: dict[str, Any]) -> str:
+    """``document`` as strict JSON: a metric that is undefined on a batch (ROC AUC of a
+    batch with one class) is ``null``, not the ``NaN`` that JSON parsers other than
+    Python's reject."""
+    return json.dumps(_finite(document), indent=2, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value

@@ -14,7 +14,7 @@ import pandas as pd
 
 from retrainer.data.columns import unusable_columns
 from retrainer.data.replay import naive_utc
-from retrainer.data.sources import numbers_with_markers, parse_timestamps
+from retrainer.data.sources import arrow_frame, is_parquet, numbers_with_markers, parse_timestamps
 from retrainer.domain.metrics import Task
 from retrainer.exceptions import DataError, UsageError
 
@@ -60,16 +60,19 @@ class Size:
 
 
 def read_history(path: Path) -> pd.DataFrame:
-    """A CSV (gzip allowed; separated by commas, or by ``;``, tabs or ``|`` when the header
-    says so; UTF-8, else Windows-1252 or Latin-1; with ``;``, decimal commas where they make
-    more columns numeric; numbers with placeholders such as ``?`` for missing values read as
-    numbers) or Parquet file (a named index becoming a column), whole. Raises
+    """A Parquet file (known by its first bytes, whatever its name; a named index becoming a
+    column; decimals as floats) or a CSV (gzip allowed; separated by commas, or by ``;``, tabs
+    or ``|`` when the header says so; UTF-8, else Windows-1252 or Latin-1; with ``;``, decimal
+    commas where they make more columns numeric; numbers with placeholders such as ``?`` for
+    missing values read as numbers), whole. Raises
     UsageError when there is no such file and DataError on anything unreadable."""
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     try:
-        if path.suffix == ".parquet":
-            frame = pd.read_parquet(path)
+        if is_parquet(path):
+            import pyarrow.parquet as pq
+
+            frame = arrow_frame(pq.read_table(path))
             if any(name is not None for name in frame.index.names):
                 frame = frame.reset_index()  # a named index (a time, say) is a column here
         else:
@@ -241,10 +244,10 @@ def _runs_in_row_order(times: pd.Series) -> bool:
 
 def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, batch: Size,
                     initial: Size) -> History:
-    """Sort by time and cut the batches. A numeric time column given with periods is read as
-    Unix time when its values fit one unit. Without a datetime time column, row order is
-    time and the rows get evenly spaced synthetic timestamps, a batch of them spanning
-    ``BATCH_SPAN``."""
+    """Sort by time and cut the batches. A numeric time column is read as Unix time when its
+    values fit one unit. Without a datetime time column, row order (by a numeric time column
+    that is not Unix time, when given) is time and the rows get evenly spaced synthetic
+    timestamps, a batch of them spanning ``BATCH_SPAN``."""
     if target not in frame.columns:
         raise UsageError(f"--target: no column {target!r} (columns: {', '.join(frame.columns)})")
     if frame[target].isna().all():
@@ -254,6 +257,8 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
     if time_column is not None:
         if time_column not in frame.columns:
             raise UsageError(f"--time-column: no column {time_column!r}")
+        if time_column == target:
+            raise UsageError(f"--time-column: {time_column!r} is the target")
         column = frame[time_column]
         if not pd.api.types.is_numeric_dtype(column):
             parsed = parse_timestamps(column, "the data")
@@ -261,7 +266,7 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
                 raise DataError(f"time column {time_column!r} holds values that are not dates")
             frame[time_column] = parsed
             is_datetime = True
-        elif (batch.unit or initial.unit) and (unit := epoch_unit(column)) is not None:
+        elif (unit := epoch_unit(column)) is not None:
             frame[time_column] = pd.to_datetime(column, unit=unit, utc=True)
             is_datetime = True
         frame = frame.dropna(subset=[time_column])
@@ -308,9 +313,10 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
 
 
 def duration_text(span: timedelta) -> str:
-    """``28 days``, ``1 day``, ``0`` or, off whole days, timedelta's own ``1 day, 6:00:00``.
-    Spans of a minute or more are read to the second: a row count times an uneven row
-    spacing (a week over 91 rows) is a few microseconds off the whole days it means.
+    """``28 days``, ``1 day``, ``0`` or, off whole days, timedelta's own ``1 day, 6:00:00``
+    (which ``pd.Timedelta`` reads back). Spans of a minute or more are read to the second: a
+    row count times an uneven row spacing (a week over 91 rows) is a few microseconds off the
+    whole days it means.
 
     >>> duration_text(timedelta(days=28)), duration_text(timedelta(0))
     ('28 days', '0')

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -72,8 +73,8 @@ def parse_policies(text: str) -> tuple[str, ...]:
 
 
 def label_delay(options: BacktestOptions, history: History) -> timedelta:
-    if not options.label_delay:
-        return timedelta(0)
+    if not options.label_delay or re.fullmatch(r"\s*0+\s*[a-zA-Z]?\s*", options.label_delay):
+        return timedelta(0)  # none, 0 or 0D: labels on time
     return history.duration(Size.parse(options.label_delay, "label-delay"))
 
 
@@ -130,6 +131,9 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     if model is None:
         skip = {history.time_column, target, *left_out}
         data["exclude"] = list(left_out)
+        # listed, so the columns are judged once on the whole history (unusable_columns), not
+        # again on each training window, where a day of the year counts up like a row counter
+        data["features"] = [c for c in frame.columns if c not in skip]
         data["categorical"] = [c for c in frame.columns if c not in skip
                                and not pd.api.types.is_numeric_dtype(frame[c])]
     data.update(

@@ -56,6 +56,10 @@ class PolicyResult:
     # did not produce one (its state and reason), so an empty result says why
     unscored: int = 0
     unscored_reason: str | None = None
+    # jobs that trained nothing (readiness skipped them, or they failed), and the newest one's
+    # state and reason: a policy whose retrains were refused did not choose not to retrain
+    untrained: int = 0
+    untrained_reason: str | None = None
     period: int | None = None  # periodic:auto: the K of the schedule it replayed
 
     def to_json(self) -> dict[str, Any]:
@@ -178,6 +182,11 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
         result.promotions = sum(1 for j in trained if j.trigger != "initial"
                                 and j.state is JobState.PROMOTED)
         result.rejections = sum(1 for j in trained if j.state is JobState.REJECTED)
+        untrained = [j for j in jobs if j.state in (JobState.SKIPPED, JobState.FAILED)]
+        result.untrained = len(untrained)
+        if untrained:  # jobs: newest first
+            result.untrained_reason = (f"job {untrained[0].id} ({untrained[0].trigger}) "
+                                       f"{untrained[0].state}: {untrained[0].state_reason}")
         if result.unscored:  # why: the newest job before the first model (jobs: newest first)
             first = min((j.id for j in jobs if j.state is JobState.PROMOTED), default=None)
             before = [j for j in jobs if j.state is not JobState.PROMOTED

@@ -143,11 +143,23 @@ def backtest(
                 f"not scored, no production model; the last job that left it without one: "
                 f"{escape(row['unscored_reason'])}[/]",
                 highlight=False)
+        elif row.get("untrained"):
+            err_console.print(
+                f"[yellow]{row['name']}: {row['untrained']} of its jobs trained nothing, so its "
+                f"retrains are fewer than it asked for; the newest: "
+                f"{escape(row['untrained_reason'])}[/]", highlight=False)
     console.print(f"{document['seconds']:.0f} s; wrote {output / 'backtest.json'} and "
                   f"{output / 'report.html'}", highlight=False)
-    if all(row["unscored"] == document["batches"] for row in document["policies"]):
-        err_console.print("[red]no policy scored a batch: no model could be trained (above)[/]",
-                          highlight=False)
+    if not any(value is not None for row in document["policies"] for value in row["per_batch"]):
+        labelled = any(rows for row in document["policies"] for rows in row["rows"])
+        reason = next((row.get("untrained_reason") for row in document["policies"]
+                       if row.get("untrained_reason")), None)
+        err_console.print(
+            "[red]no policy scored a batch: " + (
+                "no model could be trained (above)" if labelled else
+                "no batch after the initial period has labels")
+            + (f"; {escape(reason)}" if reason and not labelled else "") + "[/]",
+            highlight=False)
         raise typer.Exit(1)
 
 

@@ -24,8 +24,18 @@ if TYPE_CHECKING:
     from retrainer.executors import EventCallback
     from retrainer.runtime import Runtime
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _console(stderr: bool = False) -> Console:
+    """A terminal's own width; into a file or a pipe (CI logs), 120 columns rather than
+    Rich's 80, which cut a backtest's table of seven policies (COLUMNS still decides)."""
+    found = Console(stderr=stderr)
+    if found.is_terminal or os.environ.get("COLUMNS"):
+        return found
+    return Console(stderr=stderr, width=120)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 @dataclass

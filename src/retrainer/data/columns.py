@@ -25,10 +25,11 @@ EXACT = 1e-9
 
 
 def unusable_columns(frame: pd.DataFrame, skip: set[str]) -> dict[str, str]:
-    """Columns of ``frame`` (but ``skip``) no model should learn from, and why. Dates (text or
-    typed) and text identifiers, as categories, take a new value in every batch that no tree
-    has seen; a row counter (bike sharing's ``instant``, Beijing's ``No``) only tells a tree
-    how late a row is, and every later row falls past the end of what it was trained on.
+    """Columns of ``frame`` (but ``skip``) no model should learn from, and why. Nested values
+    (Parquet lists and structs) no model reads; dates (text or typed) and text identifiers,
+    as categories, take a new value in every batch that no tree has seen; a row counter
+    (bike sharing's ``instant``, Beijing's ``No``) only tells a tree how late a row is, and
+    every later row falls past the end of what it was trained on.
 
     >>> frame = pd.DataFrame({"id": [f"o{i}" for i in range(200)], "colour": ["red"] * 200,
     ...                       "day": ["2024-01-02"] * 200, "No": range(1, 201)})
@@ -54,7 +55,11 @@ def unusable_columns(frame: pd.DataFrame, skip: set[str]) -> dict[str, str]:
             continue
         if not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
             continue
-        values = series.dropna().astype(str)
+        values = series.dropna()
+        if not all(pd.api.types.is_scalar(v) for v in values.head(100)):
+            found[str(column)] = "nested values (lists or records), which no model reads"
+            continue
+        values = values.astype(str)
         if values.str.match(NUMERIC_DATE).mean() >= 0.99:
             found[str(column)] = "dates"
         elif values.nunique() >= 0.9 * len(values):

@@ -403,13 +403,31 @@ class ParquetSource:
                 column < pa.scalar(end.to_pydatetime(), type=bound)
             )
         try:
-            frame = dataset.to_table(filter=expression).to_pandas()
+            frame = arrow_frame(dataset.to_table(filter=expression))
         except (OSError, ValueError) as error:
             raise DataError(f"could not read Parquet data {where}: {error}") from None
         return window_slice(prepare(frame, self.time_column, where), self.time_column, window)
 
     def columns(self) -> list[str]:
         return list(self._dataset().schema.names)
+
+
+def arrow_frame(table: Any) -> pd.DataFrame:
+    """An Arrow table as pandas, its decimal columns (SQL and Spark exports write NUMERIC as
+    Parquet decimals) as float64: pandas would hold them as ``Decimal`` objects, which read as
+    text, a category per value."""
+    import pyarrow as pa
+
+    for index, field in enumerate(table.schema):
+        if pa.types.is_decimal(field.type):
+            table = table.set_column(index, field.name, table.column(index).cast(pa.float64()))
+    return table.to_pandas()
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether ``path`` is a Parquet file, by its leading magic bytes whatever its name."""
+    with open(path, "rb") as handle:
+        return handle.read(4) == b"PAR1"
 
 
 # --- SQL -------------------------------------------------------------------------------------

@@ -1,0 +1,152 @@
+"""``retrainer backtest`` on inputs a user may well have: Parquet as databases export it,
+numeric time columns, columns that look different inside one window than over the whole
+history, histories without labels, and mistakes that must give a clear error."""
+
+from __future__ import annotations
+
+import decimal
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from retrainer.backtest import BacktestOptions, read_history, run_backtest
+from retrainer.cli.app import app
+from retrainer.exceptions import RetrainerError, UsageError
+
+
+def hourly(rows: int = 1500, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    time = pd.date_range("2024-01-01", periods=rows, freq="h")
+    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
+    return pd.DataFrame({"ts": time, "x1": x1, "x2": x2,
+                         "y": x1 + np.linspace(0, 2, rows) * x2})
+
+
+def options(data: Path, tmp_path: Path, **overrides: object) -> BacktestOptions:
+    settings: dict[str, object] = dict(
+        data=data, target="y", time_column=None, batch="200", initial="600",
+        policies=("never", "always"), output=tmp_path / "out", workers=1)
+    settings.update(overrides)
+    return BacktestOptions(**settings)  # type: ignore[arg-type]
+
+
+def backtest(*args: str) -> tuple[int, str]:
+    """The command's exit code and what it printed, its error as ``main`` prints it."""
+    shown = CliRunner().invoke(app, ["backtest", *args])
+    if isinstance(shown.exception, RetrainerError):
+        return shown.exception.exit_code, f"{shown.output}error: {shown.exception}"
+    return shown.exit_code, shown.output
+
+
+def test_parquet_is_known_by_its_bytes_and_its_decimals_are_numbers(tmp_path: Path) -> None:
+    frame = hourly(300)
+    frame["price"] = [decimal.Decimal(f"{v:.3f}") for v in frame["x1"]]  # NUMERIC from SQL
+    frame["tags"] = [[1, 2]] * len(frame)  # a Parquet list
+    path = tmp_path / "export.PQ"
+    frame.to_parquet(path)
+    read = read_history(path)
+    assert read["price"].dtype == "float64"
+    assert read["price"].tolist() == pytest.approx(frame["x1"].round(3).tolist())
+    document = run_backtest(options(path, tmp_path, time_column="ts", batch="50", initial="100"))
+    left_out = document["settings"]["left_out"]
+    assert "nested" in left_out["tags"] and "price" not in left_out
+    always = document["policies"][1]
+    assert always["untrained"] == 0 and always["retrains"] == document["batches"] - 1
+
+
+def test_unix_times_with_row_counts_are_the_clock_and_never_a_feature(tmp_path: Path) -> None:
+    frame = hourly()
+    epoch = frame.assign(ts=(frame["ts"] - pd.Timestamp("1970-01-01")) // pd.Timedelta("1s"))
+    path = tmp_path / "epoch.csv"
+    epoch.to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, time_column="ts"))
+    assert document["settings"]["batch_starts"][0].startswith("2024-01-26T00:00")  # row 600
+    always = document["policies"][1]
+    assert always["untrained"] == 0 and always["retrains"] == document["batches"] - 1
+
+
+def test_a_numeric_time_column_that_is_no_time_orders_the_rows_only(tmp_path: Path) -> None:
+    frame = hourly()
+    frame["step"] = np.arange(len(frame)) * 3  # a step counter, not Unix time
+    path = tmp_path / "steps.csv"
+    frame.sample(frac=1, random_state=0).to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, time_column="step"))
+    assert "neither dates nor Unix times" in document["settings"]["left_out"]["step"]
+    in_order = run_backtest(options(path, tmp_path, time_column="ts", output=tmp_path / "ts"))
+    assert [p["metric"] for p in document["policies"]] == pytest.approx(
+        [p["metric"] for p in in_order["policies"]])
+    with pytest.raises(UsageError, match="'y' is the target"):
+        run_backtest(options(path, tmp_path, time_column="y"))
+
+
+def test_columns_are_judged_on_the_history_not_again_on_each_window(tmp_path: Path) -> None:
+    """Inside a window of daily rows the day of the year counts up like a row counter; over
+    the history it is a season, and every job of ``always`` trains."""
+    days = pd.date_range("2021-01-01", periods=500, freq="D")
+    noise = np.random.default_rng(1).normal(size=len(days))
+    frame = pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "day_of_year": days.day_of_year,
+                          "x1": noise, "y": noise + np.sin(days.day_of_year / 58)})
+    path = tmp_path / "daily.csv"
+    frame.to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, batch="14D", initial="56D"))
+    assert "day_of_year" not in document["settings"]["left_out"]
+    always = document["policies"][1]
+    assert always["untrained"] == 0 and always["retrains"] == document["batches"] - 1
+
+
+def test_a_history_whose_batches_have_no_labels_exits_1_and_says_so(tmp_path: Path) -> None:
+    frame = hourly()
+    frame.loc[100:, "y"] = np.nan
+    path = tmp_path / "unlabelled.csv"
+    frame.to_csv(path, index=False)
+    code, output = backtest(str(path), "--target", "y", "--time-column", "ts", "--batch", "200",
+                            "--policies", "never,always", "-o", str(tmp_path / "out"))
+    assert code == 1
+    assert "no batch after the initial period has labels" in output
+    assert "labelled rows" in output  # the readiness check's own reason
+
+
+def test_mistakes_give_exit_2_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    hourly().drop(columns="ts").to_csv(path, index=False)
+    (tmp_path / "afile").write_text("kept\n")
+    code, output = backtest(str(path), "--target", "y", "-o", str(tmp_path / "afile"))
+    assert code == 2 and "a file; name a folder" in output
+    assert (tmp_path / "afile").read_text() == "kept\n"
+    code, output = backtest(str(path), "--target", "y", "--batch", "500",
+                            "-o", str(tmp_path / "out"))
+    assert code == 2
+    assert "by default the training window (2000 rows" in output
+    assert "give it as --time-column" in output  # no clock was found: the hint
+
+
+def test_label_delay_zero_means_labels_on_time(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    hourly().to_csv(path, index=False)
+    on_time = run_backtest(options(path, tmp_path, time_column="ts", policies=("never",)))
+    for zero in ("0", "0D"):
+        document = run_backtest(options(path, tmp_path, time_column="ts", policies=("never",),
+                                        label_delay=zero, output=tmp_path / zero))
+        assert document["settings"]["label_delay"] == "0"
+        assert document["policies"][0]["metric"] == on_time["policies"][0]["metric"]
+
+
+def test_an_undefined_batch_metric_is_null_in_strict_json(tmp_path: Path) -> None:
+    """ROC AUC of a batch with one class is undefined: ``null``, not ``NaN``, which JSON
+    parsers other than Python's reject."""
+    frame = hourly()
+    frame["y"] = np.where(frame["x1"] > 0, "up", "down")
+    frame.loc[1000:1199, "y"] = "up"  # one whole batch of one class
+    path = tmp_path / "classes.csv"
+    frame.to_csv(path, index=False)
+    run_backtest(options(path, tmp_path, time_column="ts", metric="roc_auc",
+                         policies=("never",)))
+    text = (tmp_path / "out" / "backtest.json").read_text()
+    document = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    per_batch = document["policies"][0]["per_batch"]
+    assert None in per_batch and all(v is None or math.isfinite(v) for v in per_batch)
