@@ -29,7 +29,8 @@ def backtest(
     target: Annotated[str, typer.Option("--target", help="The column to predict.")],
     time_column: Annotated[str | None, typer.Option(
         "--time-column",
-        help="Event time (dates or Unix times). Without it (and without --config), the "
+        help="Event time (dates or Unix times; other numbers only order the rows). "
+             "Without it (and without --config), the "
              "data's own clock when it runs in row order (year, month, day and hour columns, "
              "or the only column of dates); else row order is time.")] = None,
     task: Annotated[Task | None, typer.Option(
