@@ -150,3 +150,22 @@ def test_an_undefined_batch_metric_is_null_in_strict_json(tmp_path: Path) -> Non
     document = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
     per_batch = document["policies"][0]["per_batch"]
     assert None in per_batch and all(v is None or math.isfinite(v) for v in per_batch)
+
+
+def test_a_config_is_held_to_the_data(tmp_path: Path) -> None:
+    """A config's features must be in the data (exit 2), and a config that does not set
+    ``min_rows`` gets the backtest's, not live operation's 10,000 rows, which no window of a
+    few weeks holds."""
+    path = tmp_path / "history.csv"
+    hourly().to_csv(path, index=False)
+    config = tmp_path / "retrainer.yaml"
+    config.write_text("models:\n  - name: m\n    source: {kind: csv, path: x.csv}\n"
+                      "    time_column: ts\n    target: y\n    task: regression\n")
+    document = run_backtest(options(path, tmp_path, config=config, time_column="ts",
+                                    window="800"))
+    always = document["policies"][1]
+    assert always["untrained"] == 0 and always["retrains"] == document["batches"] - 1
+    config.write_text(config.read_text() + "    features: [x1, x3]\n")
+    code, output = backtest(str(path), "--target", "y", "--config", str(config),
+                            "-o", str(tmp_path / "bad"))
+    assert code == 2 and "features x3 are not in the data" in output

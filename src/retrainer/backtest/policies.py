@@ -128,6 +128,11 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
         "readiness": {"max_label_null_share": 0.95,
                       "max_null_share": _first_null_limit(history, target)},
     }
+    if model is not None and model.features is not None:
+        missing = [c for c in model.features if c not in frame.columns]
+        if missing:
+            raise UsageError(f"--config: features {', '.join(missing)} are not in the data "
+                             f"(columns: {', '.join(map(str, frame.columns))})")
     if model is None:
         skip = {history.time_column, target, *left_out}
         data["exclude"] = list(left_out)
@@ -148,7 +153,10 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
         # daily rows: a batch of 7 would never be read)
         monitoring_window=max(history.duration(batch),
                               history.duration(Size(MIN_LABELLED_ROWS))) + delay,
-        min_rows=max(20, int(0.25 * rows_per_window)) if model is None else model.min_rows,
+        # a config that does not set min_rows would get live operation's 10,000, which no
+        # window of a few weeks holds: the backtest's own then
+        min_rows=(model.min_rows if model is not None and "min_rows" in model.model_fields_set
+                  else max(20, int(0.25 * rows_per_window))),
     )
     data.setdefault("validation", {})["metric"] = metric
     return ModelConfig.model_validate(data)
