@@ -144,8 +144,10 @@ def test_an_undefined_batch_metric_is_null_in_strict_json(tmp_path: Path) -> Non
     frame.loc[1000:1199, "y"] = "up"  # one whole batch of one class
     path = tmp_path / "classes.csv"
     frame.to_csv(path, index=False)
-    run_backtest(options(path, tmp_path, time_column="ts", metric="roc_auc",
-                         policies=("never",)))
+    code, output = backtest(str(path), "--target", "y", "--time-column", "ts", "--batch", "200",
+                            "--initial", "600", "--metric", "roc_auc", "--policies", "never",
+                            "-o", str(tmp_path / "out"))
+    assert code == 0 and "1 of 5 batches have no defined roc_auc" in output
     text = (tmp_path / "out" / "backtest.json").read_text()
     document = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
     per_batch = document["policies"][0]["per_batch"]

@@ -149,9 +149,18 @@ def backtest(
                 f"[yellow]{row['name']}: {row['untrained']} of its jobs trained nothing, so its "
                 f"retrains are fewer than it asked for; the newest: "
                 f"{escape(row['untrained_reason'])}[/]", highlight=False)
+    undefined = max(sum((v is None or v != v) and n > 0  # None or NaN
+                        for v, n in zip(row["per_batch"], row["rows"], strict=True))
+                    - row["unscored"] for row in document["policies"])
+    if undefined > 0:
+        err_console.print(
+            f"[yellow]{undefined} of {document['batches']} batches have no defined "
+            f"{document['metric']} (ROC AUC of a batch with one class, say): they are left out "
+            "of the metric and the intervals[/]", highlight=False)
     console.print(f"{document['seconds']:.0f} s; wrote {output / 'backtest.json'} and "
                   f"{output / 'report.html'}", highlight=False)
-    if not any(value is not None for row in document["policies"] for value in row["per_batch"]):
+    if not any(value is not None and value == value
+               for row in document["policies"] for value in row["per_batch"]):
         labelled = any(rows for row in document["policies"] for rows in row["rows"])
         reason = next((row.get("untrained_reason") for row in document["policies"]
                        if row.get("untrained_reason")), None)
