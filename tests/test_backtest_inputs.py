@@ -7,6 +7,7 @@ from __future__ import annotations
 import decimal
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,8 @@ def test_a_history_whose_batches_have_no_labels_exits_1_and_says_so(tmp_path: Pa
     assert code == 1
     assert "no batch after the initial period has labels" in output
     assert "labelled rows" in output  # the readiness check's own reason
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert re.search(r"always: [1-9]\d* of its jobs trained nothing", report)
 
 
 def test_mistakes_give_exit_2_and_the_fix(tmp_path: Path) -> None:

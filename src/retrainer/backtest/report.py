@@ -245,6 +245,11 @@ def _backtest_table(policies: list[dict[str, Any]], higher: bool) -> str:
                f"<td>{'-' if cost is None else f'{cost:.0%}'}</td>" if has_share else "")
             + "</tr>")
     rows.append("</table>")
+    rows.extend(
+        f"<p class='muted'>{html.escape(str(p.get('name')))}: {p['untrained']} of its jobs "
+        f"trained nothing, so its retrains are fewer than it asked for; the newest: "
+        f"{html.escape(str(p.get('untrained_reason')))}</p>"
+        for p in policies if p.get("untrained"))
     return "\n".join(rows)
 
 
