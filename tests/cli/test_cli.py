@@ -130,3 +130,34 @@ def test_status_says_how_near_auto_is_and_what_holds_it(tmp_path: Path) -> None:
                                     "due, held: budget: 2 of 2 retrains")
     assert _auto_progress({**auto, "reason": "12 days", "condition_met": False}).endswith(
         ": not due")
+
+
+def test_init_makes_its_folder_and_will_not_overwrite_a_folder(tmp_path: Path) -> None:
+    from retrainer.exceptions import UsageError
+
+    code, _ = invoke("init", "sub/dir/retrainer.yaml", cwd=tmp_path)
+    assert code == 0 and (tmp_path / "sub" / "dir" / "retrainer.yaml").is_file()
+    with pytest.raises(UsageError, match="a folder; name a file"):
+        invoke("init", "--force", "sub", cwd=tmp_path)
+
+
+def test_a_state_store_url_that_is_no_url_is_a_usage_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from retrainer.exceptions import StoreError, UsageError
+
+    invoke("init", cwd=tmp_path)
+    monkeypatch.setenv("RETRAINER_STATE_STORE_URL", "notaurl")
+    with pytest.raises(UsageError, match="'notaurl' is not a database URL"):
+        invoke("status", cwd=tmp_path)
+    monkeypatch.setenv("RETRAINER_STATE_STORE_URL", "mysql://u@localhost/db")
+    with pytest.raises(StoreError, match="driver is not installed"):
+        invoke("status", cwd=tmp_path)
+
+
+def test_predict_refuses_a_file_without_rows(tmp_path: Path) -> None:
+    from retrainer.cli.predict import read_frame
+    from retrainer.exceptions import DataError
+
+    (tmp_path / "header.csv").write_text("hour,temp\n")
+    with pytest.raises(DataError, match="has no rows to score"):
+        read_frame(tmp_path / "header.csv")

@@ -145,6 +145,15 @@ def test_clear_errors(files: dict[str, Path]) -> None:
     for args, error, message in cases:
         with pytest.raises(error, match=message):
             run("drift", *args)
+    with pytest.raises(UsageError, match=r"--html .*: a folder; name a file"):
+        run("drift", files["ref_csv"], files["cur_csv"], "--html", root)
+
+
+def test_outputs_go_into_folders_that_do_not_exist_yet(files: dict[str, Path]) -> None:
+    html, profile = files["root"] / "new" / "r.html", files["root"] / "deeper" / "a" / "p.json"
+    code, _ = run("drift", files["ref_csv"], files["cur_csv"], "--html", html,
+                  "--save-profile", profile)
+    assert code == 0 and "<svg" in html.read_text() and json.loads(profile.read_text())
 
 
 def test_exit_codes_and_no_traceback_through_the_real_command(files: dict[str, Path]) -> None:

@@ -276,3 +276,25 @@ def test_two_models_train_side_by_side_within_max_concurrency(project: Project) 
     assert second_start < first_end, f"the two jobs ran one after the other: {spans}"
     status = {m["model"]: m["champion"] for m in project.json("status")["models"]}
     assert status == {"pm25": "1", "pm25_copy": "1"}
+
+
+def test_a_failed_attempt_awaiting_its_retry_is_no_success(project: Project) -> None:
+    """The trainer cannot be imported: the attempt fails and the job waits for a later tick's
+    retry, so `retrain` has no decision to report and exits 1, saying why."""
+    config = project_config(training={"trainer": "sklearn.linear_model:NoSuchModel"})
+    config["executor"]["retry"]["base_delay_seconds"] = 600
+    project.write_config(config)
+    result = project.run("retrain", "pm25", "--reason", "first", "--as-of", "2010-06-01",
+                         check=1)
+    assert "queued" in result.stdout and "cannot import" in result.stdout
+
+
+def test_a_regression_target_of_text_is_a_readiness_failure(project: Project) -> None:
+    project.write_config(project_config())
+    data = pd.read_csv(project.root / "data" / "pm25.csv")
+    data["pm"] = data["pm"].astype(str) + " ug/m3"
+    data.to_csv(project.root / "data" / "pm25.csv", index=False)
+    result = project.run("retrain", "pm25", "--reason", "first", "--as-of", "2010-06-01",
+                         check=1)
+    assert "skipped" in result.stdout and "not numbers" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr

@@ -38,6 +38,14 @@ console = _console()
 err_console = _console(stderr=True)
 
 
+def output_file(path: Path, option: str) -> Path:
+    """``path``, a file to write, with its folder created; UsageError when it is a folder."""
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: a folder; name a file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @dataclass
 class CliState:
     config_path: Path | None = None

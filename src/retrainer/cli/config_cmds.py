@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from retrainer.cli.common import console, print_json, state
+from retrainer.cli.common import console, output_file, print_json, state
 from retrainer.cli.template import EXAMPLE_CONFIG
 from retrainer.exceptions import ConfigError, UsageError
 
@@ -21,7 +21,7 @@ def init(
     """Write a commented example retrainer.yaml."""
     if path.exists() and not force:
         raise UsageError(f"{path} already exists (use --force to overwrite it)")
-    path.write_text(EXAMPLE_CONFIG, encoding="utf-8")
+    output_file(path, "init").write_text(EXAMPLE_CONFIG, encoding="utf-8")
     console.print(f"wrote {path}; edit it, then run [bold]retrainer validate-config {path}[/]")
 
 

@@ -133,5 +133,6 @@ def retrain(
         console.print(f"job #{job.id} {styled_state(job.state.value)}"
                       + (f" (version {job.candidate_version})" if job.candidate_version else "")
                       + f": {job.state_reason or job.reason}")
-    if job.state in (JobState.FAILED, JobState.SKIPPED):
+    # queued again: its attempt failed and a later tick retries it; no decision yet
+    if job.state in (JobState.FAILED, JobState.SKIPPED, JobState.QUEUED):
         raise typer.Exit(1)

@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from retrainer.cli.common import console, err_console, print_json, state
+from retrainer.cli.common import console, err_console, output_file, print_json, state
 from retrainer.exceptions import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ def drift(
     if html is not None:
         from retrainer.reports import write_drift_html
 
+        html = output_file(html, "--html")
         write_drift_html(report, html, title=f"Drift: {current.name} vs {reference.name}",
                          reference=str(reference), current=str(current), target=target_drift)
         err_console.print(f"wrote {html}")
@@ -221,7 +222,8 @@ def _compare(reference: Path, ref_kind: str, current: Path, rules: DriftMonitorC
                 bins=rules.numeric.bins, sketch_size=rules.numeric.sketch_size)
         del ref_frame
     if save_profile is not None:
-        save_profile.write_text(json.dumps(profile), encoding="utf-8")
+        output_file(save_profile, "--save-profile").write_text(json.dumps(profile),
+                                                               encoding="utf-8")
         err_console.print(f"wrote {save_profile}")
     window = rows if rows is not None else (len(cur_frame) if cur_frame is not None else 0)
     calibration = (calibrate(profile, max(window, 1), rules)

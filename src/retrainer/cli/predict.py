@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from retrainer.cli.common import err_console, state
+from retrainer.cli.common import err_console, output_file, state
 from retrainer.exceptions import DataError, NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -60,9 +60,12 @@ def read_frame(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     try:
-        return pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
+        frame = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
     except (OSError, ValueError) as error:
         raise DataError(f"cannot read {path}: {error}") from error
+    if frame.empty:
+        raise DataError(f"{path} has no rows to score")
+    return frame
 
 
 def score(bundle: Any, frame: pd.DataFrame, keep: list[str]) -> pd.DataFrame:
@@ -106,7 +109,7 @@ def predict(
     if output is None:
         result.to_csv(sys.stdout, index=False)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
+        output_file(output, "--output")
         if READERS[output.suffix.lower()] == "csv":
             result.to_csv(output, index=False)
         else:

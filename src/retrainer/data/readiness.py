@@ -31,6 +31,7 @@ import pandas as pd
 from retrainer.config import ModelConfig
 from retrainer.data.columns import target_leaks, unusable_columns
 from retrainer.data.labels import missing
+from retrainer.domain.metrics import Task
 from retrainer.domain.windows import Window
 
 __all__ = [
@@ -121,6 +122,11 @@ class SchemaCheck:
         required = [model.time_column, model.target, *ctx.features]
         missing = [c for c in required if c not in frame.columns]
         problems = [f"missing columns {', '.join(repr(c) for c in missing)}"] if missing else []
+        if (model.task is Task.REGRESSION and model.target in frame.columns
+                and not _is_numeric(frame[model.target])
+                and (example := _non_numeric_example(frame[model.target])) is not None):
+            problems.append(f"target {model.target!r} holds values that are not numbers, such "
+                            f"as {str(example)!r} (task: regression)")
         changed: dict[str, dict[str, Any]] = {}
         current = schema_of(frame, ctx.features, model.categorical)
         for column, expected in (ctx.expected_schema or {}).items():
