@@ -298,3 +298,13 @@ def test_a_regression_target_of_text_is_a_readiness_failure(project: Project) ->
                          check=1)
     assert "skipped" in result.stdout and "not numbers" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_windows_and_times_beyond_the_calendar_are_handled(project: Project) -> None:
+    """A window reaching before any time pandas holds takes all the data there is; an
+    --as-of outside those times is a usage error, not a traceback and a stranded job."""
+    project.write_config(project_config(training_window="1000000d"))
+    project.run("retrain", "pm25", "--reason", "all of it", "--as-of", "2010-06-01")
+    result = project.run("tick", "--as-of", "0001-01-01T00:00:00Z", check=2)
+    assert "give a time from 1678 to 2261" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

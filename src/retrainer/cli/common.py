@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from retrainer.clock import as_utc
+from retrainer.domain.windows import EARLIEST, LATEST
 from retrainer.exceptions import UsageError
 
 if TYPE_CHECKING:
@@ -85,9 +86,13 @@ def parse_as_of(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return as_utc(datetime.fromisoformat(value))
+        found = as_utc(datetime.fromisoformat(value))
     except ValueError:
         raise UsageError(f"--as-of {value!r} is not an ISO 8601 date or time") from None
+    if not EARLIEST <= found < LATEST:  # pandas holds times from 1677 to 2262 only
+        raise UsageError(f"--as-of {value!r}: give a time from {EARLIEST.year} to "
+                         f"{LATEST.year - 1}")
+    return found
 
 
 def actor() -> str:

@@ -9,7 +9,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+#: the span of times pandas holds (1677-09-21 to 2262-04-11), in whole years
+EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)
+LATEST = datetime(2262, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -19,8 +23,18 @@ class Window:
 
     @classmethod
     def latest(cls, as_of: datetime, length: timedelta) -> Window:
-        """The ``length`` of time that ends at ``as_of`` (exclusive)."""
-        return cls(as_of - length, as_of)
+        """The ``length`` of time that ends at ``as_of`` (exclusive), from ``EARLIEST`` when
+        it would reach further back (a window of a million days: all the data there is).
+
+        >>> Window.latest(datetime(2020, 1, 1, tzinfo=UTC), timedelta(days=10**6)).start.year
+        1678
+        """
+        earliest = EARLIEST if as_of.tzinfo else EARLIEST.replace(tzinfo=None)
+        try:
+            start = max(as_of - length, earliest)
+        except OverflowError:
+            start = earliest
+        return cls(min(start, as_of), as_of)
 
     def to_json(self) -> dict[str, str]:
         return {"start": self.start.isoformat(), "end": self.end.isoformat()}
