@@ -286,3 +286,15 @@ def test_implied_features_must_not_be_computed_from_the_target() -> None:
         result.reason)
     frame["alert"] = frame["alert"].where(frame.index % 50 != 7, 1 - frame["alert"])  # wrong
     assert FeatureColumnsCheck().check(frame, ctx).passed  # on a few rows: a noisy signal
+
+
+def test_a_misspelt_categorical_column_or_a_target_of_text_fails_the_schema() -> None:
+    implied = _model(features=None, categorical=["wind", "wnid"])
+    result = _by_name(_frame(), _ctx(implied))["schema"]
+    assert not result.passed and "'wnid'" in result.reason
+    frame = _frame()
+    frame["y"] = frame["y"].round().astype(int).astype(str) + " units"
+    result = _by_name(frame, _ctx())["schema"]
+    assert not result.passed and "'y' holds values that are not numbers" in result.reason
+    frame["y"] = _frame()["y"].astype(str)  # numbers written as text are numbers
+    assert _by_name(frame, _ctx())["schema"].passed

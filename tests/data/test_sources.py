@@ -382,3 +382,16 @@ def test_dates_that_read_two_ways_are_refused_not_guessed(tmp_path: Path) -> Non
     source = CsvSource(path, "t")
     with pytest.raises(DataError, match="'01/02/2020' read as different days"):
         source.load(Window(datetime(2020, 1, 1, tzinfo=UTC), datetime(2021, 1, 1, tzinfo=UTC)))
+
+
+def test_parquet_numbers_as_text_or_decimals_are_numbers(tmp_path: Path) -> None:
+    import decimal
+
+    frame = _hours()
+    frame["time"] = frame["time"].dt.tz_localize("UTC")
+    frame["text"] = frame["x"].astype(str)
+    frame["price"] = [decimal.Decimal(f"{v}.25") for v in frame["x"]]
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "d.parquet")
+    loaded = ParquetSource(tmp_path / "d.parquet", "time").load(Window(JAN1, JAN2))
+    assert loaded["text"].dtype == "int64" and loaded["price"].dtype == "float64"
+    assert (loaded["price"] - loaded["x"]).eq(0.25).all() and loaded["c"].dtype != "float64"

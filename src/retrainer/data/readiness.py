@@ -121,6 +121,8 @@ class SchemaCheck:
         model = ctx.model
         required = [model.time_column, model.target, *ctx.features]
         missing = [c for c in required if c not in frame.columns]
+        # a misspelt name under 'categorical' would otherwise change the model silently
+        missing += [c for c in model.categorical if c not in frame.columns and c not in missing]
         problems = [f"missing columns {', '.join(repr(c) for c in missing)}"] if missing else []
         if (model.task is Task.REGRESSION and model.target in frame.columns
                 and not _is_numeric(frame[model.target])

@@ -403,7 +403,7 @@ class ParquetSource:
                 column < pa.scalar(end.to_pydatetime(), type=bound)
             )
         try:
-            frame = arrow_frame(dataset.to_table(filter=expression))
+            frame = numbers_with_markers(arrow_frame(dataset.to_table(filter=expression)))
         except (OSError, ValueError) as error:
             raise DataError(f"could not read Parquet data {where}: {error}") from None
         return window_slice(prepare(frame, self.time_column, where), self.time_column, window)
