@@ -78,5 +78,10 @@ class TrainingError(RetrainerError):
     """Training a candidate failed."""
 
 
+class TrainerConfigError(TrainingError):
+    """The configured trainer cannot be built (not importable, params it rejects, not an
+    estimator): a retry with the same config cannot fix it."""
+
+
 class ValidationError(RetrainerError):
     """Validating a candidate could not be carried out (not: the candidate failed the gate)."""

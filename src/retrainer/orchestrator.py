@@ -466,8 +466,9 @@ def request_retrain(rt: Runtime, model_name: str, *, reason: str, actor: str,
         reason=text, evidence={"actor": actor, "force": force},
     ))
     if holds:
+        budget = not force and any("budget" in hold for hold in holds)
         raise UsageError(f"retrain of {model.name!r} not started: {'; '.join(holds)}"
-                         + ("" if force else " (use --force to override a budget)"))
+                         + (" (use --force to override a budget)" if budget else ""))
     job, _ = start_job(rt, model, "manual", reason, as_of, {"manual": {"actor": actor}},
                        [decision_id], actor=actor)
     outcomes = run_pending(rt, as_of, on_event=on_event) if job.state is JobState.QUEUED else []

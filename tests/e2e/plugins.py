@@ -24,3 +24,10 @@ class SlowRidge(RegressorMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         return self.model_.predict(X)
+
+
+class FailingRidge(SlowRidge):
+    """A Ridge regression whose fit fails as a full disk or a lost connection would."""
+
+    def fit(self, X: Any, y: Any) -> FailingRidge:
+        raise OSError("no space left on device")

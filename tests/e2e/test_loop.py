@@ -279,14 +279,30 @@ def test_two_models_train_side_by_side_within_max_concurrency(project: Project) 
 
 
 def test_a_failed_attempt_awaiting_its_retry_is_no_success(project: Project) -> None:
-    """The trainer cannot be imported: the attempt fails and the job waits for a later tick's
-    retry, so `retrain` has no decision to report and exits 1, saying why."""
+    """The fit fails as a full disk would: the job waits for a later tick's retry, so
+    `retrain` has no decision to report and exits 1, saying why."""
+    config = project_config(training={"trainer": "plugins:FailingRidge"})
+    config["executor"]["retry"]["base_delay_seconds"] = 600
+    project.write_config(config)
+    result = project.run("retrain", "pm25", "--reason", "first", "--as-of", "2010-06-01",
+                         check=1)
+    assert "queued" in result.stdout and "no space left" in result.stdout
+    again = project.run("retrain", "pm25", "--reason", "again", "--as-of", "2010-06-01",
+                        check=2)
+    assert "already queued" in again.stderr and "--force" not in again.stderr
+
+
+def test_a_trainer_that_cannot_be_built_fails_the_job_at_once(project: Project) -> None:
+    """No retry can import a class that does not exist: the job fails on its first attempt
+    rather than waiting out its retries with the config it was created with."""
     config = project_config(training={"trainer": "sklearn.linear_model:NoSuchModel"})
     config["executor"]["retry"]["base_delay_seconds"] = 600
     project.write_config(config)
     result = project.run("retrain", "pm25", "--reason", "first", "--as-of", "2010-06-01",
                          check=1)
-    assert "queued" in result.stdout and "cannot import" in result.stdout
+    assert "failed" in result.stdout and "cannot import" in result.stdout
+    job = project.json("history", "pm25")["jobs"][0]
+    assert job["state"] == "failed"
 
 
 def test_a_regression_target_of_text_is_a_readiness_failure(project: Project) -> None:

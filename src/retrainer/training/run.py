@@ -32,7 +32,13 @@ from retrainer.data.labels import labelled_rows
 from retrainer.data.readiness import schema_of
 from retrainer.data.sources import make_source
 from retrainer.domain import Job, ModelVersion, RetryPolicy, Task, Window
-from retrainer.exceptions import ConfigError, DataError, DigestMismatchError, TrainingError
+from retrainer.exceptions import (
+    ConfigError,
+    DataError,
+    DigestMismatchError,
+    TrainerConfigError,
+    TrainingError,
+)
 from retrainer.monitoring.estimation import reference_estimator
 from retrainer.monitoring.importance import feature_importance
 from retrainer.monitoring.profile import build_profile, target_reference
@@ -49,7 +55,7 @@ from retrainer.validation.gate import evaluate_candidate
 log = logging.getLogger(__name__)
 
 #: errors a retry cannot fix: the job fails at once
-PERMANENT_ERRORS = (DigestMismatchError, ConfigError)
+PERMANENT_ERRORS = (DigestMismatchError, ConfigError, TrainerConfigError)
 
 
 @dataclass(frozen=True)

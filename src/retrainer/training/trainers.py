@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from retrainer.domain.metrics import Task
-from retrainer.exceptions import TrainingError
+from retrainer.exceptions import TrainerConfigError
 
 BOOSTERS = ("lightgbm", "xgboost")
 #: below this many training rows a booster uses one thread: OpenMP synchronisation costs more
@@ -61,9 +61,9 @@ def make_estimator(trainer: str, task: Task, params: dict[str, Any], seed: int, 
     """A fresh, unfitted estimator for ``trainer``.
 
     Precedence: built-in defaults < ``random_state=seed`` < user ``params``; ``n_jobs`` always
-    comes from the caller (the executor's thread budget). Raises TrainingError when the class
-    cannot be imported, rejects the params, or is not a (probabilistic, for classification)
-    scikit-learn style estimator.
+    comes from the caller (the executor's thread budget). Raises TrainerConfigError when the
+    class cannot be imported, rejects the params, or is not a (probabilistic, for
+    classification) scikit-learn style estimator.
     """
     classification = task is Task.CLASSIFICATION
     if trainer == "lightgbm":
@@ -83,7 +83,7 @@ def _construct(cls: Any, params: dict[str, Any], n_jobs: int) -> Any:
     try:
         return cls(**{**params, "n_jobs": n_jobs})
     except TypeError as error:
-        raise TrainingError(f"{cls.__name__} rejected the training params: {error}") from None
+        raise TrainerConfigError(f"{cls.__name__} rejected the training params: {error}") from None
 
 
 def _custom_estimator(
@@ -93,17 +93,17 @@ def _custom_estimator(
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as error:
-        raise TrainingError(f"cannot import trainer {trainer!r}: {error}") from None
+        raise TrainerConfigError(f"cannot import trainer {trainer!r}: {error}") from None
     try:
         estimator = cls(**params)
     except TypeError as error:
-        raise TrainingError(f"{trainer} rejected the training params: {error}") from None
+        raise TrainerConfigError(f"{trainer} rejected the training params: {error}") from None
     required = ["fit", "predict", "get_params", "set_params"]
     if task is Task.CLASSIFICATION:
         required.append("predict_proba")
     lacking = [name for name in required if not callable(getattr(estimator, name, None))]
     if lacking:
-        raise TrainingError(
+        raise TrainerConfigError(
             f"trainer {trainer!r} is not a scikit-learn style "
             f"{'probabilistic classifier' if task is Task.CLASSIFICATION else 'estimator'}: "
             f"it lacks {', '.join(lacking)}"
