@@ -352,3 +352,19 @@ def test_target_errors_exit_2(target_files: dict[str, Path]) -> None:
                                  *map(str, args)], capture_output=True, text=True)
         assert result.returncode == 2, result.stderr
         assert "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_with_a_model_its_time_column_is_left_out_and_its_target_reported_apart(
+        files: dict[str, Path], tmp_path: Path) -> None:
+    times = pd.date_range("2024-01-01", periods=6000, freq="h")
+    for name, shift in (("ref", 0), ("cur", 6000)):
+        frame = pd.read_csv(files[f"{name}_csv"])
+        frame["time"] = times + pd.Timedelta(hours=shift)  # a new time in every row
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    config = tmp_path / "retrainer.yaml"
+    config.write_text("models:\n  - name: m\n    source: {kind: csv, path: ref.csv}\n"
+                      "    time_column: time\n    target: load\n    task: regression\n")
+    found = run_json("-c", config, "drift", tmp_path / "ref.csv", tmp_path / "cur.csv",
+                     "--model", "m")
+    assert set(found["columns"]) == {"temp", "hour", "wind"}
+    assert found["target"]["column"] == "load"

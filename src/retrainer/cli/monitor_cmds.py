@@ -63,7 +63,8 @@ def drift(
     html: Annotated[Path | None, typer.Option(
         "--html", help="Write an HTML report with histograms to this file.")] = None,
     model: Annotated[str | None, typer.Option(
-        "--model", help="Use this model's monitors.drift rules from retrainer.yaml.")] = None,
+        "--model", help="Use this model's monitors.drift rules from retrainer.yaml, its "
+        "features (never its time column) and its target, reported apart.")] = None,
     calibrate: Annotated[bool, typer.Option(
         "--calibrate", help="Calibrate thresholds to a false-alarm budget for this size.")
     ] = False,
@@ -95,6 +96,9 @@ def drift(
     if file_kind(current, "CURRENT") == "json":
         raise UsageError("CURRENT must be a .csv or .parquet file")
     importance = _weights(weights)
+    if model is not None and ref_kind != "json":
+        columns, target = _model_columns(state(ctx).config().model(model), reference, current,
+                                         columns, target)
     report, target_drift = _compare(reference, ref_kind, current, rules, _split(columns),
                                     _split(categorical), importance, bool(html), save_profile,
                                     stream, batch_rows, target)
@@ -306,6 +310,22 @@ def _load_profile(path: Path, columns: list[str] | None) -> dict[str, Any]:
     if empty:
         raise DataError(f"REFERENCE {path}: columns {empty} hold no values (all missing)")
     return dict(profile)
+
+
+def _model_columns(config: Any, reference: Path, current: Path, columns: str | None,
+                   target: str | None) -> tuple[str | None, str | None]:
+    """With --model: by default its features that both files hold (never its time or id
+    column), and its target, when both files hold it, reported apart as with --target."""
+    from retrainer.monitoring.files import read_columns
+
+    shared = [c for c in read_columns(reference, "REFERENCE")
+              if c in set(read_columns(current, "CURRENT"))]
+    if target is None and config.target in shared:
+        target = config.target
+    if columns is None:
+        features = [c for c in config.feature_columns(shared) if c != target]
+        columns = ",".join(features) if features else None
+    return columns, target
 
 
 def _column_names(reference: Path, current: Path, columns: list[str] | None,
