@@ -81,6 +81,7 @@ class ModelTick:
     evaluation: Evaluation | None = None
     job: Job | None = None
     readiness: list[CheckResult] = field(default_factory=list)
+    error: str | None = None  # what stopped this model's tick; the other models still ran
 
 
 @dataclass
@@ -437,8 +438,10 @@ def rollback(rt: Runtime, model: str, *, reason: str, actor: str,
 
 
 def tick(rt: Runtime, *, as_of: datetime | None = None, models: list[str] | None = None,
-         on_event: EventCallback | None = None) -> TickReport:
-    """One pass of the loop for every (or the named) model(s)."""
+         on_event: EventCallback | None = None, isolate: bool = True) -> TickReport:
+    """One pass of the loop for every (or the named) model(s). With ``isolate``, an error in
+    one model's tick is logged and reported on its ``ModelTick`` and the others still run;
+    without (replays, the demo), it is raised."""
     as_of = as_of or rt.clock.now()
     report = TickReport(as_of)
     report.reaped = reap(rt)
@@ -447,7 +450,16 @@ def tick(rt: Runtime, *, as_of: datetime | None = None, models: list[str] | None
     report.outcomes.extend(decide_finished(rt, as_of))
     selected = [rt.config.model(n) for n in models] if models else rt.config.models
     for model in selected:
-        report.models.append(tick_model(rt, model, as_of))
+        try:
+            report.models.append(tick_model(rt, model, as_of))
+        except Exception as error:  # one model's failure must not stop the others' ticks
+            if not isolate:
+                raise
+            log.exception("tick of model %r failed", model.name)
+            champion = rt.store.champion(model.name)
+            report.models.append(ModelTick(
+                model.name, as_of, champion.version if champion else None,
+                error=f"{type(error).__name__}: {error}"))
     report.outcomes.extend(run_pending(rt, as_of, on_event=on_event))
     return report
 

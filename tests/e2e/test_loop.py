@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -324,3 +325,34 @@ def test_windows_and_times_beyond_the_calendar_are_handled(project: Project) -> 
     result = project.run("tick", "--as-of", "0001-01-01T00:00:00Z", check=2)
     assert "give a time from 1678 to 2261" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_one_model_failing_its_tick_does_not_stop_the_others(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process, with the first model's tick broken as a bug would break it: the second
+    model still trains, the table names the failure, and the command exits 1."""
+    from typer.testing import CliRunner
+
+    from retrainer import orchestrator
+    from retrainer.cli.app import app
+
+    config = project_config()
+    config["models"] = [config["models"][0], {**config["models"][0], "name": "pm25_copy"}]
+    project.write_config(config)
+    real = orchestrator.tick_model
+
+    def broken_first(rt, model, as_of):  # type: ignore[no-untyped-def]
+        if model.name == "pm25":
+            raise RuntimeError("a bug in one model's tick")
+        return real(rt, model, as_of)
+
+    monkeypatch.setattr(orchestrator, "tick_model", broken_first)
+    monkeypatch.chdir(project.root)
+    for name in ("RETRAINER_CONFIG", "RETRAINER_STATE_STORE_URL", "RETRAINER_MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+    shown = CliRunner().invoke(app, ["tick", "--as-of", "2010-08-01", "--json"])
+    assert shown.exit_code == 1, shown.output
+    models = {m["model"]: m for m in json.loads(shown.output)["models"]}
+    assert models["pm25"]["error"] == "RuntimeError: a bug in one model's tick"
+    assert models["pm25_copy"]["error"] is None
+    assert [o["model"] for o in json.loads(shown.output)["outcomes"]] == ["pm25_copy"]

@@ -147,7 +147,7 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
         for index in range(history.batches):
             start, end = history.boundaries[index], history.boundaries[index + 1]
             clock.set(start.to_pydatetime())
-            report = orchestrator.tick(rt)
+            report = orchestrator.tick(rt, isolate=False)
             tick = report.models[0]
             outcome = report.outcome_for(model.name)
             if outcome is not None and outcome.state in (JobState.PROMOTED, JobState.REJECTED):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from retrainer.cli.common import (
@@ -46,6 +47,7 @@ def tick_json(report: Any) -> dict[str, Any]:
                                                           if m.evaluation else [])],
                 "job": job_json(m.job) if m.job else None,
                 "readiness": [c.__dict__ for c in m.readiness],
+                "error": m.error,
             }
             for m in report.models
         ],
@@ -72,7 +74,8 @@ def tick_table(report: Any) -> Table:
                 job += f" v{outcome.version}"
         elif m.job:
             job = f"#{m.job.id} {styled_state(m.job.state.value)}"
-        decision = m.evaluation.reason if m.evaluation else "-"
+        decision = (f"[red]failed: {escape(m.error)}[/]" if m.error else
+                    m.evaluation.reason if m.evaluation else "-")
         table.add_row(
             m.model,
             (m.champion or "-") + (" (challenger promoted)" if m.challenger else ""),
@@ -104,7 +107,8 @@ def tick(
         for outcome in report.outcomes:
             console.print(f"job #{outcome.job_id} {styled_state(outcome.state.value)}: "
                           f"{outcome.reason}")
-    if any(o.state is JobState.FAILED for o in report.outcomes):
+    if any(o.state is JobState.FAILED for o in report.outcomes) or any(
+            m.error for m in report.models):
         raise typer.Exit(1)
 
 

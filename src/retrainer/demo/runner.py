@@ -109,7 +109,7 @@ def run_demo(
     try:
         for index, month in enumerate(months):
             clock.set(month.to_pydatetime())
-            report = orchestrator.tick(rt)
+            report = orchestrator.tick(rt, isolate=False)
             evaluation = report.models[0].evaluation
             if evaluation and evaluation.fire and evaluation.trigger:
                 fired[evaluation.trigger] += 1
