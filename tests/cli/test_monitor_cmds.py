@@ -368,3 +368,17 @@ def test_with_a_model_its_time_column_is_left_out_and_its_target_reported_apart(
                      "--model", "m")
     assert set(found["columns"]) == {"temp", "hour", "wind"}
     assert found["target"]["column"] == "load"
+
+
+def test_a_column_of_dates_is_not_compared_unless_asked_for(
+        files: dict[str, Path], tmp_path: Path) -> None:
+    days = pd.date_range("2024-01-01", periods=6000, freq="h").strftime("%Y-%m-%d %H:%M")
+    for name, shift in (("ref", 0), ("cur", 1)):
+        frame = pd.read_csv(files[f"{name}_csv"])
+        frame["stamp"] = days if shift == 0 else days.str.replace("2024", "2025")
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    found = run_json("drift", tmp_path / "ref.csv", tmp_path / "cur.csv")
+    assert "stamp" not in found["columns"] and "temp" in found["columns"]
+    asked = run_json("drift", tmp_path / "ref.csv", tmp_path / "cur.csv", "--columns",
+                     "temp,stamp")
+    assert asked["columns"]["stamp"]["drifted"]

@@ -203,6 +203,15 @@ def _compare(reference: Path, ref_kind: str, current: Path, rules: DriftMonitorC
     cur_frame = None if stream else read_frame(current, wanted, "CURRENT")
     if profile is None:
         ref_frame = read_frame(reference, wanted, "REFERENCE")
+        if columns is None:  # dates are new in every window: they would always drift
+            from retrainer.data.columns import unusable_columns
+
+            dates = [c for c, why in unusable_columns(ref_frame[names], set(categorical or ())
+                                                      ).items() if why == "dates"]
+            if dates and len(dates) < len(names):
+                err_console.print(f"[dim]not compared, dates: {', '.join(dates)} "
+                                  "(--columns compares them)[/]", highlight=False)
+                names = [n for n in names if n not in dates]
         numeric, cats = _kinds(ref_frame, names, categorical)
         _no_empty_columns(ref_frame, "REFERENCE", reference)
         if cur_frame is not None:
