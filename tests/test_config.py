@@ -127,3 +127,11 @@ def test_target_drift_switches_default_on_and_are_checked() -> None:
     assert "valid boolean" in found["models[0].monitors.drift.target"]
     assert "valid boolean" in found["models[0].triggers.drift.on_target_drift"]
     assert found["models[0].triggers.drift.on_target"] == "unknown field"
+
+
+def test_windows_and_a_schedule_interval_must_hold_time() -> None:
+    found = problems({"models": [minimal_model(
+        monitoring_window="0d", training_window=0, triggers={"schedule": {"every": "0d"}})]})
+    for field in ("models[0].monitoring_window", "models[0].training_window",
+                  "models[0].triggers.schedule.every"):
+        assert found[field] == "must be longer than zero", found

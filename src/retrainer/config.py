@@ -85,6 +85,16 @@ def parse_fraction(value: Any) -> Any:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than zero")
+    return value
+
+
+#: a span that must hold time: a window, a schedule's interval
+PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
 Fraction = Annotated[float, BeforeValidator(parse_fraction), Field(ge=0.0)]
 
 
@@ -336,7 +346,7 @@ class PerformanceTriggerConfig(Strict):
 
 class ScheduleTriggerConfig(Strict):
     cron: str | None = None
-    every: Duration | None = None
+    every: PositiveDuration | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ScheduleTriggerConfig:
@@ -596,8 +606,8 @@ class ModelConfig(Strict):
     categorical: list[str] = []
     id_column: str | None = None
     labels: LabelsConfig | None = None  # late labels, joined into every window by id_column
-    training_window: Duration = timedelta(days=180)
-    monitoring_window: Duration = timedelta(days=7)
+    training_window: PositiveDuration = timedelta(days=180)
+    monitoring_window: PositiveDuration = timedelta(days=7)
     min_rows: int = Field(10_000, ge=1)
     readiness: ReadinessConfig = ReadinessConfig()
     monitors: MonitorsConfig = MonitorsConfig()
