@@ -171,11 +171,11 @@ def test_without_a_config_text_dates_and_identifiers_are_not_features(
         "backtest", str(path), "--target", "y", "--time-column", "time", "--batch",
         str(BATCH_ROWS), "--initial", "600", "--policies", "never", "--output",
         str(tmp_path / "cli"), "--workers", "1"])
-    assert "order, an identifier" in shown.output and "booked, dates" in shown.output
-    assert "row, a row counter" in shown.output
-    assert "online, offline, part of the target (y = online + offline on every row)" in " ".join(
-        shown.output.split())
-    assert "high, the target in another form" in " ".join(shown.output.split())
+    said = " ".join(shown.output.split())  # as wide as the console is: lines break anywhere
+    assert "order, an identifier" in said and "booked, dates" in said
+    assert "row, a row counter" in said
+    assert "online, offline, part of the target (y = online + offline on every row)" in said
+    assert "high, the target in another form" in said
     assert "order, an identifier" in (tmp_path / "cli" / "report.html").read_text()
     assert "batches of 200 rows, training window" in shown.output  # what a replay ran with
     assert "--time-column" not in shown.output.split("decide otherwise")[0]  # time was given
