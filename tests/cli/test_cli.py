@@ -161,3 +161,16 @@ def test_predict_refuses_a_file_without_rows(tmp_path: Path) -> None:
     (tmp_path / "header.csv").write_text("hour,temp\n")
     with pytest.raises(DataError, match="has no rows to score"):
         read_frame(tmp_path / "header.csv")
+
+
+def test_as_of_takes_iso_times_in_either_case_within_the_times_pandas_holds() -> None:
+    from datetime import UTC, datetime
+
+    from retrainer.cli.common import parse_as_of
+    from retrainer.exceptions import UsageError
+
+    assert parse_as_of("2024-06-01t06:30:00z") == datetime(2024, 6, 1, 6, 30, tzinfo=UTC)
+    assert parse_as_of("2024-06-01T08:30:00+02:00") == datetime(2024, 6, 1, 6, 30, tzinfo=UTC)
+    for bad in ("0001-01-01", "2300-01-01", "June 1st"):
+        with pytest.raises(UsageError, match="--as-of"):
+            parse_as_of(bad)

@@ -95,6 +95,8 @@ def test_tuned_versions_carry_lineage_trials_and_semver_and_predict_scores_them(
     assert scored["prediction"].notna().all()
     by_semver = project.run("predict", "pm25", "score.csv", "--version", "v1.0.0").stdout
     assert by_semver.splitlines()[0] == "time,prediction" and len(by_semver.splitlines()) == 201
+    without_v = project.run("predict", "pm25", "score.csv", "--version", "1.0.0").stdout
+    assert without_v == by_semver
     missing = project.run("predict", "pm25", "score.csv", "--version", "v9.9.9", check=1)
     assert "no version v9.9.9" in missing.stderr and "Traceback" not in missing.stderr
 

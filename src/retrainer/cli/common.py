@@ -86,7 +86,7 @@ def parse_as_of(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        found = as_utc(datetime.fromisoformat(value))
+        found = as_utc(datetime.fromisoformat(value.strip().upper()))  # 2024-06-01t00:00z
     except ValueError:
         raise UsageError(f"--as-of {value!r} is not an ISO 8601 date or time") from None
     if not EARLIEST <= found < LATEST:  # pandas holds times from 1677 to 2262 only

@@ -64,7 +64,7 @@ def tick_table(report: Any) -> Table:
     for column in ("model", "production", "drift", "performance", "decision", "job"):
         table.add_column(column, overflow="fold")
     for m in report.models:
-        drift = m.readings.get("drift")
+        drift = m.readings.get("drift") or m.readings.get("data")  # data: could not be read
         perf = m.readings.get("performance")
         outcome = report.outcome_for(m.model)
         job = "-"

@@ -8,6 +8,7 @@ digests, and nothing is loaded.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -42,6 +43,8 @@ def resolve_version(rt: Runtime, model: str, version: str | None) -> ModelVersio
             raise NotFoundError(f"model {model!r} has no {what}; pass --version")
         return store.get_version(model, wanted)
     assert version is not None
+    if re.fullmatch(r"\d+\.\d+\.\d+.*", version):  # 1.2.0 is v1.2.0
+        version = f"v{version}"
     if version.startswith("v"):
         for stored in store.versions(model):
             if stored.semver == version:
