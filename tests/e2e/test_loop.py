@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 
 import pandas as pd
@@ -279,14 +280,19 @@ def test_two_models_train_side_by_side_within_max_concurrency(project: Project) 
     assert status == {"pm25": "1", "pm25_copy": "1"}
 
 
+def _retrain_with(project: Project, trainer: str) -> subprocess.CompletedProcess[str]:
+    """A first retrain with ``trainer``, retries ten minutes apart; it must exit 1."""
+    config = project_config(training={"trainer": trainer})
+    config["executor"]["retry"]["base_delay_seconds"] = 600
+    project.write_config(config)
+    return project.run("retrain", "pm25", "--reason", "first", "--as-of", "2010-06-01",
+                       check=1)
+
+
 def test_a_failed_attempt_awaiting_its_retry_is_no_success(project: Project) -> None:
     """The fit fails as a full disk would: the job waits for a later tick's retry, so
     `retrain` has no decision to report and exits 1, saying why."""
-    config = project_config(training={"trainer": "plugins:FailingRidge"})
-    config["executor"]["retry"]["base_delay_seconds"] = 600
-    project.write_config(config)
-    result = project.run("retrain", "pm25", "--reason", "first", "--as-of", "2010-06-01",
-                         check=1)
+    result = _retrain_with(project, "plugins:FailingRidge")
     assert "queued" in result.stdout and "no space left" in result.stdout
     again = project.run("retrain", "pm25", "--reason", "again", "--as-of", "2010-06-01",
                         check=2)
@@ -296,11 +302,7 @@ def test_a_failed_attempt_awaiting_its_retry_is_no_success(project: Project) -> 
 def test_a_trainer_that_cannot_be_built_fails_the_job_at_once(project: Project) -> None:
     """No retry can import a class that does not exist: the job fails on its first attempt
     rather than waiting out its retries with the config it was created with."""
-    config = project_config(training={"trainer": "sklearn.linear_model:NoSuchModel"})
-    config["executor"]["retry"]["base_delay_seconds"] = 600
-    project.write_config(config)
-    result = project.run("retrain", "pm25", "--reason", "first", "--as-of", "2010-06-01",
-                         check=1)
+    result = _retrain_with(project, "sklearn.linear_model:NoSuchModel")
     assert "failed" in result.stdout and "cannot import" in result.stdout
     job = project.json("history", "pm25")["jobs"][0]
     assert job["state"] == "failed"

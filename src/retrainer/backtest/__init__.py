@@ -63,6 +63,7 @@ from retrainer.config import ModelConfig
 from retrainer.data.columns import by_reason, target_leaks, unusable_columns
 from retrainer.domain.metrics import METRICS
 from retrainer.exceptions import UsageError
+from retrainer.store.engine import finite_json
 
 __all__ = [
     "DEFAULT_POLICIES",
@@ -348,14 +349,4 @@ def json_text(document: dict[str, Any]) -> str:
     """``document`` as strict JSON: a metric that is undefined on a batch (ROC AUC of a
     batch with one class) is ``null``, not the ``NaN`` that JSON parsers other than
     Python's reject."""
-    return json.dumps(_finite(document), indent=2, allow_nan=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
+    return json.dumps(finite_json(document), indent=2, allow_nan=False)

@@ -65,27 +65,28 @@ def json_dumps(value: Any) -> str:
     try:
         return json.dumps(value, allow_nan=False, default=_plain)
     except ValueError:
-        return json.dumps(_finite(value), allow_nan=False, default=_plain)
+        return json.dumps(finite_json(value), allow_nan=False, default=_plain)
 
 
 def _plain(value: Any) -> Any:
     """NumPy scalars and arrays (statistics often are) as plain JSON values."""
     if hasattr(value, "tolist"):
-        return _finite(value.tolist())
+        return finite_json(value.tolist())
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _finite(value: Any) -> Any:
+def finite_json(value: Any) -> Any:
+    """``value`` with NumPy values as plain ones and non-finite floats as None (null)."""
     if hasattr(value, "tolist") and not isinstance(value, list | tuple | dict):
         value = value.tolist()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [finite_json(v) for v in value]
     return value
 
 
