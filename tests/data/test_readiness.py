@@ -241,6 +241,8 @@ def test_implied_features_must_not_be_identifiers_row_counters_or_dates() -> Non
     ctx = ReadinessContext(typed, WINDOW, typed.feature_columns(list(frame.columns)), None)
     assert FeatureColumnsCheck().check(frame, ctx).details["unusable"] == {"booked": "dates"}
     assert "'order_id' is an identifier" in result.reason and "add them to exclude" in result.reason
+    assert "a day of the year or month counts up like a row counter" in result.reason
+    assert "counts up like" not in FeatureColumnsCheck().check(frame, ctx).reason  # dates only
 
     excluded = _model(features=None, exclude=["order_id", "row", "day", "booked"])
     ctx = ReadinessContext(excluded, WINDOW, excluded.feature_columns(list(frame.columns)), None)

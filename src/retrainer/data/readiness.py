@@ -273,9 +273,13 @@ class FeatureColumnsCheck:
             return CheckResult(self.name, True, f"{len(present)} implied features", details)
         named = "; ".join(f"{column!r} is {why}" for column, why in unusable.items())
         them = "it" if len(unusable) == 1 else "them"
+        # one window cannot tell a counter from a calendar field of daily rows: both count up
+        calendar = (" (a day of the year or month counts up like a row counter inside one "
+                    "window: list the features to keep one)"
+                    if any(why.startswith("a row counter") for why in unusable.values()) else "")
         return CheckResult(self.name, False,
                            f"{named}: no model should learn from {them}; add {them} to exclude "
-                           "or list the features", details)
+                           f"or list the features{calendar}", details)
 
 
 BUILTIN_CHECKS: dict[str, type[ReadinessCheck]] = {
