@@ -50,6 +50,16 @@ class DataError(RetrainerError):
     """Data could not be loaded or does not have the promised shape."""
 
 
+class MissingTimeColumnError(DataError):
+    """A source's data lacks the time column its config names."""
+
+    def __init__(self, column: str, where: str, columns: list[str]):
+        self.column, self.where, self.columns = column, where, columns
+        shown = ", ".join(map(str, columns[:20])) + (
+            f" and {len(columns) - 20} more" if len(columns) > 20 else "")
+        super().__init__(f"time column {column!r} not found in {where} (columns: {shown})")
+
+
 class IllegalTransitionError(RetrainerError):
     """A job was asked to move to a state its current state does not allow."""
 

@@ -174,3 +174,21 @@ def test_as_of_takes_iso_times_in_either_case_within_the_times_pandas_holds() ->
     for bad in ("0001-01-01", "2300-01-01", "June 1st"):
         with pytest.raises(UsageError, match="--as-of"):
             parse_as_of(bad)
+
+
+def test_as_of_takes_24_00_as_the_end_of_the_day() -> None:
+    from datetime import UTC, datetime
+
+    from retrainer.cli.common import parse_as_of
+    from retrainer.exceptions import UsageError
+
+    midnight = datetime(2024, 6, 2, tzinfo=UTC)
+    for end in ("2024-06-01T24:00", "2024-06-01t24:00:00z", "2024-06-01T24:00:00.000+00:00"):
+        assert parse_as_of(end) == midnight, end
+    assert parse_as_of("2024-12-31T24:00Z") == datetime(2025, 1, 1, tzinfo=UTC)
+    assert parse_as_of("2024-06-01T24:00+02:00") == datetime(2024, 6, 1, 22, tzinfo=UTC)
+    for bad in ("2024-06-01T24:30Z", "2024-06-01T24:00:01Z", "2024-06-01T24:00:00.5Z"):
+        with pytest.raises(UsageError, match="is not an ISO 8601 date or time"):
+            parse_as_of(bad)
+    with pytest.raises(UsageError, match="give a time from 1678 to 2261"):
+        parse_as_of("2261-12-31T24:00Z")

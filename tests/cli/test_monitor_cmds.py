@@ -118,6 +118,24 @@ def test_weights_drive_the_verdict(files: dict[str, Path]) -> None:
     assert data["dataset_drift"] is False and data["drifted_share"] == 0.5
 
 
+def test_weights_of_columns_not_compared_warn_and_weighing_none_is_an_error(
+        files: dict[str, Path]) -> None:
+    weights = files["root"] / "partly.json"
+    weights.write_text(json.dumps({"temp": 1.0, "humidity": 2.0}))
+    result = runner.invoke(app, ["drift", str(files["ref_csv"]), str(files["cur_csv"]),
+                                 "--weights", str(weights), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0 and json.loads(result.stdout)["weighted_share"] == 1.0
+    assert "--weights names ['humidity'], which are not compared" in result.stderr
+    weights.write_text(json.dumps({"humidity": 2.0}))
+    with pytest.raises(UsageError, match=r"names none of the compared columns \(columns: "
+                                         r"\['temp', 'hour', 'wind', 'load'\]\)"):
+        run("drift", files["ref_csv"], files["cur_csv"], "--weights", weights)
+    profile = files["root"] / "weights_profile.json"
+    run("drift", files["ref_csv"], files["cur_csv"], "--save-profile", profile)
+    with pytest.raises(UsageError, match="names none of the compared columns"):
+        run("drift", profile, files["cur_csv"], "--weights", weights)
+
+
 def test_clear_errors(files: dict[str, Path]) -> None:
     root = files["root"]
     (root / "empty.csv").write_text("")

@@ -44,3 +44,24 @@ def test_labels_that_arrived_later_fill_the_target(tmp_path: Path) -> None:
 def test_labels_need_an_id_column() -> None:
     with pytest.raises(ConfigError, match="labels need id_column"):
         _model({"source": {"kind": "csv", "path": "l.csv"}}, id_column=None)
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_labels_without_the_time_column_say_which_setting_names_it(tmp_path: Path,
+                                                                   kind: str) -> None:
+    from retrainer.exceptions import DataError
+
+    times = pd.date_range("2024-01-01", periods=3, freq="h", tz="UTC")
+    pd.DataFrame({"id": range(3), "t": times, "y": None}).to_csv(tmp_path / "rows.csv",
+                                                                  index=False)
+    labels = pd.DataFrame({"id": range(3), "labelled_at": times, "y": [1.0, 2.0, 3.0]})
+    path = tmp_path / f"labels.{kind}"
+    labels.to_csv(path, index=False) if kind == "csv" else labels.to_parquet(path)
+    model = _model({"source": {"kind": kind, "path": path.name}})
+    window = Window(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
+    with pytest.raises(DataError, match=r"labels: time column 't' not found in .*labels\."
+                                        rf"{kind} \(columns: id, labelled_at, y\); "
+                                        r"labels\.time_column names the column"):
+        make_source(model, tmp_path).load(window)
+    fixed = _model({"source": {"kind": kind, "path": path.name}, "time_column": "labelled_at"})
+    assert make_source(fixed, tmp_path).load(window)["y"].tolist() == [1.0, 2.0, 3.0]

@@ -115,6 +115,17 @@ def test_interval_bounds() -> None:
     assert evaluate(91, [], max_interval="90d").fired  # due whatever the signals
 
 
+def test_interval_bounds_read_as_short_durations() -> None:
+    early = evaluate(2 + 3 / 24, [], min_interval="3d")
+    assert early.reason == "last retrain 2d 3h ago < min_interval 3d"
+    assert early.evidence["age_days"] == 2.125
+    late = evaluate(90.5, [], max_interval="90d")
+    assert late.reason == "last retrain 90d 12h ago >= max_interval 90d"
+    # an --as-of before the last retrain
+    future = evaluate(-5 / 24, [])
+    assert future.reason == "last retrain 5h after this as-of < min_interval 3d"
+
+
 def test_drift_raises_the_loss_while_labels_lag() -> None:
     labelled = [performance(d, 1.0) for d in range(-30, 1)]
     quiet = loss_clock(labelled, since=T0, now=T0 + 10 * DAY, drift_weight=1.0)

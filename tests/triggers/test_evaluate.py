@@ -142,6 +142,13 @@ def test_schedule_trigger(store: Store, schedule: dict[str, str], last_days_ago:
         assert result.trigger == "schedule"
 
 
+def test_schedule_reason_shows_the_interval_as_configured(store: Store) -> None:
+    ctx = TriggerContext(model_config(schedule={"every": "36h"}), T0, champion(), {},
+                         last_job_as_of=T0 - timedelta(days=1))
+    reasons = {d.trigger: d.reason for d in evaluate_triggers(store, ctx).decisions}
+    assert reasons["schedule"] == "schedule every 36h: not due"
+
+
 def test_drift_trigger_follows_the_monitors_dataset_verdict_by_default(store: Store) -> None:
     model = model_config(drift={})  # no min_drifted_share: the monitor's verdict decides
     reading = drift(0.9, ["a", "b"])

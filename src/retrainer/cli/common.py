@@ -5,10 +5,11 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,17 +82,26 @@ def state(ctx: typer.Context) -> CliState:
     return obj
 
 
+#: hour 24 with nothing past it (T24, T24:00, T24:00:00.000), then an offset or the end
+_END_OF_DAY = re.compile(r"^(\d{4}-?\d\d-?\d\d[T ])24((?::?00){0,2}(?:[.,]0+)?)(?=$|Z|[+-])")
+
+
 def parse_as_of(value: str | None) -> datetime | None:
-    """--as-of accepts ISO 8601 ('2014-03-01', '2014-03-01T06:00:00+08:00'); naive means UTC."""
+    """--as-of accepts ISO 8601 ('2014-03-01', '2014-03-01T06:00:00+08:00'); naive means UTC.
+    A day's end, T24:00, is the next day's 00:00."""
     if value is None:
         return None
+    text, end_of_day = _END_OF_DAY.subn(r"\g<1>00\g<2>", value.strip().upper())
+    out_of_range = UsageError(f"--as-of {value!r}: give a time from {EARLIEST.year} to "
+                              f"{LATEST.year - 1}")
     try:
-        found = as_utc(datetime.fromisoformat(value.strip().upper()))  # 2024-06-01t00:00z
+        found = as_utc(datetime.fromisoformat(text)) + timedelta(days=end_of_day)
     except ValueError:
         raise UsageError(f"--as-of {value!r} is not an ISO 8601 date or time") from None
+    except OverflowError:  # past the year 9999
+        raise out_of_range from None
     if not EARLIEST <= found < LATEST:  # pandas holds times from 1677 to 2262 only
-        raise UsageError(f"--as-of {value!r}: give a time from {EARLIEST.year} to "
-                         f"{LATEST.year - 1}")
+        raise out_of_range
     return found
 
 

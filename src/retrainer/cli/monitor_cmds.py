@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -147,6 +148,19 @@ def _weights(path: Path | None) -> dict[str, float] | None:
     return {str(k): float(v) for k, v in data.items()}
 
 
+def _check_weights(importance: dict[str, float] | None, names: list[str]) -> None:
+    """Weights of columns not compared do nothing: a warning, and a usage error when no
+    compared column has one (the verdict would quietly weigh every column the same)."""
+    if importance is None:
+        return
+    unused = [name for name in importance if name not in names]
+    if len(unused) == len(importance):
+        raise UsageError(f"--weights names none of the compared columns (columns: {names})")
+    if unused:
+        err_console.print(f"[yellow]--weights names {escape(str(unused))}, which are not "
+                          "compared; their weights are ignored[/]", highlight=False)
+
+
 def _check_target(target: str, columns: list[str] | None, reference: Path,
                   profile: dict[str, Any] | None, current: Path) -> None:
     """Raise ``UsageError`` unless REFERENCE (its columns, or the target reference of the
@@ -189,6 +203,8 @@ def _compare(reference: Path, ref_kind: str, current: Path, rules: DriftMonitorC
         _check_target(target, columns, reference, profile, current)
     names = (list(profile["columns"]) if profile is not None
              else _column_names(reference, current, columns, read_columns, target))
+    if profile is not None:
+        _check_weights(importance, names)
     if categorical:
         unknown = [c for c in categorical if c not in names and c != target]
         if unknown:
@@ -212,6 +228,7 @@ def _compare(reference: Path, ref_kind: str, current: Path, rules: DriftMonitorC
                 err_console.print(f"[dim]not compared, dates: {', '.join(dates)} "
                                   "(--columns compares them)[/]", highlight=False)
                 names = [n for n in names if n not in dates]
+        _check_weights(importance, names)
         numeric, cats = _kinds(ref_frame, names, categorical)
         _no_empty_columns(ref_frame, "REFERENCE", reference)
         if cur_frame is not None:

@@ -7,7 +7,7 @@ import pandas as pd
 
 from retrainer.data.sources import DataSource
 from retrainer.domain import Window
-from retrainer.exceptions import DataError
+from retrainer.exceptions import DataError, MissingTimeColumnError
 
 
 def missing(series: pd.Series) -> pd.Series:
@@ -72,8 +72,12 @@ class LabelledSource:
 
     def load(self, window: Window) -> pd.DataFrame:
         frame = self.rows.load(window)
-        joined, _ = join_labels(frame, self.labels.load(window), self.id_column, self.target,
-                                self.label_column)
+        try:
+            labels = self.labels.load(window)
+        except MissingTimeColumnError as error:
+            raise DataError(f"labels: {error}; labels.time_column names the column that "
+                            "dates the labels (default: the model's time_column)") from None
+        joined, _ = join_labels(frame, labels, self.id_column, self.target, self.label_column)
         return joined
 
     def columns(self) -> list[str]:

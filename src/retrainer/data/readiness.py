@@ -32,7 +32,7 @@ from retrainer.config import ModelConfig
 from retrainer.data.columns import target_leaks, unusable_columns
 from retrainer.data.labels import missing
 from retrainer.domain.metrics import Task
-from retrainer.domain.windows import Window
+from retrainer.domain.windows import Window, human_duration
 
 __all__ = [
     "BUILTIN_CHECKS",
@@ -245,8 +245,8 @@ class FreshnessCheck:
         details.update(newest=newest.isoformat(), age_seconds=age.total_seconds())
         passed = newest >= end - staleness
         verdict = "within" if passed else "exceeds"
-        reason = (f"newest row {newest.isoformat()} is {_duration(age)} before the window end "
-                  f"({verdict} max {_duration(staleness)})")
+        reason = (f"newest row {newest.isoformat()} is {human_duration(age)} before the window end "
+                  f"({verdict} max {human_duration(staleness)})")
         return CheckResult(self.name, passed, reason, details)
 
 
@@ -330,21 +330,3 @@ def _pct(share: float, versus: float | None = None) -> str:
             return f"{text}%"
     return f"{percent:.2f}%"
 
-
-def _duration(delta: Any) -> str:
-    """``timedelta`` -> '3d 4h', '2h 5m', '40s'."""
-    seconds = int(pd.Timedelta(delta).total_seconds())
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        text = f"{days}d {hours}h" if hours else f"{days}d"
-    elif hours:
-        text = f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    elif minutes:
-        text = f"{minutes}m"
-    else:
-        text = f"{secs}s"
-    return sign + text

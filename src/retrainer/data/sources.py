@@ -46,7 +46,7 @@ from pandas.tseries.api import guess_datetime_format
 
 from retrainer.config import ModelConfig, resolve_url
 from retrainer.domain.windows import Window
-from retrainer.exceptions import DataError
+from retrainer.exceptions import DataError, MissingTimeColumnError
 
 __all__ = ["CsvSource", "DataSource", "ParquetSource", "SqlSource", "make_source", "to_utc"]
 
@@ -258,8 +258,7 @@ def to_utc(series: pd.Series, where: str) -> pd.Series:
 def prepare(frame: pd.DataFrame, time_column: str, where: str) -> pd.DataFrame:
     """Check and parse the time column, drop rows without a time, sort stably by time."""
     if time_column not in frame.columns:
-        shown = ", ".join(map(str, list(frame.columns)[:20]))
-        raise DataError(f"time column {time_column!r} not found in {where} (columns: {shown})")
+        raise MissingTimeColumnError(time_column, where, list(frame.columns))
     times = to_utc(frame[time_column], where)
     frame = frame.assign(**{time_column: times})
     frame = frame[times.notna().to_numpy()]
@@ -387,10 +386,7 @@ class ParquetSource:
         where = str(self.path)
         names = dataset.schema.names
         if self.time_column not in names:
-            raise DataError(
-                f"time column {self.time_column!r} not found in {where} (columns: "
-                f"{', '.join(names[:20])})"
-            )
+            raise MissingTimeColumnError(self.time_column, where, names)
         kind = dataset.schema.field(self.time_column).type
         expression = None
         if pa.types.is_timestamp(kind):

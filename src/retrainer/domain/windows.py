@@ -38,3 +38,28 @@ class Window:
 
     def to_json(self) -> dict[str, str]:
         return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+def human_duration(delta: timedelta) -> str:
+    """A duration for messages, in its two largest units, cut short (never rounded up, so
+    a wait shown against a limit does not reach the limit early).
+
+    >>> human_duration(timedelta(days=2, hours=3, minutes=59)), human_duration(timedelta(days=3))
+    ('2d 3h', '3d')
+    >>> human_duration(timedelta(minutes=45)), human_duration(-timedelta(hours=5))
+    ('45m', '-5h')
+    """
+    seconds = int(delta.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    days, rest = divmod(abs(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        text = f"{days}d {hours}h" if hours else f"{days}d"
+    elif hours:
+        text = f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    elif minutes:
+        text = f"{minutes}m"
+    else:
+        text = f"{secs}s"
+    return sign + text

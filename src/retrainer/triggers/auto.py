@@ -38,10 +38,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from retrainer.config import AutoTriggerConfig
 from retrainer.domain import METRICS, GateOutcome, MonitorReading, TriggerDecision
+from retrainer.domain.windows import human_duration
 from retrainer.triggers.base import TriggerContext, decision
 
 POINTS = 100.0  # a relative improvement of 0.01 is one metric point
@@ -132,12 +133,15 @@ class AutoTrigger:
         since = ctx.last_job_as_of or ctx.as_of
         age = ctx.as_of - since
         evidence: dict[str, object] = {"age_days": round(age.total_seconds() / DAY, 3)}
+        # an --as-of before the last retrain gives a negative age
+        last = (f"last retrain {human_duration(age)} ago" if age >= timedelta(0) else
+                f"last retrain {human_duration(-age)} after this as-of")
         if age < cfg.min_interval:
             return decision(ctx, self.name, False,
-                            f"last retrain {age} ago < min_interval {cfg.min_interval}", evidence)
+                            f"{last} < min_interval {human_duration(cfg.min_interval)}", evidence)
         if age >= cfg.max_interval:
             return decision(ctx, self.name, True,
-                            f"last retrain {age} ago >= max_interval {cfg.max_interval}", evidence)
+                            f"{last} >= max_interval {human_duration(cfg.max_interval)}", evidence)
         stored = {(r.as_of, r.monitor) for r in ctx.history}  # this tick's may be among them
         history = [*ctx.history,
                    *(r for r in ctx.readings.values() if (r.as_of, r.monitor) not in stored)]

@@ -16,7 +16,7 @@ from datetime import datetime
 from croniter import croniter
 
 from retrainer.clock import as_utc
-from retrainer.config import ScheduleTriggerConfig
+from retrainer.config import ScheduleTriggerConfig, format_duration
 from retrainer.domain import TriggerDecision
 from retrainer.triggers.base import TriggerContext, decision
 
@@ -38,7 +38,8 @@ class ScheduleTrigger:
         self.config = config
 
     def evaluate(self, ctx: TriggerContext) -> TriggerDecision:
-        plan = self.config.cron or f"every {self.config.every}"
+        every = self.config.every
+        plan = f"every {format_duration(every)}" if every is not None else str(self.config.cron)
         last = ctx.last_job_as_of
         if last is None:
             return decision(ctx, self.name, False, f"schedule {plan}: no earlier training job")
