@@ -265,7 +265,7 @@ def _left_out(options: BacktestOptions, history: History, is_dated: bool) -> dic
     numeric time column that is no time, and columns that hold the target itself."""
     frame, column, target = history.frame, options.time_column, options.target
     left_out = unusable_columns(frame, {column or "", history.time_column, target})
-    if column in frame.columns and column != target and not is_dated:
+    if column is not None and column in frame.columns and column != target and not is_dated:
         left_out[column] = "the order of the rows (the time column, neither dates nor Unix times)"
     left_out.update(target_leaks(frame, target, [
         c for c in frame.columns if c not in left_out and c not in (column, history.time_column)]))
