@@ -101,6 +101,19 @@ def test_intervals_cover_a_zero_difference_as_often_as_they_claim() -> None:
     assert covered["one batch"] / trials < covered["chosen"] / trials - 0.1
 
 
+def test_an_interval_stays_within_what_the_resamples_gave() -> None:
+    """A concept shift: ``never`` ties ``auto`` for five batches, then loses every batch, by
+    more and more. With 26 batches in blocks of about seven, Student's t on two or three
+    degrees of freedom reached below zero, past every resample: "not told apart"."""
+    auto = np.full(26, 1.0)
+    never = auto + np.r_[np.zeros(5), np.linspace(0.13, 5.4, 21)]  # rmse: lower is better
+    found = certainty([policy("never", never), policy("auto", auto)], higher_is_better=False)
+    assert found is not None
+    entry = found["versus"][0]
+    assert entry["low"] > 0 and verdict(entry) == "better"
+    assert entry["low"] <= entry["difference"] <= entry["high"] <= 5.4
+
+
 def test_who_pays_most_across_resamples() -> None:
     rng = np.random.default_rng(6)
     never = 0.6 + 0.02 * rng.normal(size=40)
