@@ -30,6 +30,21 @@ def test_points_follow_the_metric_direction() -> None:
         "never", "always", "worse"}
 
 
+def test_a_point_of_r2_is_a_hundredth_of_it() -> None:
+    """R² has no floor at zero: 1% of a ``never`` at -0.35 (or 0.001) is no unit. A point is
+    then 0.01 of R², and which policy pays does not depend on how bad ``never`` was."""
+    for never in (-0.35, 0.001, 0.5):
+        rows = [policy("never", never, 0), policy("always", 0.9, 100),
+                policy("auto", 0.88, 20)]
+        points = points_over_never(rows, True, "r2")
+        assert points["always"] == pytest.approx((0.9 - never) * 100)
+        assert points["always"] - points["auto"] == pytest.approx(2.0)
+        assert best_policy(rows, True, cost=1.0, value=0.004, days=700, metric="r2")[0] == "auto"
+    # rmse keeps its relative point
+    assert points_over_never([policy("never", 4.0, 0), policy("auto", 3.0, 9)], False,
+                             "rmse")["auto"] == pytest.approx(25.0)
+
+
 def test_net_value_prices_the_gain_and_the_retrains() -> None:
     rows = [policy("never", 200.0, 0), policy("always", 50.0, 100), policy("auto", 60.0, 20)]
     net = net_values(rows, False, cost=2.0, value=0.01, days=100)

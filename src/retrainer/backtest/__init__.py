@@ -61,7 +61,7 @@ from retrainer.backtest.report import shares_of_always
 from retrainer.backtest.value import best_of, best_policy, net_values
 from retrainer.config import ModelConfig
 from retrainer.data.columns import by_reason, target_leaks, unusable_columns
-from retrainer.domain.metrics import METRICS
+from retrainer.domain.metrics import METRICS, MetricSpec
 from retrainer.exceptions import UsageError
 from retrainer.store.engine import finite_json
 
@@ -147,7 +147,7 @@ def run_backtest(options: BacktestOptions,
         initial, history, base, where = start.initial, start.history, start.base, start.where
         spec = METRICS[base.metric]
         policies = [results[start.key(policy)].to_json() for policy in options.policies]
-        value = _price(policies, spec.greater_is_better, base, history)
+        value = _price(policies, spec, base, history)
         document = {
             "dataset": options.data.name,
             "rows": len(history.frame),
@@ -157,7 +157,8 @@ def run_backtest(options: BacktestOptions,
             "policies": policies,
             "value": value,
             "certainty": how_sure(policies, spec.greater_is_better, value["cost_per_retrain"],
-                                  value["value_per_metric_point"], value["days"]),
+                                  value["value_per_metric_point"], value["days"],
+                                  metric=spec.name),
             "settings": {
                 "task": base.task.value,
                 "time_column": options.time_column,
@@ -187,16 +188,16 @@ def run_backtest(options: BacktestOptions,
     return summary
 
 
-def _price(policies: list[dict[str, Any]], higher_is_better: bool, base: ModelConfig,
+def _price(policies: list[dict[str, Any]], spec: MetricSpec, base: ModelConfig,
            history: History) -> dict[str, Any]:
     """Which policy pays under the cost model of ``triggers.auto`` (backtest/value.py): each
     policy's ``net_value`` (None without ``never``) and the cost model's summary."""
     cost, value = base.triggers.auto.cost_per_retrain, base.triggers.auto.value_per_metric_point
     days = (history.boundaries[-1] - history.boundaries[0]).total_seconds() / 86400
-    net = net_values(policies, higher_is_better, cost, value, days)
+    net = net_values(policies, spec.greater_is_better, cost, value, days, spec.name)
     for row in policies:
         row["net_value"] = net.get(row["name"])
-    best = best_policy(policies, higher_is_better, cost, value, days)
+    best = best_policy(policies, spec.greater_is_better, cost, value, days, spec.name)
     return {"cost_per_retrain": cost, "value_per_metric_point": value, "days": round(days, 3),
             **_best(best)}
 

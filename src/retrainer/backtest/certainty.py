@@ -14,11 +14,12 @@ the longest of those.
 Three answers come out: each policy's difference from a reference policy (``auto`` when it
 ran) with its 95% interval (the difference plus or minus Student's t for as many degrees of
 freedom as the batches hold blocks, less one, times the resampled differences' standard
-deviation, within the smallest and largest resampled difference); when ``never`` ran, the share of resamples in which each policy
-pays most (backtest/value.py: net value is priced on the resampled gains, retrains fixed);
-and when ``always`` ran too, the interval of each policy's share of ``always``'s gain over
-``never``, the issue's bar's terms, over the resamples in which ``always`` beat ``never``
-(none if it failed to in more than 2.5% of them: no gain to share).
+deviation, within the smallest and largest resampled difference); when ``never`` ran, the
+share of resamples in which each policy pays most (backtest/value.py: net value is priced
+on the resampled gains, retrains fixed); and when ``always`` ran too, the interval of each
+policy's share of ``always``'s gain over ``never``, the issue's bar's terms, over the
+resamples in which ``always`` beat ``never`` (none if it failed to in more than 2.5% of
+them: no gain to share).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(1)
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from retrainer.backtest.value import ABSOLUTE_POINTS
 from retrainer.triggers.auto import POINTS  # a relative improvement of 0.01 is one point
 from retrainer.validation.bootstrap import block_indices
 
@@ -80,7 +82,7 @@ def block_length(series: np.ndarray) -> int:
 
 def certainty(policies: list[dict[str, Any]], higher_is_better: bool,
               cost: float | None = None, value: float | None = None, days: float | None = None,
-              draws: int = DRAWS) -> dict[str, Any] | None:
+              draws: int = DRAWS, metric: str = "") -> dict[str, Any] | None:
     """Each policy's difference from the reference (``auto``, else the first policy) in the
     metric's good direction (> 0: the reference is better), with its interval; with
     ``never`` and a cost model, the share of resamples in which each policy pays most; with
@@ -140,8 +142,10 @@ def certainty(policies: list[dict[str, Any]], higher_is_better: bool,
             lows, highs = np.percentile(shares, [tail, 100 - tail], axis=1)
             found["share_of_gain"] = {name: [float(lows[i]) + 0.0, float(highs[i]) + 0.0]
                                       for i, name in enumerate(names)}
-    if None not in (cost, value, days) and np.all(never != 0):
-        points = sign * (metrics - never) / np.abs(never) * POINTS
+    point = (np.full_like(never, 1.0 / POINTS) if metric in ABSOLUTE_POINTS
+             else np.abs(never) / POINTS)  # as backtest/value.py prices them
+    if None not in (cost, value, days) and np.all(point != 0):
+        points = sign * (metrics - never) / point
         retrains = np.array([float(p["retrains"]) for p in policies])
         net = value * points * days - cost * retrains[:, None]
         # a tie goes to fewer retrains, as in value.best_of

@@ -5,11 +5,11 @@ its retrains cost, in the units of ``triggers.auto``'s cost model:
 
     value_per_metric_point x points over never x days - cost_per_retrain x retrains
 
-where a point is 1% of ``never``'s metric (the gate's relative improvement, in points) and the
-days are the replay's, on its clock (a batch of rows counts as a week). The first training is
-every policy's and is not counted. Net value is linear in the cost of a retrain, so the range
-of costs over which the best policy stays the best follows from the policies' gains and
-retrains alone.
+where a point is 1% of ``never``'s metric (the gate's relative improvement, in points; for
+R², whose zero is no floor and can be ``never``'s, 0.01 of R²) and the days are the replay's,
+on its clock (a batch of rows counts as a week). The first training is every policy's and
+is not counted. Net value is linear in the cost of a retrain, so the range of costs over
+which the best policy stays the best follows from the policies' gains and retrains alone.
 
 >>> rows = [{"name": "never", "metric": 0.60, "retrains": 0},
 ...         {"name": "always", "metric": 0.75, "retrains": 100},
@@ -34,40 +34,52 @@ def _finite(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
-def points_over_never(policies: list[dict[str, Any]], higher_is_better: bool
+#: metrics whose zero is no floor (R² is 0 for predicting the mean and negative below it): a
+#: point is 0.01 of the metric, since 1% of a ``never`` near zero would be no unit at all
+ABSOLUTE_POINTS = frozenset({"r2"})
+
+
+def point_of(metric: str, never: float) -> float:
+    """The metric's change that is one point, against ``never``'s metric."""
+    return 1.0 / POINTS if metric in ABSOLUTE_POINTS else abs(never) / POINTS
+
+
+def points_over_never(policies: list[dict[str, Any]], higher_is_better: bool, metric: str = ""
                       ) -> dict[str, float]:
-    """Each scored policy's metric over ``never``'s, in points (1% of ``never``'s metric);
-    empty unless ``never`` ran and scored."""
+    """Each scored policy's metric over ``never``'s, in points (``point_of``); empty unless
+    ``never`` ran and scored (and, for a relative point, is not zero)."""
     never = next((_finite(p.get("metric")) for p in policies if p.get("name") == "never"), None)
-    if never is None or never == 0:
+    if never is None or point_of(metric, never) == 0:
         return {}
     sign = 1.0 if higher_is_better else -1.0
-    return {str(p["name"]): sign * (metric - never) / abs(never) * POINTS + 0.0  # no -0
-            for p in policies if (metric := _finite(p.get("metric"))) is not None}
+    point = point_of(metric, never)
+    return {str(p["name"]): sign * (value - never) / point + 0.0  # no -0
+            for p in policies if (value := _finite(p.get("metric"))) is not None}
 
 
 def priced_gains(policies: list[dict[str, Any]], higher_is_better: bool, value: float,
-                 days: float) -> dict[str, float]:
+                 days: float, metric: str = "") -> dict[str, float]:
     """What each scored policy's gain over ``never`` was worth over ``days``; empty unless
     ``never`` scored."""
     return {name: value * points * days
-            for name, points in points_over_never(policies, higher_is_better).items()}
+            for name, points in points_over_never(policies, higher_is_better, metric).items()}
 
 
 def net_values(policies: list[dict[str, Any]], higher_is_better: bool, cost: float,
-               value: float, days: float) -> dict[str, float]:
+               value: float, days: float, metric: str = "") -> dict[str, float]:
     """Each scored policy's net value (module docstring); empty unless ``never`` scored."""
     retrains = _retrains(policies)
     return {name: gain - cost * retrains[name]
-            for name, gain in priced_gains(policies, higher_is_better, value, days).items()}
+            for name, gain in priced_gains(policies, higher_is_better, value, days,
+                                           metric).items()}
 
 
 def best_policy(policies: list[dict[str, Any]], higher_is_better: bool, cost: float,
-                value: float, days: float) -> tuple[str, float, float] | None:
+                value: float, days: float, metric: str = "") -> tuple[str, float, float] | None:
     """The policy of highest net value, and the costs of a retrain between which it stays
     the highest, the value of a point held (the upper end may be ``inf``); None unless
     ``never`` scored. A tie goes to the policy with fewer retrains."""
-    gains = priced_gains(policies, higher_is_better, value, days)
+    gains = priced_gains(policies, higher_is_better, value, days, metric)
     return best_of(gains, {name: float(n) for name, n in _retrains(policies).items()}, cost)
 
 
