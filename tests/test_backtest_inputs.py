@@ -174,3 +174,17 @@ def test_a_config_is_held_to_the_data(tmp_path: Path) -> None:
     code, output = backtest(str(path), "--target", "y", "--config", str(config),
                             "-o", str(tmp_path / "bad"))
     assert code == 2 and "features x3 are not in the data" in output
+
+
+def test_a_config_whose_trainer_cannot_work_exits_2_before_replaying(tmp_path: Path) -> None:
+    """Not a failing job at every batch of every policy: the field path and why, exit 2."""
+    path = tmp_path / "history.csv"
+    hourly().to_csv(path, index=False)
+    config = tmp_path / "retrainer.yaml"
+    config.write_text("models:\n  - name: m\n    source: {kind: csv, path: x.csv}\n"
+                      "    time_column: ts\n    target: y\n    task: regression\n"
+                      "    training: {trainer: 'sklearn.ensemble:Nope'}\n")
+    code, output = backtest(str(path), "--target", "y", "--config", str(config),
+                            "-o", str(tmp_path / "out"))
+    assert code == 2 and "models[0].training.trainer: cannot import trainer" in output
+    assert not (tmp_path / "out" / "backtest.json").exists()

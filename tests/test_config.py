@@ -135,3 +135,25 @@ def test_windows_and_a_schedule_interval_must_hold_time() -> None:
     for field in ("models[0].monitoring_window", "models[0].training_window",
                   "models[0].triggers.schedule.every"):
         assert found[field] == "must be longer than zero", found
+
+
+def test_a_name_yaml_reads_as_a_boolean_says_to_quote_it(tmp_path: Path) -> None:
+    path = tmp_path / "retrainer.yaml"
+    path.write_text(yaml.safe_dump({"models": [minimal_model()]}, sort_keys=False)
+                    + "  exclude: [No, x, on]\n"
+                    + "  monitors: {drift: {columns: {Off: {ignore: true}}}}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    found = {p.path: p.reason for p in caught.value.problems}
+    assert found == {
+        "models[0].exclude[0]":
+            'Input should be a valid string (YAML read No as false: quote it, "No")',
+        "models[0].exclude[2]":
+            'Input should be a valid string (YAML read on as true: quote it, "on")',
+        "models[0].monitors.drift.columns.Off":
+            'Input should be a valid string (YAML read Off as false: quote it, "Off")',
+    }
+    # without the file's text (an already-parsed mapping) the hint cannot quote it
+    found = problems({"models": [minimal_model(exclude=[False])]})
+    assert found["models[0].exclude[0]"].endswith(
+        "(YAML read it as a boolean: quote the name)")

@@ -736,7 +736,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return path
 
 
-def _problems(error: ValidationError) -> list[ConfigProblem]:
+def _problems(error: ValidationError, text: str | None = None) -> list[ConfigProblem]:
     problems = []
     for item in error.errors():
         path = _field_path(item["loc"])
@@ -745,18 +745,69 @@ def _problems(error: ValidationError) -> list[ConfigProblem]:
             message = message[len("Value error, ") :]
         if item["type"] == "extra_forbidden":
             message = "unknown field"
+        if item["type"] == "string_type" and isinstance(item["input"], bool):
+            written = _yaml_scalar(text, item["loc"])
+            message += _boolean_hint(item["input"], written)
+            if item["loc"][-1] == "[key]":  # a mapping's key: pydantic's loc counts it as 0/1
+                path = f"{_field_path(item['loc'][:-2])}.{written or str(item['input']).lower()}"
         problems.append(ConfigProblem(path, message))
     return problems
 
 
-def parse_config(data: Any, source: str = "<config>", root: Path | None = None) -> RetrainerConfig:
-    """Validate an already-parsed mapping."""
+def _boolean_hint(value: bool, written: str | None) -> str:
+    """YAML 1.1 reads yes/no/on/off (any case) as booleans: a column named No becomes false.
+
+    >>> _boolean_hint(False, "No"), _boolean_hint(True, None)
+    (' (YAML read No as false: quote it, "No")', ' (YAML read it as a boolean: quote the name)')
+    """
+    if written is None:
+        return " (YAML read it as a boolean: quote the name)"
+    return f' (YAML read {written} as {str(value).lower()}: quote it, "{written}")'
+
+
+def _yaml_scalar(text: str | None, loc: tuple[Any, ...]) -> str | None:
+    """The text written at ``loc`` (a pydantic error location) in the YAML ``text``."""
+    if text is None:
+        return None
+    try:
+        node: Any = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    key: Any = None
+    for part in loc:
+        if part == "[key]":  # the error is in a mapping's key, not its value
+            node = key
+        elif isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and _same(key_node, part):
+                    key, node = key_node, value_node
+                    break
+            # no such key: a part pydantic adds (a union member's tag), not in the file
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if not 0 <= part < len(node.value):
+                return None
+            node = node.value[part]
+    return node.value if isinstance(node, yaml.ScalarNode) else None
+
+
+def _same(key_node: yaml.ScalarNode, part: Any) -> bool:
+    """Is ``part`` (a key as pydantic's loc has it: a boolean key as 0 or 1) the key this
+    node was read as?"""
+    read = yaml.safe_load(key_node.value) if key_node.tag != "tag:yaml.org,2002:str" else (
+        key_node.value)
+    return isinstance(read, str) == isinstance(part, str) and read == part
+
+
+def parse_config(data: Any, source: str = "<config>", root: Path | None = None,
+                 text: str | None = None) -> RetrainerConfig:
+    """Validate an already-parsed mapping; ``text``, the YAML it was read from, lets an
+    error quote what was written (a name YAML read as a boolean)."""
     if not isinstance(data, dict):
         raise ConfigError(source, [ConfigProblem("", "the file must hold a mapping at top level")])
     try:
         config = RetrainerConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(source, _problems(error)) from None
+        raise ConfigError(source, _problems(error, text)) from None
     config._root = (root or Path.cwd()).resolve()
     return config
 
@@ -768,11 +819,12 @@ def load_config(path: str | Path) -> RetrainerConfig:
         raise ConfigError(
             str(path), [ConfigProblem("", "file not found (run 'retrainer init' to write one)")]
         )
+    text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = getattr(error, "problem", None) or str(error)
         raise ConfigError(str(path), [ConfigProblem(where, f"not valid YAML: {reason}")]) from None
-    return parse_config(data, str(path), path.parent)
+    return parse_config(data, str(path), path.parent, text)

@@ -90,7 +90,12 @@ class TrainingError(RetrainerError):
 
 class TrainerConfigError(TrainingError):
     """The configured trainer cannot be built (not importable, params it rejects, not an
-    estimator): a retry with the same config cannot fix it."""
+    estimator, not one for the task): a retry with the same config cannot fix it. ``field``
+    is where under ``training`` the problem lies (``trainer``, ``params``)."""
+
+    def __init__(self, message: str, field: str = "trainer"):
+        super().__init__(message)
+        self.field = field
 
 
 class ValidationError(RetrainerError):

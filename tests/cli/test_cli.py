@@ -192,3 +192,21 @@ def test_as_of_takes_24_00_as_the_end_of_the_day() -> None:
             parse_as_of(bad)
     with pytest.raises(UsageError, match="give a time from 1678 to 2261"):
         parse_as_of("2261-12-31T24:00Z")
+
+
+def test_validate_config_builds_the_trainer_for_its_task(tmp_path: Path) -> None:
+    """A trainer that cannot work is found before any job runs: field path, exit 2."""
+    model = ("models:\n  - name: x\n    source: {kind: csv, path: a.csv}\n    time_column: t\n"
+             "    target: y\n    task: regression\n    training:\n")
+    (tmp_path / "clf.yaml").write_text(
+        model + "      trainer: sklearn.linear_model:LogisticRegression\n")
+    code, out = invoke("validate-config", "clf.yaml", "--json", cwd=tmp_path)
+    assert code == 2
+    (problem,) = json.loads(out)["problems"]
+    assert problem["path"] == "models[0].training.trainer"
+    assert "is a classifier; task: regression needs a regressor" in problem["reason"]
+    (tmp_path / "xgb.yaml").write_text(
+        model + "      trainer: xgboost\n      params: {num_leaves: 63, max_dpeth: 2}\n")
+    code, out = invoke("validate-config", "xgb.yaml", "--json", cwd=tmp_path)
+    assert code == 2 and [p["path"] for p in json.loads(out)["problems"]] == [
+        "models[0].training.params.max_dpeth", "models[0].training.params.num_leaves"]

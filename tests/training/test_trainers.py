@@ -78,6 +78,9 @@ def test_estimators_clone_to_unfitted_copies():
         ("sklearn.linear_model:NoSuchModel", Task.REGRESSION, "cannot import"),
         ("collections:OrderedDict", Task.REGRESSION, "lacks fit, predict, get_params"),
         ("sklearn.svm:LinearSVC", Task.CLASSIFICATION, "lacks predict_proba"),
+        ("sklearn.linear_model:Ridge", Task.CLASSIFICATION, "is a regressor; task: classif"),
+        ("sklearn.linear_model:LogisticRegression", Task.REGRESSION, "is a classifier; task"),
+        ("sklearn.tree:DecisionTreeClassifier", Task.REGRESSION, "is a classifier; task"),
     ],
 )
 def test_bad_trainers_raise_training_error(trainer, task, message):

@@ -14,6 +14,7 @@ import pytest
 from optuna.trial import TrialState
 from tests.training.conftest import build_model
 
+from retrainer.exceptions import TrainerConfigError
 from retrainer.store import Store
 from retrainer.training.tuning import storage, study_name, trial_record, tune
 
@@ -116,3 +117,20 @@ def test_a_killed_tuning_run_resumes_its_study(train_test, url, tmp_path):
     stale = [t.number for t in before if t.state is TrialState.RUNNING]
     assert result.requeued == stale
     assert study_name("pm25", 7) == "retrainer:pm25:job:7"
+
+
+def test_a_parameter_the_trainer_does_not_take_fails_tuning_at_once(train_test, url,
+                                                                    monkeypatch):
+    """Every trial would fail the same way: no trial runs, and no job falls back to the
+    default params; if a trial does meet it, the study stops there."""
+    train, _ = train_test
+    model = build_model("sklearn.linear_model:Ridge", tuning={
+        "n_trials": 3, "search_space": {"num_leaves": {"type": "int", "low": 8, "high": 64}}},
+        cv={"folds": 2}).model_copy(update={"exclude": ["pm", "high", "level"]})
+    with pytest.raises(TrainerConfigError, match=r"search_space\.num_leaves: Ridge takes no"):
+        tune(train, model, storage_url=url, name="early")
+    assert "early" not in [s.study_name for s in optuna.get_all_study_summaries(url)]
+    monkeypatch.setattr("retrainer.training.tuning.trainer_problems", lambda model: [])
+    with pytest.raises(TrainerConfigError, match="rejected the training params"):
+        tune(train, model, storage_url=url, name="late")
+    assert len(optuna.load_study(study_name="late", storage=url).trials) == 1

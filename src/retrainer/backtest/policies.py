@@ -21,8 +21,9 @@ from retrainer.config import (
     load_config,
 )
 from retrainer.domain.metrics import Task, metrics_for
-from retrainer.exceptions import UsageError
+from retrainer.exceptions import ConfigError, UsageError
 from retrainer.monitoring.window import MIN_LABELLED_ROWS
+from retrainer.training.checks import trainer_problems
 
 #: the default training window holds at least this many rows' worth of time: four weekly
 #: batches of daily rows (28) leave LightGBM, with 20 rows a leaf, no split to make
@@ -80,11 +81,15 @@ def label_delay(options: BacktestOptions, history: History) -> timedelta:
 
 def config_model(path: Path, target: str) -> ModelConfig:
     """The config's model with ``target`` as its target, else its first model."""
+    return _config_model(path, target)[1]
+
+
+def _config_model(path: Path, target: str) -> tuple[int, ModelConfig]:
     config = load_config(path)
-    for model in config.models:
+    for index, model in enumerate(config.models):
         if model.target == target:
-            return model
-    return config.models[0]
+            return index, model
+    return 0, config.models[0]
 
 
 def base_model(options: BacktestOptions, history: History, replay_name: str,
@@ -94,7 +99,7 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     not features (``unusable_columns``)."""
     frame = history.frame
     target = options.target
-    model = config_model(options.config, target) if options.config else None
+    index, model = _config_model(options.config, target) if options.config else (0, None)
     task = options.task or (model.task if model else infer_task(frame[target]))
     if task is Task.REGRESSION and not pd.api.types.is_numeric_dtype(frame[target]):
         raise UsageError(f"--task regression needs a numeric target; {target!r} is not")
@@ -159,7 +164,14 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
                   else max(20, int(0.25 * rows_per_window))),
     )
     data.setdefault("validation", {})["metric"] = metric
-    return ModelConfig.model_validate(data)
+    shared = ModelConfig.model_validate(data)
+    if options.config is not None:
+        # the trainer as every replay builds it (--task may differ from the config's): a
+        # trainer that cannot work would otherwise fail a job at every batch of every policy
+        problems = trainer_problems(shared, f"models[{index}]")
+        if problems:
+            raise ConfigError(str(options.config), problems)
+    return shared
 
 
 def _first_null_limit(history: History, target: str) -> float:

@@ -30,12 +30,15 @@ def validate_config(
     file: Annotated[Path | None, typer.Argument(help="Config file (default: --config).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check a config file: every problem with its field path and reason (exit code 2)."""
+    """Check a config file: every problem with its field path and reason (exit code 2),
+    trainers included (imported and built for their task and parameters)."""
     from retrainer.config import load_config
+    from retrainer.training.checks import check_trainers
 
     path = file or state(ctx).settings().config
     try:
         config = load_config(path)
+        check_trainers(config, str(path))
     except ConfigError as error:
         if as_json:
             print_json({"valid": False, "file": str(path),

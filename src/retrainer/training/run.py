@@ -46,6 +46,7 @@ from retrainer.registry import open_registry
 from retrainer.registry.digest import model_sha256
 from retrainer.registry.semver import Production, candidate_semver
 from retrainer.store import Store
+from retrainer.training.checks import trainer_problems
 from retrainer.training.fit import fit_candidate, time_split
 from retrainer.training.lineage import frame_sha256, package_versions, version_tags
 from retrainer.training.tuning import recipe_comparison, study_name, trial_record, tune
@@ -110,6 +111,9 @@ def run_job(store: Store, job_id: int, attempt: int, n_jobs: int = 1) -> str:
     snapshot = JobSnapshot.of(job)
     model = snapshot.model
     cfg = model.training
+    problems = trainer_problems(model)
+    if problems:  # before any data is read: the job fails at once (PERMANENT_ERRORS)
+        raise TrainerConfigError("; ".join(map(str, problems)))
     window = Window.latest(job.as_of, model.training_window)
     frame = make_source(model, snapshot.root).load(window)
     features = model.feature_columns(list(frame.columns))

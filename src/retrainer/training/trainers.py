@@ -83,29 +83,58 @@ def _construct(cls: Any, params: dict[str, Any], n_jobs: int) -> Any:
     try:
         return cls(**{**params, "n_jobs": n_jobs})
     except TypeError as error:
-        raise TrainerConfigError(f"{cls.__name__} rejected the training params: {error}") from None
+        raise TrainerConfigError(f"{cls.__name__} rejected the training params: {error}",
+                                 "params") from None
+
+
+def trainer_class(trainer: str) -> Any:
+    """The class a ``module:Class`` trainer names; TrainerConfigError when it cannot be had."""
+    module_name, _, class_name = trainer.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise TrainerConfigError(f"cannot import trainer {trainer!r}: {error}") from None
+
+
+def estimator_kind(estimator: Any) -> str | None:
+    """"classifier" or "regressor" where the estimator says (scikit-learn's tags), else None."""
+    from sklearn.base import is_classifier, is_regressor
+
+    try:
+        if is_classifier(estimator):
+            return "classifier"
+        if is_regressor(estimator):
+            return "regressor"
+    except Exception:  # a duck-typed estimator without scikit-learn's tags: it does not say
+        pass
+    return None
 
 
 def _custom_estimator(
     trainer: str, task: Task, params: dict[str, Any], seed: int, n_jobs: int
 ) -> Any:
-    module_name, _, class_name = trainer.partition(":")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as error:
-        raise TrainerConfigError(f"cannot import trainer {trainer!r}: {error}") from None
+    cls = trainer_class(trainer)
     try:
         estimator = cls(**params)
     except TypeError as error:
-        raise TrainerConfigError(f"{trainer} rejected the training params: {error}") from None
+        raise TrainerConfigError(f"{trainer} rejected the training params: {error}",
+                                 "params") from None
+    classification = task is Task.CLASSIFICATION
+    kind = estimator_kind(estimator)
+    if classification and kind == "regressor":
+        raise TrainerConfigError(f"{trainer} is a regressor; task: classification needs a "
+                                 "classifier with predict_proba")
+    if not classification and kind == "classifier":
+        # it would run, predicting class labels as the regression's numbers
+        raise TrainerConfigError(f"{trainer} is a classifier; task: regression needs a regressor")
     required = ["fit", "predict", "get_params", "set_params"]
-    if task is Task.CLASSIFICATION:
+    if classification:
         required.append("predict_proba")
     lacking = [name for name in required if not callable(getattr(estimator, name, None))]
     if lacking:
         raise TrainerConfigError(
             f"trainer {trainer!r} is not a scikit-learn style "
-            f"{'probabilistic classifier' if task is Task.CLASSIFICATION else 'estimator'}: "
+            f"{'probabilistic classifier' if classification else 'estimator'}: "
             f"it lacks {', '.join(lacking)}"
         )
     own = estimator.get_params(deep=False)

@@ -33,7 +33,8 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from retrainer.config import ModelConfig
 from retrainer.domain.metrics import METRICS
-from retrainer.exceptions import DataError, TrainingError, ValidationError
+from retrainer.exceptions import DataError, TrainerConfigError, TrainingError, ValidationError
+from retrainer.training.checks import trainer_problems
 from retrainer.training.cv import Fold, expanding_folds
 from retrainer.training.fit import fit_early_stopped
 from retrainer.training.search_space import search_space, suggest
@@ -132,12 +133,16 @@ def tune(
     holdout, sorted by time). None when the search space is empty (nothing to tune).
 
     ``on_trial`` is called with every trial that finishes in this attempt. Raises DataError
-    when the rows are too few for the folds; failing trials are recorded as FAIL, not raised.
+    when the rows are too few for the folds; failing trials are recorded as FAIL, not raised,
+    except a TrainerConfigError (a parameter the trainer does not take), raised at once.
     """
     cfg = model.training
     space = search_space(cfg.trainer, cfg.tuning)
     if not space or cfg.tuning.n_trials == 0:
         return None
+    problems = trainer_problems(model)
+    if problems:  # every trial would fail the same way
+        raise TrainerConfigError("; ".join(map(str, problems)))
     started = time.perf_counter()
     folds = expanding_folds(frame[model.time_column], cfg.cv.folds, cfg.cv.gap)
     spec = METRICS[model.metric]
@@ -174,6 +179,8 @@ def tune(
                                          params, n_jobs=n_jobs, callbacks=callbacks))
             except ValidationError as error:  # e.g. a class missing from a fold
                 raise TrainingError(str(error)) from error
+            except TrainerConfigError as error:  # no other trial could build it either
+                raise _Unbuildable(error) from error
         trial.set_user_attr("fold_scores", scores)
         return float(np.mean(scores))
 
@@ -181,9 +188,21 @@ def tune(
     if remaining > 0:
         timeout = cfg.tuning.timeout.total_seconds() if cfg.tuning.timeout else None
         callbacks = [lambda _study, trial: on_trial(trial)] if on_trial else None
-        study.optimize(objective, n_trials=remaining, timeout=timeout,
-                       catch=(TrainingError, DataError), callbacks=callbacks)
+        try:
+            study.optimize(objective, n_trials=remaining, timeout=timeout,
+                           catch=(TrainingError, DataError), callbacks=callbacks)
+        except _Unbuildable as unbuildable:
+            raise unbuildable.error from None
     return _result(study, name, model.metric, cfg.params, folds, done, requeued, started)
+
+
+class _Unbuildable(Exception):
+    """A TrainerConfigError carried past Optuna's ``catch`` (which would record it as one
+    failed trial of many): the job fails at once."""
+
+    def __init__(self, error: TrainerConfigError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _requeue_stale(study: optuna.Study) -> list[int]:
