@@ -197,6 +197,32 @@ def test_real_mlflow_registry_gets_the_same_results(history_csv: Path, tmp_path:
     assert len(versions) == real["policies"][0]["trainings"]
 
 
+def test_a_kept_mlflow_config_finds_its_registry_from_any_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The config a replay saves in DIR/state/POLICY/ reads its paths from its own folder,
+    as every config does: a relative output (here ``out``) must not make them relative to
+    the folder the backtest ran in."""
+    from retrainer.config import Settings
+    from retrainer.runtime import build_runtime
+
+    drifting(1400).to_csv(tmp_path / "short.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    document = run_backtest(options(Path("short.csv"), tmp_path, policies=("always",),
+                                    registry="mlflow", output=Path("out")))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    rt = build_runtime(settings=Settings(config=tmp_path / "out/state/always/retrainer.yaml"))
+    try:
+        versions = rt.registry.list_versions("backtest")
+        champion = rt.store.champion("backtest")
+        assert champion is not None and rt.bundle(champion) is not None
+    finally:
+        rt.close()
+    assert len(versions) == document["policies"][0]["trainings"] > 1
+    assert list(elsewhere.iterdir()) == []  # no stray database
+
+
 def test_replay_source_hides_the_future_and_unarrived_labels() -> None:
     from retrainer.clock import SimulatedClock
     from retrainer.data.replay import ReplaySource
