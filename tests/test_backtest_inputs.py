@@ -174,3 +174,12 @@ def test_a_config_is_held_to_the_data(tmp_path: Path) -> None:
     code, output = backtest(str(path), "--target", "y", "--config", str(config),
                             "-o", str(tmp_path / "bad"))
     assert code == 2 and "features x3 are not in the data" in output
+
+
+def test_the_config_policy_needs_a_config(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    hourly().to_csv(path, index=False)
+    code, output = backtest(str(path), "--target", "y", "--policies", "never,config",
+                            "-o", str(tmp_path / "out"))
+    assert code == 2 and "the config policy needs --config" in output
+    assert not (tmp_path / "out").exists()

@@ -100,6 +100,8 @@ def run_backtest(options: BacktestOptions,
     if options.output.exists() and not options.output.is_dir():
         raise UsageError(f"--output {options.output}: a file; name a folder for backtest.json "
                          "and report.html")
+    if "config" in options.policies and options.config is None:
+        raise UsageError("--policies: the config policy needs --config (its triggers)")
     frame = read_history(options.data)
     found_time = None
     if options.time_column is None and options.config is not None:
