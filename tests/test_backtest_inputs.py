@@ -176,6 +176,31 @@ def test_a_config_is_held_to_the_data(tmp_path: Path) -> None:
     assert code == 2 and "features x3 are not in the data" in output
 
 
+def test_task_against_the_configs_is_exit_2_and_metric_replacing_its_a_note(
+        tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    hourly().to_csv(path, index=False)
+    config = tmp_path / "c.yaml"
+    config.write_text("models:\n  - name: m\n    source: {kind: csv, path: x.csv}\n"
+                      "    time_column: ts\n    target: y\n    task: classification\n")
+    code, output = backtest(str(path), "--target", "y", "--config", str(config),
+                            "--task", "regression", "-o", str(tmp_path / "task"))
+    assert code == 2 and "Traceback" not in output
+    assert f"--task regression conflicts with task: classification in {config}" in output
+    config.write_text(config.read_text().replace("classification", "regression")
+                      + "    min_rows: 50\n    features: [x1, x2]\n"
+                      "    validation: {metric: mae, min_improvement: 0.1}\n")
+    code, output = backtest(str(path), "--target", "y", "--config", str(config),
+                            "--metric", "rmse", "--batch", "200", "--initial", "600",
+                            "--policies", "never", "-o", str(tmp_path / "notes"))
+    assert code == 0, output
+    note = (f"--metric rmse replaces validation.metric mae ({config}, models[0]), in the gate "
+            "too; min_improvement stays 0.1")
+    assert f"note: {note}" in " ".join(output.split())
+    document = json.loads((tmp_path / "notes" / "backtest.json").read_text())
+    assert document["metric"] == "rmse" and document["settings"]["notes"] == [note]
+
+
 def test_the_config_policy_needs_a_config(tmp_path: Path) -> None:
     path = tmp_path / "history.csv"
     hourly().to_csv(path, index=False)

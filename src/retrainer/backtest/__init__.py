@@ -43,6 +43,7 @@ from retrainer.backtest.policies import (
     BacktestOptions,
     base_model,
     config_model,
+    config_overrides,
     label_delay,
     matched_period,
     parse_initials,
@@ -87,9 +88,13 @@ __all__ = [
 
 
 def run_backtest(options: BacktestOptions,
-                 on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+                 on_progress: Callable[[str, int, int], None] | None = None,
+                 on_note: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Replay every policy (side by side on the cores), write ``backtest.json`` and
     ``report.html`` into ``options.output``, and return the JSON document.
+
+    An option that replaces a setting of ``--config`` is told to ``on_note`` before the
+    replays start, and kept in the document's ``notes``.
 
     With several ``--initial`` sizes every policy is replayed from each start: each start's
     outputs go to ``DIR/initial-SIZE/`` and ``DIR/starts.json`` (returned) compares them.
@@ -102,6 +107,7 @@ def run_backtest(options: BacktestOptions,
                          "and report.html")
     if "config" in options.policies and options.config is None:
         raise UsageError("--policies: the config policy needs --config (its triggers)")
+    notes = config_overrides(options)
     frame = read_history(options.data)
     found_time = None
     if options.time_column is None and options.config is not None:
@@ -112,6 +118,9 @@ def run_backtest(options: BacktestOptions,
         found_time = find_time(frame, options.target)
         if found_time:
             options = replace(options, time_column=found_time[0])
+    if on_note:
+        for note in notes:
+            on_note(note)
     column = options.time_column
     is_dated = column in frame.columns and (
         not pd.api.types.is_numeric_dtype(frame[column]) or epoch_unit(frame[column]) is not None)
@@ -173,6 +182,7 @@ def run_backtest(options: BacktestOptions,
                 "batch_starts": [b.isoformat() for b in history.boundaries[:-1]],
                 "config": str(options.config) if options.config else None,
                 "left_out": left_out,
+                "notes": notes,
             },
             "seconds": round(time.monotonic() - began, 1),
         }
@@ -182,6 +192,7 @@ def run_backtest(options: BacktestOptions,
         return documents[0]
     summary = compare_starts(documents)
     summary["left_out"] = left_out
+    summary["notes"] = notes
     summary["time_column"] = options.time_column
     summary["time_found_in"] = found_time[1] if found_time else None
     summary["seconds"] = round(time.monotonic() - began, 1)
