@@ -740,12 +740,13 @@ def test_without_a_time_column_a_clock_in_the_data_is_found_when_it_runs_in_row_
     shown = replay(files["dates"], "--batch", "200", "--initial", "400")
     assert "time:" not in shown and "batches of 200 rows" in shown
     assert "day, dates (the time? give it as --time-column)" in shown
-    # with a config the time column is the user's to give
+    # with a config its time column is the clock, assembled when the data holds it in parts
     config = tmp_path / "retrainer.yaml"
     config.write_text(
         "models:\n  - name: m\n    source: {kind: csv, path: x.csv}\n    time_column: time\n"
         "    target: y\n    task: regression\n    min_rows: 50\n")
-    assert "time:" not in replay(files["parts"], "--config", str(config), "--batch", "168")
+    assert "time: time, assembled from Year, month, day, hour" in replay(
+        files["parts"], "--config", str(config), "--batch", "7D", "--initial", "21D")
     # ... and where the data has the config's time column, it is the time column
     by_config = run_backtest(options(files["explicit"], tmp_path, time_column=None,
                                      config=config, **settings, output=tmp_path / "by-config"))

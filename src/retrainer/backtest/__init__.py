@@ -42,7 +42,7 @@ from retrainer.backtest.policies import (
     MATCHED,
     BacktestOptions,
     base_model,
-    config_model,
+    config_entry,
     config_overrides,
     label_delay,
     matched_period,
@@ -110,14 +110,9 @@ def run_backtest(options: BacktestOptions,
     notes = config_overrides(options)
     frame = read_history(options.data)
     found_time = None
-    if options.time_column is None and options.config is not None:
-        configured = config_model(options.config, options.target).time_column
-        if configured in frame.columns:  # the config names it: the user's time column
-            options = replace(options, time_column=configured)
-    elif options.time_column is None:
-        found_time = find_time(frame, options.target)
-        if found_time:
-            options = replace(options, time_column=found_time[0])
+    if options.time_column is None:
+        clock, found_time = _clock(options, frame)
+        options = replace(options, time_column=clock)
     if on_note:
         for note in notes:
             on_note(note)
@@ -198,6 +193,23 @@ def run_backtest(options: BacktestOptions,
     summary["seconds"] = round(time.monotonic() - began, 1)
     (output / "starts.json").write_text(json_text(summary))
     return summary
+
+
+def _clock(options: BacktestOptions,
+           frame: pd.DataFrame) -> tuple[str | None, tuple[str, str] | None]:
+    """Without ``--time-column``: the time column (None: row order is time) and, when it was
+    found in the data, ``find_time``'s answer. With a config, its ``time_column``, which the
+    data must have, if need be once a clock is assembled into it (``time`` from year, month
+    and day columns): exit 2 otherwise. Without one, a clock the data holds."""
+    entry = config_entry(options.config, options.target) if options.config else None
+    if entry and entry[1].time_column in frame.columns:  # the user's time column
+        return entry[1].time_column, None
+    found = find_time(frame, options.target)
+    if entry and (found is None or found[0] != entry[1].time_column):
+        raise UsageError(f"time_column {entry[1].time_column!r} ({options.config}, "
+                         f"models[{entry[0]}]) is not in the data (columns: "
+                         f"{', '.join(map(str, frame.columns))})")
+    return (found[0] if found else None), found
 
 
 def _price(policies: list[dict[str, Any]], higher_is_better: bool, base: ModelConfig,

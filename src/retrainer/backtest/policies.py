@@ -106,6 +106,9 @@ def config_overrides(options: BacktestOptions) -> list[str]:
         notes.append(f"--metric {options.metric} replaces validation.metric {configured} "
                      f"({where}), in the gate too; min_improvement stays "
                      f"{model.validation.min_improvement}")
+    if options.time_column and options.time_column != model.time_column:
+        notes.append(f"--time-column {options.time_column} replaces time_column "
+                     f"{model.time_column} ({where})")
     return notes
 
 

@@ -30,7 +30,7 @@ def backtest(
     time_column: Annotated[str | None, typer.Option(
         "--time-column",
         help="Event time (dates or Unix times; other numbers only order the rows). "
-             "Without it (and without --config), the "
+             "Without it, the config's time_column; without either, the "
              "data's own clock when it runs in row order (year, month, day and hour columns, "
              "or the only column of dates); else row order is time.")] = None,
     task: Annotated[Task | None, typer.Option(
