@@ -197,6 +197,32 @@ def test_real_mlflow_registry_gets_the_same_results(history_csv: Path, tmp_path:
     assert len(versions) == real["policies"][0]["trainings"]
 
 
+def test_a_kept_mlflow_config_finds_its_registry_from_any_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The config a replay saves in DIR/state/POLICY/ reads its paths from its own folder,
+    as every config does: a relative output (here ``out``) must not make them relative to
+    the folder the backtest ran in."""
+    from retrainer.config import Settings
+    from retrainer.runtime import build_runtime
+
+    drifting(1400).to_csv(tmp_path / "short.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    document = run_backtest(options(Path("short.csv"), tmp_path, policies=("always",),
+                                    registry="mlflow", output=Path("out")))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    rt = build_runtime(settings=Settings(config=tmp_path / "out/state/always/retrainer.yaml"))
+    try:
+        versions = rt.registry.list_versions("backtest")
+        champion = rt.store.champion("backtest")
+        assert champion is not None and rt.bundle(champion) is not None
+    finally:
+        rt.close()
+    assert len(versions) == document["policies"][0]["trainings"] > 1
+    assert list(elsewhere.iterdir()) == []  # no stray database
+
+
 def test_replay_source_hides_the_future_and_unarrived_labels() -> None:
     from retrainer.clock import SimulatedClock
     from retrainer.data.replay import ReplaySource
@@ -714,12 +740,13 @@ def test_without_a_time_column_a_clock_in_the_data_is_found_when_it_runs_in_row_
     shown = replay(files["dates"], "--batch", "200", "--initial", "400")
     assert "time:" not in shown and "batches of 200 rows" in shown
     assert "day, dates (the time? give it as --time-column)" in shown
-    # with a config the time column is the user's to give
+    # with a config its time column is the clock, assembled when the data holds it in parts
     config = tmp_path / "retrainer.yaml"
     config.write_text(
         "models:\n  - name: m\n    source: {kind: csv, path: x.csv}\n    time_column: time\n"
         "    target: y\n    task: regression\n    min_rows: 50\n")
-    assert "time:" not in replay(files["parts"], "--config", str(config), "--batch", "168")
+    assert "time: time, assembled from Year, month, day, hour" in replay(
+        files["parts"], "--config", str(config), "--batch", "7D", "--initial", "21D")
     # ... and where the data has the config's time column, it is the time column
     by_config = run_backtest(options(files["explicit"], tmp_path, time_column=None,
                                      config=config, **settings, output=tmp_path / "by-config"))

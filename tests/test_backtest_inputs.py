@@ -188,3 +188,75 @@ def test_a_config_whose_trainer_cannot_work_exits_2_before_replaying(tmp_path: P
                             "-o", str(tmp_path / "out"))
     assert code == 2 and "models[0].training.trainer: cannot import trainer" in output
     assert not (tmp_path / "out" / "backtest.json").exists()
+
+
+def test_a_configs_time_column_is_the_clock_and_must_be_in_the_data(tmp_path: Path) -> None:
+    """Without --time-column the config's time_column is the clock, also when the data
+    holds it as year, month, day and hour columns (assembled into ``time``); one the data
+    does not have is exit 2, not a silent replay in row order. --time-column wins, with a
+    note."""
+    frame = hourly()
+    stamps = frame.pop("ts")
+    frame = frame.assign(year=stamps.dt.year, month=stamps.dt.month, day=stamps.dt.day,
+                         hour=stamps.dt.hour, step=np.arange(len(frame)))
+    path = tmp_path / "parts.csv"
+    frame.to_csv(path, index=False)
+    config = tmp_path / "c.yaml"
+    model = ("models:\n  - name: m\n    source: {kind: csv, path: x.csv}\n"
+             "    time_column: TIME\n    target: y\n    task: regression\n    min_rows: 50\n"
+             "    features: [x1, x2]\n")
+    config.write_text(model.replace("TIME", "time"))
+    document = run_backtest(options(path, tmp_path, config=config, batch=None, initial="21D",
+                                    policies=("never",)))
+    settings = document["settings"]
+    assert settings["time_column"] == "time" and settings["batch"] == "7D"
+    assert settings["time_found_in"] == "year, month, day, hour"
+    assert document["batches"] == 6 and settings["notes"] == []
+    config.write_text(model.replace("TIME", "nosuchcol"))
+    code, output = backtest(str(path), "--target", "y", "--config", str(config),
+                            "-o", str(tmp_path / "bad"))
+    assert code == 2 and "Traceback" not in output
+    assert (f"time_column 'nosuchcol' ({config}, models[0]) is not in the data (columns: x1, "
+            "x2, y, year, month, day, hour, step, time)") in " ".join(output.split())
+    code, output = backtest(str(path), "--target", "y", "--config", str(config),
+                            "--time-column", "step", "--batch", "200", "--initial", "600",
+                            "--policies", "never", "-o", str(tmp_path / "given"))
+    assert code == 0, output
+    note = f"--time-column step replaces time_column nosuchcol ({config}, models[0])"
+    assert f"note: {note}" in " ".join(output.split())
+    given = json.loads((tmp_path / "given" / "backtest.json").read_text())["settings"]
+    assert given["time_column"] == "step" and given["notes"] == [note]
+
+
+def test_task_against_the_configs_is_exit_2_and_metric_replacing_its_a_note(
+        tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    hourly().to_csv(path, index=False)
+    config = tmp_path / "c.yaml"
+    config.write_text("models:\n  - name: m\n    source: {kind: csv, path: x.csv}\n"
+                      "    time_column: ts\n    target: y\n    task: classification\n")
+    code, output = backtest(str(path), "--target", "y", "--config", str(config),
+                            "--task", "regression", "-o", str(tmp_path / "task"))
+    assert code == 2 and "Traceback" not in output
+    assert f"--task regression conflicts with task: classification in {config}" in output
+    config.write_text(config.read_text().replace("classification", "regression")
+                      + "    min_rows: 50\n    features: [x1, x2]\n"
+                      "    validation: {metric: mae, min_improvement: 0.1}\n")
+    code, output = backtest(str(path), "--target", "y", "--config", str(config),
+                            "--metric", "rmse", "--batch", "200", "--initial", "600",
+                            "--policies", "never", "-o", str(tmp_path / "notes"))
+    assert code == 0, output
+    note = (f"--metric rmse replaces validation.metric mae ({config}, models[0]), in the gate "
+            "too; min_improvement stays 0.1")
+    assert f"note: {note}" in " ".join(output.split())
+    document = json.loads((tmp_path / "notes" / "backtest.json").read_text())
+    assert document["metric"] == "rmse" and document["settings"]["notes"] == [note]
+
+
+def test_the_config_policy_needs_a_config(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    hourly().to_csv(path, index=False)
+    code, output = backtest(str(path), "--target", "y", "--policies", "never,config",
+                            "-o", str(tmp_path / "out"))
+    assert code == 2 and "the config policy needs --config" in output
+    assert not (tmp_path / "out").exists()

@@ -42,7 +42,8 @@ from retrainer.backtest.policies import (
     MATCHED,
     BacktestOptions,
     base_model,
-    config_model,
+    config_entry,
+    config_overrides,
     label_delay,
     matched_period,
     parse_initials,
@@ -87,9 +88,13 @@ __all__ = [
 
 
 def run_backtest(options: BacktestOptions,
-                 on_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+                 on_progress: Callable[[str, int, int], None] | None = None,
+                 on_note: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Replay every policy (side by side on the cores), write ``backtest.json`` and
     ``report.html`` into ``options.output``, and return the JSON document.
+
+    An option that replaces a setting of ``--config`` is told to ``on_note`` before the
+    replays start, and kept in the document's ``notes``.
 
     With several ``--initial`` sizes every policy is replayed from each start: each start's
     outputs go to ``DIR/initial-SIZE/`` and ``DIR/starts.json`` (returned) compares them.
@@ -100,16 +105,17 @@ def run_backtest(options: BacktestOptions,
     if options.output.exists() and not options.output.is_dir():
         raise UsageError(f"--output {options.output}: a file; name a folder for backtest.json "
                          "and report.html")
+    if "config" in options.policies and options.config is None:
+        raise UsageError("--policies: the config policy needs --config (its triggers)")
+    notes = config_overrides(options)
     frame = read_history(options.data)
     found_time = None
-    if options.time_column is None and options.config is not None:
-        configured = config_model(options.config, options.target).time_column
-        if configured in frame.columns:  # the config names it: the user's time column
-            options = replace(options, time_column=configured)
-    elif options.time_column is None:
-        found_time = find_time(frame, options.target)
-        if found_time:
-            options = replace(options, time_column=found_time[0])
+    if options.time_column is None:
+        clock, found_time = _clock(options, frame)
+        options = replace(options, time_column=clock)
+    if on_note:
+        for note in notes:
+            on_note(note)
     column = options.time_column
     is_dated = column in frame.columns and (
         not pd.api.types.is_numeric_dtype(frame[column]) or epoch_unit(frame[column]) is not None)
@@ -172,6 +178,7 @@ def run_backtest(options: BacktestOptions,
                 "batch_starts": [b.isoformat() for b in history.boundaries[:-1]],
                 "config": str(options.config) if options.config else None,
                 "left_out": left_out,
+                "notes": notes,
             },
             "seconds": round(time.monotonic() - began, 1),
         }
@@ -181,11 +188,29 @@ def run_backtest(options: BacktestOptions,
         return documents[0]
     summary = compare_starts(documents)
     summary["left_out"] = left_out
+    summary["notes"] = notes
     summary["time_column"] = options.time_column
     summary["time_found_in"] = found_time[1] if found_time else None
     summary["seconds"] = round(time.monotonic() - began, 1)
     (output / "starts.json").write_text(json_text(summary))
     return summary
+
+
+def _clock(options: BacktestOptions,
+           frame: pd.DataFrame) -> tuple[str | None, tuple[str, str] | None]:
+    """Without ``--time-column``: the time column (None: row order is time) and, when it was
+    found in the data, ``find_time``'s answer. With a config, its ``time_column``, which the
+    data must have, if need be once a clock is assembled into it (``time`` from year, month
+    and day columns): exit 2 otherwise. Without one, a clock the data holds."""
+    entry = config_entry(options.config, options.target) if options.config else None
+    if entry and entry[1].time_column in frame.columns:  # the user's time column
+        return entry[1].time_column, None
+    found = find_time(frame, options.target)
+    if entry and (found is None or found[0] != entry[1].time_column):
+        raise UsageError(f"time_column {entry[1].time_column!r} ({options.config}, "
+                         f"models[{entry[0]}]) is not in the data (columns: "
+                         f"{', '.join(map(str, frame.columns))})")
+    return (found[0] if found else None), found
 
 
 def _price(policies: list[dict[str, Any]], spec: MetricSpec, base: ModelConfig,

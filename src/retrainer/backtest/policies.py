@@ -81,15 +81,36 @@ def label_delay(options: BacktestOptions, history: History) -> timedelta:
 
 def config_model(path: Path, target: str) -> ModelConfig:
     """The config's model with ``target`` as its target, else its first model."""
-    return _config_model(path, target)[1]
+    return config_entry(path, target)[1]
 
 
-def _config_model(path: Path, target: str) -> tuple[int, ModelConfig]:
-    config = load_config(path)
-    for index, model in enumerate(config.models):
-        if model.target == target:
-            return index, model
-    return 0, config.models[0]
+def config_entry(path: Path, target: str) -> tuple[int, ModelConfig]:
+    """``config_model`` and its index in the config's ``models``."""
+    models = load_config(path).models
+    return next(((index, model) for index, model in enumerate(models)
+                 if model.target == target), (0, models[0]))
+
+
+def config_overrides(options: BacktestOptions) -> list[str]:
+    """With ``--config``: an option that contradicts the config is an error (exit 2); one that
+    replaces a setting the config makes explicitly, a note to tell the user."""
+    if options.config is None:
+        return []
+    index, model = config_entry(options.config, options.target)
+    where = f"{options.config}, models[{index}]"
+    if options.task is not None and options.task is not model.task:
+        raise UsageError(f"--task {options.task.value} conflicts with task: "
+                         f"{model.task.value} in {options.config}")
+    notes = []
+    configured = model.validation.metric
+    if options.metric and configured and options.metric != configured:
+        notes.append(f"--metric {options.metric} replaces validation.metric {configured} "
+                     f"({where}), in the gate too; min_improvement stays "
+                     f"{model.validation.min_improvement}")
+    if options.time_column and options.time_column != model.time_column:
+        notes.append(f"--time-column {options.time_column} replaces time_column "
+                     f"{model.time_column} ({where})")
+    return notes
 
 
 def base_model(options: BacktestOptions, history: History, replay_name: str,
@@ -99,7 +120,7 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     not features (``unusable_columns``)."""
     frame = history.frame
     target = options.target
-    index, model = _config_model(options.config, target) if options.config else (0, None)
+    index, model = config_entry(options.config, target) if options.config else (0, None)
     task = options.task or (model.task if model else infer_task(frame[target]))
     if task is Task.REGRESSION and not pd.api.types.is_numeric_dtype(frame[target]):
         raise UsageError(f"--task regression needs a numeric target; {target!r} is not")

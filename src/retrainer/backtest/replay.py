@@ -119,7 +119,8 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
     shutil.rmtree(kept, ignore_errors=True)
     kept.mkdir(parents=True)
     if run.registry == "mlflow":
-        home = run.output / "mlflow" / slug
+        # absolute: the saved config below is read from anywhere, its paths from its folder
+        home = (run.output / "mlflow" / slug).resolve()
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
         tracking, artifacts = f"sqlite:///{home / 'mlflow.db'}", str(home / "mlartifacts")

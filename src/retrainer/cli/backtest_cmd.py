@@ -30,11 +30,12 @@ def backtest(
     time_column: Annotated[str | None, typer.Option(
         "--time-column",
         help="Event time (dates or Unix times; other numbers only order the rows). "
-             "Without it (and without --config), the "
+             "Without it, the config's time_column; without either, the "
              "data's own clock when it runs in row order (year, month, day and hour columns, "
              "or the only column of dates); else row order is time.")] = None,
     task: Annotated[Task | None, typer.Option(
-        "--task", help="Inferred from the target when absent.")] = None,
+        "--task", help="Inferred from the target when absent; must match the config's.")]
+    = None,
     metric: Annotated[str | None, typer.Option(
         "--metric", help="Default: accuracy (classification), rmse (regression).")] = None,
     batch: Annotated[str | None, typer.Option(
@@ -94,7 +95,8 @@ def backtest(
         progress.update(bars[name], completed=done, total=total)
 
     try:
-        document = run_backtest(options, on_progress=show)
+        document = run_backtest(options, on_progress=show, on_note=lambda note: err_console.print(
+            f"[yellow]note: {escape(note)}[/]", highlight=False))
     finally:
         progress.stop()
     left_out = document.get("left_out", document.get("settings", {}).get("left_out"))
