@@ -391,6 +391,9 @@ class AutoTriggerConfig(Strict):
     # while labels lag, a tick whose drift monitor flags the dataset counts its loss as
     # (1 + drift_weight x importance-weighted drifted share) times the last measured loss
     drift_weight: float = Field(1.0, ge=0)
+    # the span whose labelled windows set the typical loss the clock divides by: a year holds
+    # every season, and a target that grows over the years does not age each model faster
+    typical_window: PositiveDuration = timedelta(days=365)
 
     @model_validator(mode="after")
     def _interval_order(self) -> AutoTriggerConfig:

@@ -142,7 +142,7 @@ def monitor(rt: Runtime, model: ModelConfig, as_of: datetime,
 
 #: readings the auto trigger looks back over (the typical loss of a window) and validations
 #: it learns the gain rate from
-AUTO_HISTORY = 2000
+AUTO_HISTORY = 30_000  # a year of hourly ticks, three monitors a tick
 AUTO_GATES = 200
 
 
@@ -150,11 +150,16 @@ def _context(rt: Runtime, model: ModelConfig, as_of: datetime, champion: ModelVe
              readings: dict[str, MonitorReading]) -> TriggerContext:
     history: list[MonitorReading] = []
     gates: list[GateOutcome] = []
-    if model.triggers.auto.enabled and champion is not None:
+    auto = model.triggers.auto
+    if auto.enabled and champion is not None:
+        # the clock reads back to the last retrain (max_interval at most), its typical loss
+        # over typical_window
+        since = as_of - max(auto.typical_window, auto.max_interval)
         history = [r for r in reversed(rt.store.verdict_readings(
-                       model.name, ("performance", "estimated", "drift"), limit=AUTO_HISTORY))
+                       model.name, ("performance", "estimated", "drift"), limit=AUTO_HISTORY,
+                       since=since))
                    if r.as_of <= as_of]
-        if model.triggers.auto.learn_gain_rate != "off":
+        if auto.learn_gain_rate != "off":
             gates = [g for g in rt.store.gate_outcomes(model.name, limit=AUTO_GATES)
                      if g.as_of <= as_of]
     return TriggerContext(

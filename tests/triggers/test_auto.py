@@ -97,6 +97,23 @@ def test_high_loss_ages_the_model_faster() -> None:
     assert not evaluate(14, [*calm, performance(7, 1.0), performance(14, 1.0)]).fired
 
 
+def test_the_typical_loss_is_that_of_the_last_typical_window() -> None:
+    """A target that grew (last year's windows at twice the error) does not age today's model
+    faster: the clock divides by the typical loss of the last ``typical_window`` only."""
+    last_year = [performance(d, 1.0) for d in range(-500, -400, 7)]
+    this_year = [performance(d, 2.0) for d in range(-200, 0, 7)]
+    history = [*last_year, *this_year, performance(7, 2.0)]
+    year = loss_clock(history, since=T0, now=T0 + 7 * DAY, drift_weight=1.0,
+                      typical_window=timedelta(days=365))
+    assert math.isclose(year.typical_loss or 0, 4.0) and math.isclose(year.days, 7.0)
+    ever = loss_clock(history, since=T0, now=T0 + 7 * DAY, drift_weight=1.0)
+    assert ever.typical_loss is not None and ever.typical_loss < 4.0 and ever.days > 7.5
+    # the trigger passes its setting: a model at this year's loss is not due after 28 days
+    assert not evaluate(28, [*history, *(performance(d, 2.0) for d in (14, 21, 28))]).fired
+    assert evaluate(28, [*history, *(performance(d, 2.0) for d in (14, 21, 28))],
+                    typical_window="2000d").fired
+
+
 def test_learned_gain_rate_moves_the_interval() -> None:
     # candidates that win nothing: the rate falls below the prior and retrains spread out
     stale_free = [won(d, 30, -0.01) for d in range(30, 300, 30)]

@@ -82,6 +82,7 @@ models:
         min_interval: 3d        # never sooner after the last retrain
         max_interval: 90d       # always by then
         drift_weight: 1.0       # while labels lag, a drifted dataset ages the model faster
+        typical_window: 365d    # the loss clock compares each window with this span's mean loss
       # Opt-in, beside auto (their monitors feed auto's loss clock either way):
       # drift: {fire_on_severity: critical, on_target_drift: true}   # also retrain on the drift
       #                                     # monitor's dataset verdict (or min_drifted_share: 40%)

@@ -740,6 +740,10 @@ class StoreContract:
         assert [r.summary for r in store.verdict_readings("m", ("drift", "performance"),
                                                           limit=2)] == ["drift@4", "drift@2"]
         assert [r.summary for r in store.verdict_readings("m", ("latency",))] == ["latency@3"]
+        after_one = T0 + timedelta(hours=1)  # strictly after: the reading at 1 h is left out
+        assert [r.summary for r in store.verdict_readings(
+            "m", ("drift", "performance", "latency"), since=after_one)] == [
+            "drift@4", "latency@3", "drift@2"]
 
     def test_non_finite_numbers_are_stored_alike_on_every_backend(self, store: Store) -> None:
         """NaN/inf in JSON evidence become null; a NaN score becomes None (SQLite's REAL)."""

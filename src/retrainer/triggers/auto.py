@@ -4,8 +4,11 @@ What it measures, and what it assumes:
 
 * **staleness on a loss clock.** Since the last retrain, each tick adds the days since the
   previous tick times the production model's mean row loss on its labelled window over the
-  typical loss of all windows seen (the row loss of the metric: squared error for RMSE, log
-  loss for ROC AUC, the error rate for accuracy). A model that serves a hard, high-loss
+  typical loss: the mean of every window of the last ``typical_window`` (a year), whatever
+  model served it (the row loss of the metric: squared error for RMSE, log loss for ROC AUC,
+  the error rate for accuracy). A year holds every season; the mean of all windows ever
+  seen let a target that grows over the years (rentals, sales) age each model faster than
+  the last. A model that serves a hard, high-loss
   period ages fast; one serving an easy period barely ages. While labels lag, a binary
   classifier's label-free estimate (the expected loss of its calibrated scores,
   monitoring/estimation.py) stands in; failing that, the last measured loss, raised by the
@@ -74,7 +77,7 @@ def gain_rate(outcomes: Sequence[GateOutcome], prior_rate: float, prior_days: fl
 @dataclass(frozen=True)
 class LossClock:
     days: float  # loss-weighted days since the last retrain
-    typical_loss: float | None  # mean loss of every labelled window seen (None: no labels)
+    typical_loss: float | None  # mean loss of the labelled windows of typical_window (None: none)
     latest_ratio: float  # the newest tick's loss over the typical loss
 
 
@@ -89,10 +92,13 @@ def window_loss(reading: MonitorReading) -> float | None:
 
 
 def loss_clock(history: Sequence[MonitorReading], since: datetime, now: datetime,
-               drift_weight: float, version: str | None = None) -> LossClock:
+               drift_weight: float, version: str | None = None,
+               typical_window: timedelta | None = None) -> LossClock:
     scored = [(r, loss) for r in history
               if r.monitor == "performance" and (loss := window_loss(r)) is not None]
-    every = {r.as_of: loss for r, loss in scored}  # one loss per tick, as stored
+    recent = now - typical_window if typical_window is not None else None
+    # one loss per tick, as stored
+    every = {r.as_of: loss for r, loss in scored if recent is None or r.as_of > recent}
     typical = sum(every.values()) / len(every) if every else None
     if version is not None:  # only production's own readings tell how fast it ages
         history = [r for r in history if r.champion_version in (None, version)]
@@ -145,7 +151,8 @@ class AutoTrigger:
         stored = {(r.as_of, r.monitor) for r in ctx.history}  # this tick's may be among them
         history = [*ctx.history,
                    *(r for r in ctx.readings.values() if (r.as_of, r.monitor) not in stored)]
-        clock = loss_clock(history, since, ctx.as_of, cfg.drift_weight, ctx.champion.version)
+        clock = loss_clock(history, since, ctx.as_of, cfg.drift_weight, ctx.champion.version,
+                           cfg.typical_window)
         rate, measured = cfg.gain_rate, 0
         if cfg.learn_gain_rate != "off":
             learned, measured = gain_rate(ctx.gates, cfg.gain_rate, cfg.prior_days)
