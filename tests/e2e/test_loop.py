@@ -297,6 +297,17 @@ def test_a_failed_attempt_awaiting_its_retry_is_no_success(project: Project) -> 
     again = project.run("retrain", "pm25", "--reason", "again", "--as-of", "2010-06-01",
                         check=2)
     assert "already queued" in again.stderr and "--force" not in again.stderr
+    # cancelling it frees the model; an ended job cannot be cancelled
+    cancelled = project.json("cancel", "1", "--reason", "disk is being replaced")
+    assert cancelled == {"job": 1, "model": "pm25", "state": "failed",
+                         "reason": "cancelled: disk is being replaced"}
+    assert "is failed, not queued" in project.run("cancel", "1", check=2).stderr
+    assert "no job #99" in project.run("cancel", "99", check=1).stderr
+    audit = project.json("history", "--job", "1")
+    assert "disk is being replaced" in json.dumps(audit)
+    anew = project.run("retrain", "pm25", "--reason", "after", "--as-of", "2010-06-01",
+                       check=1)
+    assert "job #2" in anew.stdout and "already queued" not in anew.stderr
 
 
 def test_a_trainer_that_cannot_be_built_fails_the_job_at_once(project: Project) -> None:

@@ -1,4 +1,4 @@
-"""``retrainer rollback`` and ``retrainer db upgrade``."""
+"""``retrainer rollback``, ``retrainer cancel`` and ``retrainer db upgrade``."""
 
 from __future__ import annotations
 
@@ -57,3 +57,35 @@ def rollback(
     else:
         console.print(f"{model}: rolled back from version {promotion.from_version} to "
                       f"[green]{promotion.to_version}[/] (champion alias moved in MLflow)")
+
+
+def cancel(
+    ctx: typer.Context,
+    job_id: Annotated[int, typer.Argument(help="Job id (retrainer history).")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (audit log).")] = (
+        "cancelled by hand"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Cancel a queued job (one waiting for its first attempt or a retry): it fails, and
+    its model may retrain again."""
+    from retrainer.domain import JobState
+    from retrainer.exceptions import UsageError
+
+    store = state(ctx).runtime().store
+    job = store.get_job(job_id)
+    if job.state is not JobState.QUEUED:
+        why = {JobState.RUNNING: "a worker is running it; a job whose worker stopped is "
+                                 "reaped and retried or failed by the next tick",
+               JobState.SUCCEEDED: "its candidate is trained and awaits the promotion "
+                                   "decision of the next tick"}
+        raise UsageError(f"job #{job_id} ({job.model}) is {job.state.value}, not queued: "
+                         + why.get(job.state, "it has ended"))
+    cancelled = store.transition(job_id, JobState.FAILED, reason=f"cancelled: {reason}",
+                                 actor=actor())
+    if as_json:
+        print_json({"job": job_id, "model": job.model, "state": cancelled.state.value,
+                    "reason": cancelled.state_reason})
+    else:
+        console.print(f"job #{job_id} ({job.model}): cancelled, now {cancelled.state.value} "
+                      f"({cancelled.state_reason})")
