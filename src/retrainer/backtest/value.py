@@ -49,10 +49,10 @@ def points_over_never(policies: list[dict[str, Any]], higher_is_better: bool, me
     """Each scored policy's metric over ``never``'s, in points (``point_of``); empty unless
     ``never`` ran and scored (and, for a relative point, is not zero)."""
     never = next((_finite(p.get("metric")) for p in policies if p.get("name") == "never"), None)
-    if never is None or point_of(metric, never) == 0:
+    point = None if never is None else point_of(metric, never)
+    if never is None or not point:
         return {}
     sign = 1.0 if higher_is_better else -1.0
-    point = point_of(metric, never)
     return {str(p["name"]): sign * (value - never) / point + 0.0  # no -0
             for p in policies if (value := _finite(p.get("metric"))) is not None}
 
