@@ -28,7 +28,7 @@ from retrainer.backtest import (
 )
 from retrainer.cli.app import app
 from retrainer.domain.metrics import Task
-from retrainer.exceptions import UsageError
+from retrainer.exceptions import NotFoundError, UsageError
 
 BATCH_ROWS = 200
 
@@ -275,7 +275,7 @@ def test_no_load_of_the_loop_sees_a_label_before_it_arrived(
 
 
 def test_auto_explains_itself_in_the_kept_store_and_estimates_while_labels_lag(
-        tmp_path: Path) -> None:
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from retrainer.store import Store
 
     frame = drifting(2600)
@@ -308,6 +308,16 @@ def test_auto_explains_itself_in_the_kept_store_and_estimates_while_labels_lag(
     shown = CliRunner().invoke(app, ["-c", str(kept / "retrainer.yaml"), "history", "--json"])
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.output)["decisions"]["backtest"]
+    # its models were in memory: the commands that need them say so, without a traceback
+    assert "ended with the replay" in (kept / "retrainer.yaml").read_text()
+    shown = CliRunner().invoke(app, ["-c", str(kept / "retrainer.yaml"), "models", "backtest"])
+    assert isinstance(shown.exception, NotFoundError), shown.output  # main() prints it
+    assert "lives only in the process that wrote it" in str(shown.exception)
+    caplog.clear()
+    shown = CliRunner().invoke(app, ["-c", str(kept / "retrainer.yaml"), "tick"])
+    assert shown.exit_code == 1 and "exists only inside a backtest" in shown.output
+    failed = [r for r in caplog.records if "tick of model" in r.getMessage()]
+    assert failed and all(r.exc_info is None for r in failed)
     # the report's clock: 1 or more exactly at the ticks whose job auto named
     clock = auto["auto_clock"]
     assert len(clock) == document["batches"] and never["auto_clock"] == []

@@ -39,6 +39,7 @@ from retrainer.exceptions import (
     DigestMismatchError,
     IllegalTransitionError,
     RegistryError,
+    RetrainerError,
     UsageError,
 )
 from retrainer.executors import EventCallback
@@ -460,7 +461,10 @@ def tick(rt: Runtime, *, as_of: datetime | None = None, models: list[str] | None
         except Exception as error:  # one model's failure must not stop the others' ticks
             if not isolate:
                 raise
-            log.exception("tick of model %r failed", model.name)
+            if isinstance(error, RetrainerError):  # ours: the message says it all
+                log.error("tick of model %r failed: %s", model.name, error)
+            else:
+                log.exception("tick of model %r failed", model.name)
             champion = rt.store.champion(model.name)
             report.models.append(ModelTick(
                 model.name, as_of, champion.version if champion else None,

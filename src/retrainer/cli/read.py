@@ -18,6 +18,8 @@ from retrainer.cli.render import (
     styled_state,
     test_lines,
 )
+from retrainer.exceptions import NotFoundError
+from retrainer.registry.base import is_memory_uri
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -163,6 +165,11 @@ def models(
     rt.config.model(model)
     stored = {v.version: v for v in rt.store.versions(model)}
     versions = rt.registry.list_versions(model)
+    if not versions and stored and is_memory_uri(rt.tracking_uri):
+        raise NotFoundError(f"the store knows {len(stored)} versions of {model!r}, but they were "
+                            f"kept in {rt.tracking_uri}, a registry that lives only in the "
+                            "process that wrote it (a backtest's ends with it; --registry mlflow "
+                            "keeps its models); `retrainer history` reads its decisions")
     rows = []
     for entry in versions:
         mine = stored.get(str(entry["version"]))

@@ -143,7 +143,9 @@ class MemoryRegistry:
 
     def _model(self, model: str) -> _Model:
         if model not in self._models:
-            raise NotFoundError(f"no registered model {model!r} in {self.tracking_uri}")
+            raise NotFoundError(f"no registered model {model!r} in {self.tracking_uri}: a memory "
+                                "registry lives only in the process that wrote it (a backtest's "
+                                "ends with it; --registry mlflow keeps its models)")
         return self._models[model]
 
     def _version(self, model: str, version: str) -> _Version:
