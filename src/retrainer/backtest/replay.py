@@ -137,7 +137,8 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
         "# the config one backtest replay ran with; its store is state.db beside it:\n"
         f"#   retrainer -c {kept / 'retrainer.yaml'} history\n"
         + ("" if run.registry == "mlflow" else
-           "# its models lived in memory and ended with the replay (--registry mlflow keeps them)\n")
+           "# its models lived in memory and ended with the replay (--registry mlflow keeps "
+           "them)\n")
         + yaml.safe_dump(config.model_dump(mode="json", exclude_defaults=True),
                          sort_keys=False))
     rt = Runtime(config=config, store=Store(f"sqlite:///{kept / 'state.db'}"),
