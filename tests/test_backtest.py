@@ -79,6 +79,19 @@ def test_never_trains_once_and_always_once_per_batch(history_csv: Path, tmp_path
     assert "<svg" in (tmp_path / "out" / "report.html").read_text()
 
 
+def test_always_retrains_at_every_batch_of_rows_where_rows_crowd(tmp_path: Path) -> None:
+    """Batches of rows on a clock whose rows thin out: the crowded batches are far shorter
+    than half the mean batch, and always still retrains before every one."""
+    frame = drifting(2200)
+    frame["time"] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
+        np.where(np.arange(2200) < 1400, np.arange(2200), 1400 + 12 * (np.arange(2200) - 1400)),
+        unit="h")
+    path = tmp_path / "crowded.csv"
+    frame.to_csv(path, index=False)
+    always = run_backtest(options(path, tmp_path, policies=("always",)))["policies"][0]
+    assert always["trained"] == list(range(len(always["per_batch"])))
+
+
 def test_several_starts_replay_each_and_compare_them(history_csv: Path, tmp_path: Path) -> None:
     summary = run_backtest(options(history_csv, tmp_path, initial="600,1000"))
     out = tmp_path / "out"
