@@ -163,6 +163,18 @@ def test_periodic_auto_replays_the_schedule_of_autos_cost(history_csv: Path,
     assert f"(K={period})" in (tmp_path / "one" / "report.html").read_text()
 
 
+def test_an_empty_column_is_no_feature_and_lifts_no_null_limit(tmp_path: Path) -> None:
+    """A file whose lines end in a comma has a last column with no value: it is left out, and
+    does not raise readiness.max_null_share to 100% for every feature."""
+    path = tmp_path / "trailing.csv"
+    path.write_text("".join(line + ",\n" for line in
+                            drifting(1400).to_csv(index=False).splitlines()))
+    document = run_backtest(options(path, tmp_path, policies=("never",)))
+    assert document["settings"]["left_out"] == {"Unnamed: 5": "empty (no value on any row)"}
+    kept = (tmp_path / "out" / "state" / "never" / "retrainer.yaml").read_text()
+    assert "Unnamed" not in kept.split("exclude:")[0] and "max_null_share: 1.0" not in kept
+
+
 def test_without_a_config_text_dates_and_identifiers_are_not_features(
         history_csv: Path, tmp_path: Path) -> None:
     frame = pd.read_csv(history_csv)

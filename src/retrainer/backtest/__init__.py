@@ -292,9 +292,12 @@ def _history(options: BacktestOptions, frame: pd.DataFrame, batch: Size,
 def _left_out(options: BacktestOptions, history: History, is_dated: bool) -> dict[str, str]:
     """Without a config, the columns that are not features, and why: text columns of dates
     or identifiers, row counters (judged in time order, however the file is sorted), a
-    numeric time column that is no time, and columns that hold the target itself."""
+    numeric time column that is no time, columns with no value on any row (a trailing
+    comma's), and columns that hold the target itself."""
     frame, column, target = history.frame, options.time_column, options.target
     left_out = unusable_columns(frame, {column or "", history.time_column, target})
+    left_out.update({str(c): "empty (no value on any row)" for c in frame.columns[
+        frame.isna().all().to_numpy()] if c not in (column, history.time_column, target)})
     if column is not None and column in frame.columns and column != target and not is_dated:
         left_out[column] = "the order of the rows (the time column, neither dates nor Unix times)"
     left_out.update(target_leaks(frame, target, [
