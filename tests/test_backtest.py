@@ -607,6 +607,13 @@ def test_a_policy_without_a_production_model_says_why(history_csv: Path,
     assert shown.exit_code == 1  # outputs written, but nothing was scored
     assert "no policy scored a batch" in " ".join(shown.output.split())
     assert (tmp_path / "cli" / "backtest.json").exists()
+    starts = CliRunner().invoke(app, [  # from several starts too, and it says why
+        "backtest", str(history_csv), "--target", "y", "--time-column", "time", "--batch",
+        str(BATCH_ROWS), "--initial", "600,800", "--policies", "never", "--workers", "1",
+        "--config", str(config), "--output", str(tmp_path / "starts")])
+    assert starts.exit_code == 1, starts.output
+    assert "no policy scored a batch from any start" in " ".join(starts.output.split())
+    assert "min_rows" in starts.output
     scored = run_backtest(options(history_csv, tmp_path / "ok", policies=("always",)))
     assert scored["policies"][0]["unscored"] == 0
     assert scored["policies"][0]["unscored_reason"] is None

@@ -338,7 +338,8 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
         for document, found, against in zip(documents, shares, versus, strict=True):
             row = document["policies"][index]
             entry = {"initial": document["settings"]["initial"], "metric": row["metric"],
-                     "retrains": row["retrains"], "net_value": row.get("net_value")}
+                     "retrains": row["retrains"], "net_value": row.get("net_value"),
+                     "unscored_reason": row.get("unscored_reason")}
             if found:
                 entry["share_of_gain"], entry["share_of_retrains"] = found[name]
             if name in against:  # the reference against this policy, from this start
