@@ -880,6 +880,12 @@ def test_semicolon_and_tab_separated_files_and_indexed_parquet_are_read(tmp_path
     indexed = tmp_path / "indexed.parquet"
     frame.set_index("time").to_parquet(indexed)
     assert "time" in read_history(indexed).columns
+    unnamed = tmp_path / "unnamed.parquet"  # times as an index without a name: still a clock
+    frame.set_index("time").rename_axis(None).to_parquet(unnamed)
+    read = read_history(unnamed)
+    assert find_time(read, "y") == ("index", "index") and len(read.columns) == len(frame.columns)
+    frame.to_parquet(unnamed)  # a plain row number is no column
+    assert list(read_history(unnamed).columns) == list(frame.columns)
 
 
 def test_european_csv_with_latin_1_text_and_decimal_commas_is_read(tmp_path: Path) -> None:
