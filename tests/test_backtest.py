@@ -79,6 +79,19 @@ def test_never_trains_once_and_always_once_per_batch(history_csv: Path, tmp_path
     assert "<svg" in (tmp_path / "out" / "report.html").read_text()
 
 
+def test_always_retrains_at_every_batch_of_rows_where_rows_crowd(tmp_path: Path) -> None:
+    """Batches of rows on a clock whose rows thin out: the crowded batches are far shorter
+    than half the mean batch, and always still retrains before every one."""
+    frame = drifting(2200)
+    frame["time"] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
+        np.where(np.arange(2200) < 1400, np.arange(2200), 1400 + 12 * (np.arange(2200) - 1400)),
+        unit="h")
+    path = tmp_path / "crowded.csv"
+    frame.to_csv(path, index=False)
+    always = run_backtest(options(path, tmp_path, policies=("always",)))["policies"][0]
+    assert always["trained"] == list(range(len(always["per_batch"])))
+
+
 def test_several_starts_replay_each_and_compare_them(history_csv: Path, tmp_path: Path) -> None:
     summary = run_backtest(options(history_csv, tmp_path, initial="600,1000"))
     out = tmp_path / "out"
@@ -148,6 +161,18 @@ def test_periodic_auto_replays_the_schedule_of_autos_cost(history_csv: Path,
         "--output", str(tmp_path / "one"), "--workers", "1"])
     assert f"periodic:auto replayed periodic:{period}" in shown.output, shown.output
     assert f"(K={period})" in (tmp_path / "one" / "report.html").read_text()
+
+
+def test_an_empty_column_is_no_feature_and_lifts_no_null_limit(tmp_path: Path) -> None:
+    """A file whose lines end in a comma has a last column with no value: it is left out, and
+    does not raise readiness.max_null_share to 100% for every feature."""
+    path = tmp_path / "trailing.csv"
+    path.write_text("".join(line + ",\n" for line in
+                            drifting(1400).to_csv(index=False).splitlines()))
+    document = run_backtest(options(path, tmp_path, policies=("never",)))
+    assert document["settings"]["left_out"] == {"Unnamed: 5": "empty (no value on any row)"}
+    kept = (tmp_path / "out" / "state" / "never" / "retrainer.yaml").read_text()
+    assert "Unnamed" not in kept.split("exclude:")[0] and "max_null_share: 1.0" not in kept
 
 
 def test_without_a_config_text_dates_and_identifiers_are_not_features(
@@ -583,6 +608,13 @@ def test_a_policy_without_a_production_model_says_why(history_csv: Path,
     assert shown.exit_code == 1  # outputs written, but nothing was scored
     assert "no policy scored a batch" in " ".join(shown.output.split())
     assert (tmp_path / "cli" / "backtest.json").exists()
+    starts = CliRunner().invoke(app, [  # from several starts too, and it says why
+        "backtest", str(history_csv), "--target", "y", "--time-column", "time", "--batch",
+        str(BATCH_ROWS), "--initial", "600,800", "--policies", "never", "--workers", "1",
+        "--config", str(config), "--output", str(tmp_path / "starts")])
+    assert starts.exit_code == 1, starts.output
+    assert "no policy scored a batch from any start" in " ".join(starts.output.split())
+    assert "min_rows" in starts.output
     scored = run_backtest(options(history_csv, tmp_path / "ok", policies=("always",)))
     assert scored["policies"][0]["unscored"] == 0
     assert scored["policies"][0]["unscored_reason"] is None
@@ -849,6 +881,12 @@ def test_semicolon_and_tab_separated_files_and_indexed_parquet_are_read(tmp_path
     indexed = tmp_path / "indexed.parquet"
     frame.set_index("time").to_parquet(indexed)
     assert "time" in read_history(indexed).columns
+    unnamed = tmp_path / "unnamed.parquet"  # times as an index without a name: still a clock
+    frame.set_index("time").rename_axis(None).to_parquet(unnamed)
+    read = read_history(unnamed)
+    assert find_time(read, "y") == ("index", "index") and len(read.columns) == len(frame.columns)
+    frame.to_parquet(unnamed)  # a plain row number is no column
+    assert list(read_history(unnamed).columns) == list(frame.columns)
 
 
 def test_european_csv_with_latin_1_text_and_decimal_commas_is_read(tmp_path: Path) -> None:

@@ -220,3 +220,11 @@ def test_starts_count_how_often_auto_is_told_apart(tmp_path: Path) -> None:
     marks = f"{expected.count('better')}+ {expected.count('not told apart')}= " \
             f"{expected.count('worse')}-"
     assert marks in words
+
+
+def test_a_difference_of_zero_reads_as_plus_zero() -> None:
+    """Lower-is-better differences negate: a resample with no difference is -0.0, which read
+    as "-0..+45", as if the interval reached below zero."""
+    from retrainer.backtest.certainty import signed
+
+    assert signed(-0.0, 2) == signed(0.0, 2) == "+0"

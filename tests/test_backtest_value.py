@@ -118,3 +118,13 @@ def test_backtest_reports_which_policy_pays(tmp_path: Path) -> None:
     worth = mean["net_value"] + mean["retrains"]  # at the default cost of 1
     assert summary["value"]["pays_most_for_costs"] == [0.0, pytest.approx(worth / mean["retrains"])]
     assert "on average over the starts; it would for a retrain costing up to" in words
+
+
+def test_the_sentence_says_what_a_point_of_r2_is() -> None:
+    """A point of R² is 0.01 of it (value.point_of), not 1% of never's R²."""
+    from retrainer.backtest.report import value_sentence
+
+    value = {"pays_most": "auto", "pays_most_for_costs": [0.2, 3.0],
+             "value_per_metric_point": 0.004, "cost_per_retrain": 1.0}
+    assert "a point is 0.01 of r2)" in value_sentence({"metric": "r2", "value": value})
+    assert "a point is 1% of never's rmse)" in value_sentence({"metric": "rmse", "value": value})

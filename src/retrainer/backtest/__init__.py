@@ -256,6 +256,10 @@ class _Start:
         """``policy``'s replay; with ``period``, on the triggers of ``periodic:period``."""
         history = self.history
         length = (history.boundaries[-1] - history.boundaries[0]) / history.batches
+        if policy == "always":  # every tick, however short: batches of rows are as long as
+            # their rows, and where rows crowd, one can be far shorter than half the mean
+            length = min(b - a for a, b in zip(history.boundaries, history.boundaries[1:],
+                                               strict=False))
         triggers = policy_triggers(f"periodic:{period}" if period else policy, self.base,
                                    length.to_pytimedelta())
         model = self.base.model_copy(update={"triggers": triggers}).model_dump(mode="json")
@@ -288,9 +292,12 @@ def _history(options: BacktestOptions, frame: pd.DataFrame, batch: Size,
 def _left_out(options: BacktestOptions, history: History, is_dated: bool) -> dict[str, str]:
     """Without a config, the columns that are not features, and why: text columns of dates
     or identifiers, row counters (judged in time order, however the file is sorted), a
-    numeric time column that is no time, and columns that hold the target itself."""
+    numeric time column that is no time, columns with no value on any row (a trailing
+    comma's), and columns that hold the target itself."""
     frame, column, target = history.frame, options.time_column, options.target
     left_out = unusable_columns(frame, {column or "", history.time_column, target})
+    left_out.update({str(c): "empty (no value on any row)" for c in frame.columns[
+        frame.isna().all().to_numpy()] if c not in (column, history.time_column, target)})
     if column is not None and column in frame.columns and column != target and not is_dated:
         left_out[column] = "the order of the rows (the time column, neither dates nor Unix times)"
     left_out.update(target_leaks(frame, target, [
@@ -331,7 +338,8 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
         for document, found, against in zip(documents, shares, versus, strict=True):
             row = document["policies"][index]
             entry = {"initial": document["settings"]["initial"], "metric": row["metric"],
-                     "retrains": row["retrains"], "net_value": row.get("net_value")}
+                     "retrains": row["retrains"], "net_value": row.get("net_value"),
+                     "unscored_reason": row.get("unscored_reason")}
             if found:
                 entry["share_of_gain"], entry["share_of_retrains"] = found[name]
             if name in against:  # the reference against this policy, from this start

@@ -184,11 +184,11 @@ def signed(value: float, digits: int) -> str:
     difference of 2.3e-05 beside an interval of -0.014..+0.014 reads as +0.0000229); no
     decimals from ``10 ** (digits - 1)`` on, where significant digits would mean exponents.
 
-    >>> signed(2.29e-05, 3), signed(-0.0142, 2), signed(181.4, 2), signed(0.0, 3)
+    >>> signed(2.29e-05, 3), signed(-0.0142, 2), signed(181.4, 2), signed(-0.0, 3)
     ('+0.0000229', '-0.014', '+181', '+0')
     """
-    if value == 0 or not math.isfinite(value):
-        return f"{value:+.0f}" if value == 0 else f"{value:+}"
+    if value == 0 or not math.isfinite(value):  # -0.0 (an rmse difference of 0) is no less
+        return "+0" if value == 0 else f"{value:+}"
     magnitude = math.floor(math.log10(abs(value)))
     decimals = max(0, digits - 1 - magnitude)
     return f"{value:+.{decimals}f}"

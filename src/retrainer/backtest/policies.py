@@ -152,7 +152,7 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     data: dict[str, Any] = model.model_dump() if model else {
         "validation": {"metric_ci": False},
         "readiness": {"max_label_null_share": 0.95,
-                      "max_null_share": _first_null_limit(history, target)},
+                      "max_null_share": _first_null_limit(history, target, left_out)},
     }
     if model is not None and model.features is not None:
         missing = [c for c in model.features if c not in frame.columns]
@@ -195,15 +195,17 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     return shared
 
 
-def _first_null_limit(history: History, target: str) -> float:
+def _first_null_limit(history: History, target: str, left_out: Sequence[str] = ()) -> float:
     """Without a config, ``readiness.max_null_share``: the default, or the sparsest
     feature's share in the initial period plus the allowed rise, whichever is higher. A
     column often empty by nature would otherwise block every policy's first training; once
-    a model is in production, its own training rows set the limit too."""
+    a model is in production, its own training rows set the limit too. Columns that are not
+    features (``left_out``: an empty one, say) set nothing."""
     defaults = ReadinessConfig()
     frame = history.frame
     initial = frame[frame[history.time_column] < history.boundaries[0]]
-    features = [c for c in frame.columns if c not in (history.time_column, target)]
+    features = [c for c in frame.columns
+                if c not in (history.time_column, target) and c not in left_out]
     if initial.empty or not features:
         return defaults.max_null_share
     sparsest = float(initial[features].isna().mean().max())

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from retrainer.backtest.certainty import signed, verdict
+from retrainer.backtest.value import ABSOLUTE_POINTS
 from retrainer.data.columns import by_reason
 from retrainer.reports import STYLE, fmt
 
@@ -206,8 +207,10 @@ def value_sentence(result: dict[str, Any]) -> str | None:
     else:
         where = "at any cost of a retrain"
     scope = " on average over the starts" if "starts" in result else ""
+    metric = result["metric"]
+    point = f"0.01 of {metric}" if metric in ABSOLUTE_POINTS else f"1% of never's {metric}"
     return (f"Net value (net): the gain over never at {value['value_per_metric_point']:g} per "
-            f"metric point-day (a point is 1% of never's {result['metric']}), less "
+            f"metric point-day (a point is {point}), less "
             f"{value['cost_per_retrain']:g} per retrain (triggers.auto's cost model). "
             f"{value['pays_most']} pays most{scope}; it would {where}.")
 

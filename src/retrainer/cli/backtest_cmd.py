@@ -116,6 +116,14 @@ def backtest(
                       highlight=False)
     if "starts" in document:
         _show_starts(document, output)
+        if not any(row["metric"] == row["metric"] for row in document["policies"]):  # all NaN
+            why = next(((row["name"], entry["initial"], entry["unscored_reason"])
+                        for row in document["policies"] for entry in row["per_start"]
+                        if entry.get("unscored_reason")), None)
+            err_console.print("[red]no policy scored a batch from any start" + (
+                f"; the last job that left {why[0]} without a model from {why[1]}: "
+                f"{escape(why[2])}" if why else "") + "[/]", highlight=False)
+            raise typer.Exit(1)
         return
     settings = document["settings"]
     console.print(
