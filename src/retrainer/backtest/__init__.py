@@ -258,8 +258,9 @@ class _Start:
         length = (history.boundaries[-1] - history.boundaries[0]) / history.batches
         if policy == "always":  # every tick, however short: batches of rows are as long as
             # their rows, and where rows crowd, one can be far shorter than half the mean
-            length = min(b - a for a, b in zip(history.boundaries, history.boundaries[1:],
-                                               strict=False))
+            # (rows of one time can span a boundary: such a batch lasts no time at all)
+            length = min((b - a for a, b in zip(history.boundaries, history.boundaries[1:],
+                                                strict=False) if b > a), default=length)
         triggers = policy_triggers(f"periodic:{period}" if period else policy, self.base,
                                    length.to_pytimedelta())
         model = self.base.model_copy(update={"triggers": triggers}).model_dump(mode="json")
