@@ -649,6 +649,18 @@ def test_sizes_and_policies_are_checked() -> None:
             parse_policies(bad)
 
 
+def test_a_lower_case_m_is_refused_for_min_or_M() -> None:
+    for what in ("batch", "initial", "window", "label-delay"):
+        with pytest.raises(UsageError, match=r"write min for minutes \(30min\) or M for months"):
+            Size.parse("30m", what)
+    assert Size.parse("1M", "batch") == Size(1, "m") and Size(1, "m").text == "1M"
+    assert Size.parse("30min", "batch") == Size(30, "min") and Size(30, "min").text == "30min"
+    times = pd.date_range("2024-01-01", periods=600, freq="min")
+    frame = pd.DataFrame({"time": times, "x": np.arange(600.0), "y": np.arange(600.0)})
+    history = prepare_history(frame, "time", "y", Size(30, "min"), Size(2, "h"))
+    assert history.batches == 16 and history.duration(Size(30, "min")) == timedelta(minutes=30)
+
+
 def test_a_class_for_every_row_is_refused(history_csv: Path, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="a class for almost every row"):
         run_backtest(options(history_csv, tmp_path, task=Task.CLASSIFICATION))

@@ -25,12 +25,14 @@ SYNTHETIC_TIME = "__row_time__"
 BATCH_SPAN = timedelta(weeks=1)
 _SIZE = re.compile(r"^\s*(\d+)\s*([a-zA-Z]*)\s*$")
 _EPOCH_1990, _EPOCH_2100 = 631_152_000, 4_102_444_800  # Unix seconds
-_PERIODS = {"h": "hours", "d": "days", "w": "weeks", "m": "months", "y": "years"}
+_PERIODS = {"min": "minutes", "h": "hours", "d": "days", "w": "weeks", "m": "months",
+            "y": "years"}
 
 
 @dataclass(frozen=True)
 class Size:
-    """A row count (``unit`` None) or a calendar period (``7D``, ``2W``, ``1M``)."""
+    """A row count (``unit`` None) or a calendar period (``30min``, ``7D``, ``2W``, ``1M``);
+    units in either case but ``m``, which is ``min`` (minutes) or ``M`` (months) to others."""
 
     count: int
     unit: str | None = None
@@ -40,10 +42,13 @@ class Size:
         match = _SIZE.match(str(text))
         if not match or int(match.group(1)) <= 0:
             raise UsageError(f"--{what}: {text!r} is not a row count (1000) or a period "
-                             "(12H, 7D, 2W, 1M, 1Y)")
+                             "(30min, 12H, 7D, 2W, 1M, 1Y)")
+        if match.group(2) == "m":
+            raise UsageError(f"--{what}: {text!r} is ambiguous; write min for minutes "
+                             f"({match.group(1)}min) or M for months ({match.group(1)}M)")
         unit = match.group(2).lower() or None
         if unit is not None and unit not in _PERIODS:
-            raise UsageError(f"--{what}: unknown unit in {text!r}; use H, D, W, M or Y")
+            raise UsageError(f"--{what}: unknown unit in {text!r}; use min, H, D, W, M or Y")
         return cls(int(match.group(1)), unit)
 
     def offset(self) -> pd.DateOffset:
@@ -53,7 +58,7 @@ class Size:
     @property
     def text(self) -> str:
         """As the command line takes it: ``7D`` or ``1000``."""
-        return f"{self.count}{(self.unit or '').upper()}"
+        return f"{self.count}{self.unit if self.unit == 'min' else (self.unit or '').upper()}"
 
     def __str__(self) -> str:
         return self.text if self.unit else f"{self.count} rows"

@@ -74,7 +74,7 @@ def parse_policies(text: str) -> tuple[str, ...]:
 
 
 def label_delay(options: BacktestOptions, history: History) -> timedelta:
-    if not options.label_delay or re.fullmatch(r"\s*0+\s*[a-zA-Z]?\s*", options.label_delay):
+    if not options.label_delay or re.fullmatch(r"\s*0+\s*[a-zA-Z]*\s*", options.label_delay):
         return timedelta(0)  # none, 0 or 0D: labels on time
     return history.duration(Size.parse(options.label_delay, "label-delay"))
 
