@@ -128,6 +128,17 @@ def test_mistakes_give_exit_2_and_the_fix(tmp_path: Path) -> None:
     assert "give it as --time-column" in output  # no clock was found: the hint
 
 
+def test_a_target_of_dates_is_exit_2_and_named(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    frame = hourly()
+    frame.assign(day=frame["ts"].dt.strftime("%Y-%m-%d")).drop(columns="ts").to_csv(
+        path, index=False)
+    code, output = backtest(str(path), "--target", "day", "-o", str(tmp_path / "out"))
+    assert code == 2
+    assert "--target: 'day' is a column of dates" in " ".join(output.split())
+    assert "--initial" not in output
+
+
 def test_label_delay_zero_means_labels_on_time(tmp_path: Path) -> None:
     path = tmp_path / "history.csv"
     hourly().to_csv(path, index=False)

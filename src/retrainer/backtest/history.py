@@ -258,6 +258,9 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
         raise UsageError(f"--target: no column {target!r} (columns: {', '.join(frame.columns)})")
     if frame[target].isna().all():
         raise DataError(f"the target column {target!r} has no values")
+    if unusable_columns(frame[[target]], set()).get(target) == "dates":
+        raise UsageError(f"--target: {target!r} is a column of dates or times, and a target "
+                         "cannot be dates or times (the time? give it as --time-column)")
     frame = frame.copy()
     is_datetime = False
     if time_column is not None:
