@@ -139,6 +139,17 @@ def test_a_target_of_dates_is_exit_2_and_named(tmp_path: Path) -> None:
     assert "--initial" not in output
 
 
+def test_a_window_no_longer_than_the_label_delay_is_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    hourly().to_csv(path, index=False)
+    for window in ("48", "1D"):  # 48 hourly rows: two days, as long as the delay
+        code, output = backtest(str(path), "--target", "y", "--time-column", "ts",
+                                "--batch", "200", "--initial", "600", "--window", window,
+                                "--label-delay", "2D", "-o", str(tmp_path / "out"))
+        assert code == 2 and "the window must be longer than the delay" in " ".join(
+            output.split())
+
+
 def test_label_delay_zero_means_labels_on_time(tmp_path: Path) -> None:
     path = tmp_path / "history.csv"
     hourly().to_csv(path, index=False)

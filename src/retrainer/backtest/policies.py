@@ -144,6 +144,10 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     else:
         window = 4 * history.duration(batch)
     delay = label_delay(options, history)
+    if options.window and window <= delay:
+        raise UsageError(f"--window {options.window} is no longer than --label-delay "
+                         f"{options.label_delay}: the window's newest --label-delay has no "
+                         "labels yet, so the window must be longer than the delay")
     rows_per_window = window / history.row_step  # sets min_rows: the first model's start
     if model is None and not options.window:
         # sparse batches: enough rows for trees to split; labels that arrive late: as many
