@@ -282,3 +282,16 @@ def test_the_config_policy_needs_a_config(tmp_path: Path) -> None:
                             "-o", str(tmp_path / "out"))
     assert code == 2 and "the config policy needs --config" in output
     assert not (tmp_path / "out").exists()
+
+
+def test_rows_whose_time_cannot_be_read_are_dropped_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    frame = hourly().astype({"ts": str})
+    frame.loc[[10, 700], "ts"] = ["n/a", ""]  # 2 of 1,500: within the 1% a clock may miss
+    frame.to_csv(path, index=False)
+    told: list[str] = []
+    document = run_backtest(options(path, tmp_path, time_column="ts", policies=("never",)),
+                            on_note=told.append)
+    note = "2 of 1,500 rows dropped: their time ('ts') is missing or cannot be read"
+    assert told == [note] and document["settings"]["notes"] == [note]
+    assert document["rows"] == 1498

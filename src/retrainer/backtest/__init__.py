@@ -93,8 +93,9 @@ def run_backtest(options: BacktestOptions,
     """Replay every policy (side by side on the cores), write ``backtest.json`` and
     ``report.html`` into ``options.output``, and return the JSON document.
 
-    An option that replaces a setting of ``--config`` is told to ``on_note`` before the
-    replays start, and kept in the document's ``notes``.
+    An option that replaces a setting of ``--config``, and the rows dropped because their
+    time cannot be read, are told to ``on_note`` before the replays start, and kept in the
+    document's ``notes``.
 
     With several ``--initial`` sizes every policy is replayed from each start: each start's
     outputs go to ``DIR/initial-SIZE/`` and ``DIR/starts.json`` (returned) compares them.
@@ -127,6 +128,11 @@ def run_backtest(options: BacktestOptions,
     workers = max(1, min(options.workers or cores, len(options.policies) * len(initials)))
     threads = max(1, cores // workers)
     histories = [_history(options, frame, batch, initial) for initial in initials]
+    if histories[0].dropped:
+        notes.append(f"{histories[0].dropped:,} of {len(frame):,} rows dropped: their time "
+                     f"({options.time_column!r}) is missing or cannot be read")
+        if on_note:
+            on_note(notes[-1])
     left_out = {} if options.config else _left_out(options, histories[0], is_dated)
     starts: list[_Start] = []
     for initial, history in zip(initials, histories, strict=True):

@@ -132,6 +132,7 @@ class History:
     boundaries: list[pd.Timestamp]  # boundaries[0] ends the initial period; then one per batch
     start: pd.Timestamp
     row_step: timedelta  # mean spacing of rows, to turn row counts into durations
+    dropped: int = 0  # rows left out because their time is missing or cannot be read
 
     @property
     def batches(self) -> int:
@@ -263,6 +264,7 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
                          "cannot be dates or times (the time? give it as --time-column)")
     frame = frame.copy()
     is_datetime = False
+    dropped = 0
     if time_column is not None:
         if time_column not in frame.columns:
             raise UsageError(f"--time-column: no column {time_column!r}")
@@ -278,7 +280,9 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
         elif (unit := epoch_unit(column)) is not None:
             frame[time_column] = pd.to_datetime(column, unit=unit, utc=True)
             is_datetime = True
+        dropped = len(frame)
         frame = frame.dropna(subset=[time_column])
+        dropped -= len(frame)
         frame = frame.sort_values(time_column, kind="stable").reset_index(drop=True)
     if not is_datetime:
         if batch.unit or initial.unit:
@@ -318,7 +322,7 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
             if times.iloc[index] > boundaries[-1]:
                 boundaries.append(times.iloc[index])
         boundaries.append(last + step)
-    return History(frame, time_column, boundaries, start, row_step)
+    return History(frame, time_column, boundaries, start, row_step, dropped)
 
 
 def duration_text(span: timedelta) -> str:
