@@ -644,9 +644,12 @@ def test_sizes_and_policies_are_checked() -> None:
         with pytest.raises(UsageError):
             Size.parse(bad, "batch")
     assert parse_policies("never, periodic:3,auto") == ("never", "periodic:3", "auto")
-    for bad in ("sometimes", "periodic:0", "never,never", ""):
+    for bad in ("sometimes", "periodic:0", "periodic:²", "never,never", ""):
         with pytest.raises(UsageError):
             parse_policies(bad)
+    assert parse_policies("periodic:04") == ("periodic:4",)
+    with pytest.raises(UsageError, match="periodic:4 is listed twice"):
+        parse_policies("periodic:4,periodic:04")
 
 
 def test_a_lower_case_m_is_refused_for_min_or_M() -> None:

@@ -53,23 +53,27 @@ class BacktestOptions:
 
 
 def parse_policies(text: str) -> tuple[str, ...]:
+    """The policies to replay, in order; ``periodic:04`` is ``periodic:4``, and a policy
+    listed twice is an error."""
     names = tuple(p.strip() for p in text.split(",") if p.strip())
     if not names:
         raise UsageError("--policies: give at least one policy")
-    for name in names:
+    for index, name in enumerate(names):
         if name == MATCHED:
             if "auto" not in names:
                 raise UsageError(f"--policies: {MATCHED} is the schedule with auto's number of "
                                  "retrains; list auto too")
         elif name.startswith("periodic:"):
             k = name.split(":", 1)[1]
-            if not k.isdigit() or int(k) < 1:
+            if not (k.isascii() and k.isdigit()) or int(k) < 1:
                 raise UsageError(f"--policies: {name!r} needs a whole number of batches >= 1")
+            names = (*names[:index], f"periodic:{int(k)}", *names[index + 1:])
         elif name not in ("never", "always", "drift", "performance", "auto", "config"):
             raise UsageError(f"--policies: unknown policy {name!r} (never, always, periodic:K, "
                              f"drift, performance, auto, {MATCHED}, config)")
-    if len(set(names)) != len(names):
-        raise UsageError("--policies: a policy is listed twice")
+    twice = next((name for index, name in enumerate(names) if name in names[:index]), None)
+    if twice:
+        raise UsageError(f"--policies: {twice} is listed twice")
     return names
 
 
