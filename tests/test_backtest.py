@@ -615,6 +615,8 @@ def test_a_policy_without_a_production_model_says_why(history_csv: Path,
     assert starts.exit_code == 1, starts.output
     assert "no policy scored a batch from any start" in " ".join(starts.output.split())
     assert "min_rows" in starts.output
+    for start in ("600 rows", "800 rows"):  # each start's notes, as one start prints them
+        assert f"from {start}, never: " in " ".join(starts.output.split())
     scored = run_backtest(options(history_csv, tmp_path / "ok", policies=("always",)))
     assert scored["policies"][0]["unscored"] == 0
     assert scored["policies"][0]["unscored_reason"] is None

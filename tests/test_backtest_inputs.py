@@ -177,6 +177,12 @@ def test_an_undefined_batch_metric_is_null_in_strict_json(tmp_path: Path) -> Non
     document = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
     per_batch = document["policies"][0]["per_batch"]
     assert None in per_batch and all(v is None or math.isfinite(v) for v in per_batch)
+    code, output = backtest(str(path), "--target", "y", "--time-column", "ts", "--batch", "200",
+                            "--initial", "600,1200", "--metric", "roc_auc", "--policies",
+                            "never", "-o", str(tmp_path / "starts"))
+    output = " ".join(output.split())
+    assert code == 0 and "from 600 rows: 1 of 5 batches have no defined roc_auc" in output
+    assert "from 1200 rows:" not in output  # its batches start past the one-class batch
 
 
 def test_a_config_is_held_to_the_data(tmp_path: Path) -> None:

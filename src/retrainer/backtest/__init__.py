@@ -83,6 +83,7 @@ __all__ = [
     "replay",
     "run_backtest",
     "shares_of_always",
+    "undefined_batches",
     "weighted_metric",
 ]
 
@@ -346,7 +347,11 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
             row = document["policies"][index]
             entry = {"initial": document["settings"]["initial"], "metric": row["metric"],
                      "retrains": row["retrains"], "net_value": row.get("net_value"),
-                     "unscored_reason": row.get("unscored_reason")}
+                     "batches": document["batches"], "unscored": row["unscored"],
+                     "unscored_reason": row.get("unscored_reason"),
+                     "untrained": row.get("untrained", 0),
+                     "untrained_reason": row.get("untrained_reason"),
+                     "undefined": undefined_batches(row)}
             if found:
                 entry["share_of_gain"], entry["share_of_retrains"] = found[name]
             if name in against:  # the reference against this policy, from this start
@@ -384,6 +389,14 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
             "higher_is_better": first["higher_is_better"],
             "starts": [d["settings"]["initial"] for d in documents], "policies": policies,
             "value": value, "reference": reference}
+
+
+def undefined_batches(row: dict[str, Any]) -> int:
+    """How many of the batches a policy scored (``row``, as in ``backtest.json``) have no
+    defined metric (ROC AUC of a batch with one class, say)."""
+    return sum((value is None or value != value) and rows > 0  # None or NaN
+               for value, rows in zip(row["per_batch"], row["rows"], strict=True)
+               ) - row["unscored"]
 
 
 def json_text(document: dict[str, Any]) -> str:

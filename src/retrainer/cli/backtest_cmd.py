@@ -76,6 +76,7 @@ def backtest(
         parse_policies,
         run_backtest,
         shares_of_always,
+        undefined_batches,
     )
 
     options = BacktestOptions(
@@ -147,26 +148,8 @@ def backtest(
     _show_matched(document)
     _show_value(document)
     _show_certainty(document)
-    for row in document["policies"]:
-        if row["unscored"]:
-            err_console.print(
-                f"[yellow]{row['name']}: {row['unscored']} of {document['batches']} batches "
-                f"not scored, no production model; the last job that left it without one: "
-                f"{escape(row['unscored_reason'])}[/]",
-                highlight=False)
-        elif row.get("untrained"):
-            err_console.print(
-                f"[yellow]{row['name']}: {row['untrained']} of its jobs trained nothing, so its "
-                f"retrains are fewer than it asked for; the newest: "
-                f"{escape(row['untrained_reason'])}[/]", highlight=False)
-    undefined = max(sum((v is None or v != v) and n > 0  # None or NaN
-                        for v, n in zip(row["per_batch"], row["rows"], strict=True))
-                    - row["unscored"] for row in document["policies"])
-    if undefined > 0:
-        err_console.print(
-            f"[yellow]{undefined} of {document['batches']} batches have no defined "
-            f"{document['metric']} (ROC AUC of a batch with one class, say): they are left out "
-            "of the metric and the intervals[/]", highlight=False)
+    _show_run_notes(document["policies"], document["batches"], document["metric"],
+                    max(undefined_batches(row) for row in document["policies"]))
     console.print(f"{document['seconds']:.0f} s; wrote {output / 'backtest.json'} and "
                   f"{output / 'report.html'}", highlight=False)
     if not any(value is not None and value == value
@@ -181,6 +164,32 @@ def backtest(
             + (f"; {escape(reason)}" if reason and not labelled else "") + "[/]",
             highlight=False)
         raise typer.Exit(1)
+
+
+def _show_run_notes(rows: list[dict[str, Any]], batches: int, metric: str, undefined: int,
+                    start: str | None = None) -> None:
+    """What one replay of the policies (``rows``: name, unscored, untrained and their reasons)
+    left undone: batches no production model scored, jobs that trained nothing, batches with
+    no defined metric; with several starts, briefly, after the ``start`` they concern."""
+    for row in rows:
+        name = f"from {start}, {row['name']}" if start else row["name"]
+        if row["unscored"]:
+            err_console.print(
+                f"[yellow]{escape(name)}: {row['unscored']} of {batches} batches not scored, "
+                "no production model" + ("" if start else "; the last job that left it without "
+                                         "one") + f": {escape(row['unscored_reason'])}[/]",
+                highlight=False)
+        elif row.get("untrained"):
+            err_console.print(
+                f"[yellow]{escape(name)}: {row['untrained']} of its jobs trained nothing"
+                + ("" if start else ", so its retrains are fewer than it asked for")
+                + f"; the newest: {escape(row['untrained_reason'])}[/]", highlight=False)
+    if undefined > 0:
+        err_console.print(
+            f"[yellow]{f'from {escape(start)}: ' if start else ''}{undefined} of {batches} "
+            f"batches have no defined {metric}" + (
+                "" if start else " (ROC AUC of a batch with one class, say): they are left out "
+                "of the metric and the intervals") + "[/]", highlight=False)
 
 
 def _show_matched(document: dict[str, Any]) -> None:
@@ -277,6 +286,10 @@ def _show_starts(summary: dict[str, Any], output: Path) -> None:
                       "apart (=) or worse (-), by the 95% interval of each start's difference "
                       "(backtest.json's certainty)", highlight=False)
     _show_value(summary)
+    for index, start in enumerate(summary["starts"]):  # what each start's replays left undone
+        runs = [{"name": row["name"], **row["per_start"][index]} for row in summary["policies"]]
+        _show_run_notes(runs, runs[0]["batches"], summary["metric"],
+                        max(run["undefined"] for run in runs), start)
     console.print(f"{summary['seconds']:.0f} s; wrote {output / 'starts.json'} and, per start, "
                   f"{output / 'initial-SIZE'}/backtest.json and report.html", highlight=False)
 
