@@ -148,6 +148,15 @@ def test_a_window_no_longer_than_the_label_delay_is_exit_2(tmp_path: Path) -> No
                                 "--label-delay", "2D", "-o", str(tmp_path / "out"))
         assert code == 2 and "the window must be longer than the delay" in " ".join(
             output.split())
+    config = tmp_path / "retrainer.yaml"  # a config's window is held to the same
+    config.write_text("models:\n  - name: m\n    source: {kind: csv, path: history.csv}\n"
+                      "    time_column: ts\n    target: y\n    task: regression\n"
+                      "    training_window: 2d\n")
+    code, output = backtest(str(path), "--target", "y", "--batch", "200", "--initial", "600",
+                            "--label-delay", "2D", "--config", str(config),
+                            "-o", str(tmp_path / "out"))
+    assert code == 2 and "the config's training_window (2d) is no longer than" in " ".join(
+        output.split())
 
 
 def test_label_delay_zero_means_labels_on_time(tmp_path: Path) -> None:

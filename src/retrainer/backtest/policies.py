@@ -21,6 +21,7 @@ from retrainer.config import (
     load_config,
 )
 from retrainer.domain.metrics import Task, metrics_for
+from retrainer.domain.windows import human_duration
 from retrainer.exceptions import ConfigError, UsageError
 from retrainer.monitoring.window import MIN_LABELLED_ROWS
 from retrainer.training.checks import trainer_problems
@@ -148,10 +149,12 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     else:
         window = 4 * history.duration(batch)
     delay = label_delay(options, history)
-    if options.window and window <= delay:
-        raise UsageError(f"--window {options.window} is no longer than --label-delay "
-                         f"{options.label_delay}: the window's newest --label-delay has no "
-                         "labels yet, so the window must be longer than the delay")
+    if (options.window or model is not None) and window <= delay:
+        which = (f"--window {options.window}" if options.window else
+                 f"the config's training_window ({human_duration(window)})")
+        raise UsageError(f"{which} is no longer than --label-delay {options.label_delay}: the "
+                         "window's newest --label-delay has no labels yet, so the window must "
+                         "be longer than the delay")
     rows_per_window = window / history.row_step  # sets min_rows: the first model's start
     if model is None and not options.window:
         # sparse batches: enough rows for trees to split; labels that arrive late: as many
