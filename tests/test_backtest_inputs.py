@@ -159,6 +159,21 @@ def test_a_window_no_longer_than_the_label_delay_is_exit_2(tmp_path: Path) -> No
         output.split())
 
 
+def test_periods_on_a_clock_of_row_order_and_bad_zeros_are_exit_2(tmp_path: Path) -> None:
+    """Without dates, a batch counts as a week of our clock, not the data's: a --window or
+    --label-delay period would be measured on it without a word."""
+    path = tmp_path / "rows.csv"
+    hourly().drop(columns="ts").to_csv(path, index=False)
+    for option in (("--window", "7D"), ("--label-delay", "2D")):
+        code, output = backtest(str(path), "--target", "y", "--batch", "200", "--initial",
+                                "600", *option, "-o", str(tmp_path / "out"))
+        assert code == 2 and f"{option[0]}: a period ({option[1]}) needs a --time-column" in (
+            " ".join(output.split()))
+    code, output = backtest(str(path), "--target", "y", "--batch", "200", "--initial", "600",
+                            "--label-delay", "0xyz", "-o", str(tmp_path / "out"))
+    assert code == 2 and "'0xyz' is not a row count" in output
+
+
 def test_label_delay_zero_means_labels_on_time(tmp_path: Path) -> None:
     path = tmp_path / "history.csv"
     hourly().to_csv(path, index=False)

@@ -138,9 +138,14 @@ class History:
     def batches(self) -> int:
         return len(self.boundaries) - 1
 
-    def duration(self, size: Size) -> timedelta:
+    def duration(self, size: Size, what: str = "") -> timedelta:
+        """``size`` on the replay's clock; a period on a clock of row order (a batch a week,
+        ours, not the data's) is a usage error of option ``what``."""
         if size.unit is None:
             return size.count * self.row_step
+        if self.time_column == SYNTHETIC_TIME:
+            raise UsageError(f"--{what}: a period ({size.text}) needs a --time-column holding "
+                             "dates or Unix times; give it as a row count")
         anchor = self.boundaries[0]
         return (anchor + size.offset()).to_pydatetime() - anchor.to_pydatetime()
 

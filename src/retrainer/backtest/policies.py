@@ -79,9 +79,10 @@ def parse_policies(text: str) -> tuple[str, ...]:
 
 
 def label_delay(options: BacktestOptions, history: History) -> timedelta:
-    if not options.label_delay or re.fullmatch(r"\s*0+\s*[a-zA-Z]*\s*", options.label_delay):
+    if not options.label_delay or re.fullmatch(r"\s*0+\s*(min|[hdwmyHDWMY])?\s*",
+                                               options.label_delay):
         return timedelta(0)  # none, 0 or 0D: labels on time
-    return history.duration(Size.parse(options.label_delay, "label-delay"))
+    return history.duration(Size.parse(options.label_delay, "label-delay"), "label-delay")
 
 
 def config_model(path: Path, target: str) -> ModelConfig:
@@ -143,7 +144,7 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
         raise UsageError(f"--metric: {metric!r} is not a {task.value} metric "
                          f"({', '.join(metrics_for(task))})")
     if options.window:
-        window = history.duration(Size.parse(options.window, "window"))
+        window = history.duration(Size.parse(options.window, "window"), "window")
     elif model is not None:
         window = model.training_window
     else:
