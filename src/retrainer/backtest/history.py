@@ -285,9 +285,8 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
         elif (unit := epoch_unit(column)) is not None:
             frame[time_column] = pd.to_datetime(column, unit=unit, utc=True)
             is_datetime = True
-        dropped = len(frame)
-        frame = frame.dropna(subset=[time_column])
-        dropped -= len(frame)
+        timed = frame.dropna(subset=[time_column])
+        dropped, frame = len(frame) - len(timed), timed
         frame = frame.sort_values(time_column, kind="stable").reset_index(drop=True)
     if not is_datetime:
         if batch.unit or initial.unit:
