@@ -325,3 +325,44 @@ def test_rows_whose_time_cannot_be_read_are_dropped_with_a_note(tmp_path: Path) 
     note = "2 of 1,500 rows dropped: their time ('ts') is missing or cannot be read"
     assert told == [note] and document["settings"]["notes"] == [note]
     assert document["rows"] == 1498
+
+
+def test_an_output_folder_holds_one_run_and_keeps_the_users_files(tmp_path: Path) -> None:
+    """A run into the folder of an earlier one with other starts and policies leaves none of
+    the earlier run's outputs beside its own (a reader would mix the runs), and no file of
+    the user's is touched."""
+    path = tmp_path / "history.csv"
+    hourly(1200).to_csv(path, index=False)
+    out = tmp_path / "out"
+    run_backtest(options(path, tmp_path, time_column="ts", initial="600,800",
+                         policies=("never", "always")))
+    assert {p.name for p in out.iterdir()} == {"initial-600", "initial-800", "starts.json"}
+    (out / "notes.txt").write_text("mine\n")
+    run_backtest(options(path, tmp_path, time_column="ts", policies=("never",)))
+    assert {p.name for p in out.iterdir()} == {"backtest.json", "report.html", "state",
+                                                "notes.txt"}
+    assert [p.name for p in (out / "state").iterdir()] == ["never"]
+    run_backtest(options(path, tmp_path, time_column="ts", initial="600,800",
+                         policies=("always",)))
+    assert {p.name for p in out.iterdir()} == {"initial-600", "initial-800", "starts.json",
+                                                "notes.txt"}
+    assert (out / "notes.txt").read_text() == "mine\n"
+
+
+def test_an_output_folder_that_may_hold_the_users_own_state_is_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    hourly(1200).to_csv(path, index=False)
+    project = tmp_path / "project"
+    (project / "mlflow").mkdir(parents=True)
+    (project / "mlflow" / "mlflow.db").write_text("theirs")
+    (project / "retrainer.yaml").write_text("models: []\n")
+    code, output = backtest(str(path), "--target", "y", "--time-column", "ts", "--batch", "200",
+                            "--policies", "never", "-o", str(project))
+    assert code == 2, output
+    assert f"--output {project}: holds mlflow" in output and "retrainer.yaml" in output
+    assert (project / "mlflow" / "mlflow.db").read_text() == "theirs"
+    # a folder with the data beside it, and no name a backtest writes, is written into
+    code, output = backtest(str(path), "--target", "y", "--time-column", "ts", "--batch", "200",
+                            "--initial", "600", "--policies", "never", "-o", str(tmp_path))
+    assert code == 0, output
+    assert path.is_file() and (tmp_path / "backtest.json").is_file()

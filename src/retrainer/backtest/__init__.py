@@ -37,6 +37,7 @@ from retrainer.backtest.history import (
     prepare_history,
     read_history,
 )
+from retrainer.backtest.output import clear_outputs, earlier_outputs
 from retrainer.backtest.policies import (
     DEFAULT_POLICIES,
     MATCHED,
@@ -100,13 +101,15 @@ def run_backtest(options: BacktestOptions,
 
     With several ``--initial`` sizes every policy is replayed from each start: each start's
     outputs go to ``DIR/initial-SIZE/`` and ``DIR/starts.json`` (returned) compares them.
-    Progress is reported per run: the policy, or ``policy @ SIZE`` with several starts."""
+    Progress is reported per run: the policy, or ``policy @ SIZE`` with several starts.
+
+    What an earlier backtest wrote in ``options.output`` (other starts' folders, other
+    policies' stores) is removed once the options and data are checked; a folder whose
+    entries of a backtest's names may be the user's own is exit 2 (``earlier_outputs``)."""
     began = time.monotonic()
     if options.registry not in ("memory", "mlflow"):
         raise UsageError("--registry: use 'memory' or 'mlflow'")
-    if options.output.exists() and not options.output.is_dir():
-        raise UsageError(f"--output {options.output}: a file; name a folder for backtest.json "
-                         "and report.html")
+    earlier = earlier_outputs(options.output)  # checked up front, removed once all is good
     if "config" in options.policies and options.config is None:
         raise UsageError("--policies: the config policy needs --config (its triggers)")
     notes = config_overrides(options)
@@ -139,11 +142,13 @@ def run_backtest(options: BacktestOptions,
     for initial, history in zip(initials, histories, strict=True):
         replay_name = f"backtest-{os.getpid()}-{int(time.time() * 1000)}-{len(starts)}"
         where = output / f"initial-{initial.text}" if several else output
-        where.mkdir(parents=True, exist_ok=True)
         base = base_model(options, history, replay_name, batch, list(left_out))
         starts.append(_Start(initial, history, base,
                              label_delay(options, history), where, options.registry, threads,
                              several))
+    clear_outputs(earlier)  # DIR holds this run's outputs only, not an earlier run's beside
+    for start in starts:
+        start.where.mkdir(parents=True, exist_ok=True)
     runs = [start.run(policy) for start in starts
             for policy in options.policies if policy != MATCHED]
     # the schedule of auto's cost starts once auto has finished, from auto's retrains
