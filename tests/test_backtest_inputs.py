@@ -366,3 +366,37 @@ def test_an_output_folder_that_may_hold_the_users_own_state_is_exit_2(tmp_path: 
                             "--initial", "600", "--policies", "never", "-o", str(tmp_path))
     assert code == 0, output
     assert path.is_file() and (tmp_path / "backtest.json").is_file()
+
+
+def test_a_window_that_holds_too_few_rows_or_times_to_train_is_exit_2(tmp_path: Path) -> None:
+    """A day of daily rows is one row; a day of hourly rows dated by their day is 24 rows of
+    one time, all of which the gate's holdout takes (and a booster's early stopping the next
+    newest time's): every job would train nothing, so the command says so before replaying,
+    with the window that would do."""
+    daily = tmp_path / "daily.csv"
+    days = pd.date_range("2024-01-01", periods=200, freq="D")
+    x, noise = np.random.default_rng(0).normal(size=(2, len(days)))
+    pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "x": x, "y": x + noise}).to_csv(
+        daily, index=False)
+    code, output = backtest(str(daily), "--target", "y", "--window", "1D", "--batch", "7D",
+                            "--initial", "28D", "--policies", "never", "-o", str(tmp_path / "a"))
+    assert code == 2, output
+    assert "--window 1D holds at most 1 row of this data (a row every 1 day)" in output
+    assert "give --window 20D or more" in output
+    code, output = backtest(str(daily), "--target", "y", "--window", "21D", "--label-delay",
+                            "2D", "--batch", "7D", "--initial", "28D", "--policies", "never",
+                            "-o", str(tmp_path / "b"))
+    assert code == 2 and "holds at most 19 rows old enough for labels 2 days late" in output
+    assert "give --window 22D or more" in output
+    hours = hourly(24 * 60)
+    dated = tmp_path / "dated-by-day.csv"
+    hours.assign(ts=hours["ts"].dt.strftime("%Y-%m-%d")).to_csv(dated, index=False)
+    code, output = backtest(str(dated), "--target", "y", "--window", "2D", "--batch", "7D",
+                            "--initial", "28D", "--policies", "never", "-o", str(tmp_path / "c"))
+    assert code == 2, output
+    assert "--window 2D holds rows of at most 2 different times" in output
+    assert "give --window 3D or more" in output
+    assert not (tmp_path / "c").exists()  # before any replay
+    document = run_backtest(options(dated, tmp_path, window="3D", batch="7D", initial="28D",
+                                    output=tmp_path / "d"))
+    assert document["policies"][1]["untrained"] == 0

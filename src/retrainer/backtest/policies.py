@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,9 +11,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from retrainer.backtest.history import History, Size, infer_task
+from retrainer.backtest.history import SYNTHETIC_TIME, History, Size, duration_text, infer_task
 from retrainer.config import (
     ModelConfig,
     ReadinessConfig,
@@ -20,11 +22,13 @@ from retrainer.config import (
     TriggersConfig,
     load_config,
 )
+from retrainer.data.replay import naive_utc
 from retrainer.domain.metrics import Task, metrics_for
 from retrainer.domain.windows import human_duration
 from retrainer.exceptions import ConfigError, UsageError
 from retrainer.monitoring.window import MIN_LABELLED_ROWS
 from retrainer.training.checks import trainer_problems
+from retrainer.training.trainers import is_booster
 
 #: the default training window holds at least this many rows' worth of time: four weekly
 #: batches of daily rows (28) leave LightGBM, with 20 rows a leaf, no split to make
@@ -198,6 +202,14 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     )
     data.setdefault("validation", {})["metric"] = metric
     shared = ModelConfig.model_validate(data)
+    which = (f"--window {options.window}" if options.window else
+             f"the config's training_window ({human_duration(window)})" if model is not None
+             else f"the default training window ({human_duration(window)})")
+    # a config's min_rows beyond its own window is the config's to settle: each job says so
+    configured_rows = model is not None and "min_rows" in model.model_fields_set
+    _check_window_rows(history, shared, delay, which,
+                       None if configured_rows and not options.window else
+                       "min_rows in the config" if configured_rows else "the backtest's min_rows")
     if options.config is not None:
         # the trainer as every replay builds it (--task may differ from the config's): a
         # trainer that cannot work would otherwise fail a job at every batch of every policy
@@ -205,6 +217,66 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
         if problems:
             raise ConfigError(str(options.config), problems)
     return shared
+
+
+def _check_window_rows(history: History, model: ModelConfig, delay: timedelta, which: str,
+                       rule: str | None) -> None:
+    """Raise UsageError (naming ``which``, the option or setting that set the training
+    window) when no training window anywhere in the history holds ``model.min_rows`` rows
+    old enough for their labels (its newest ``delay`` has none), or rows of enough different
+    times: a job holds out its newest time's rows to judge the candidate and, for a booster,
+    the next newest for early stopping, so one day of rows dated by their day leaves no row
+    to train on. Every job of every policy would train nothing. The window to give instead
+    is estimated from the rows' spacing. ``rule`` names where ``min_rows`` came from; None
+    checks the times only."""
+    times = naive_utc(history.frame[history.time_column])
+    span = np.timedelta64(model.training_window - delay)
+    most = _most_in_a_window(times, span)
+    late = f" old enough for labels {history.span_text(delay)} late" if delay else ""
+    step = history.row_step
+    if rule is not None and most < model.min_rows:
+        if history.time_column == SYNTHETIC_TIME:
+            spacing, instead = "", str(math.ceil((model.min_rows * step + delay) / step))
+        else:
+            spacing = f" (a row every {duration_text(step)})"
+            instead = _period(model.min_rows * step + delay)
+        raise UsageError(
+            f"{which} holds at most {most} row{'' if most == 1 else 's'}{late} of this data"
+            f"{spacing}; a model needs {model.min_rows} ({rule}), so every job would train "
+            f"nothing: give --window {instead} or more")
+    distinct = np.unique(times)
+    needed = 3 if (is_booster(model.training.trainer)
+                   and model.training.early_stopping_fraction > 0) else 2
+    most = _most_in_a_window(distinct, span)
+    if most < needed:
+        gap = pd.Series(np.diff(distinct)).median().to_pytimedelta()
+        instead = (str(math.ceil((needed * step + delay) / step))
+                   if history.time_column == SYNTHETIC_TIME else _period(needed * gap + delay))
+        raise UsageError(
+            f"{which} holds rows of at most {most} different time{'' if most == 1 else 's'}"
+            f"{late} (the data's times are {duration_text(gap)} apart); a job holds out its "
+            "newest time's rows to judge the candidate" + (
+                ", and the next newest for early stopping" if needed == 3 else "")
+            + f", so it needs rows of {needed} times: give --window {instead} or more")
+
+
+def _most_in_a_window(times: np.ndarray, span: np.timedelta64) -> int:
+    """The most of the sorted ``times`` that any half-open window of length ``span`` holds."""
+    ends = np.searchsorted(times, times + span, "left")
+    return int((ends - np.arange(len(times))).max(initial=0))
+
+
+def _period(span: timedelta) -> str:
+    """``span`` rounded up to whole days, else hours, else minutes, as ``--window`` takes it.
+
+    >>> _period(timedelta(days=19, hours=1)), _period(timedelta(hours=20)), _period(
+    ...     timedelta(seconds=90))
+    ('20D', '20H', '2min')
+    """
+    for unit, length in (("D", timedelta(days=1)), ("H", timedelta(hours=1))):
+        if span >= length:
+            return f"{math.ceil(span / length)}{unit}"
+    return f"{math.ceil(span / timedelta(minutes=1))}min"
 
 
 def _first_null_limit(history: History, target: str, left_out: Sequence[str] = ()) -> float:
