@@ -128,3 +128,45 @@ def test_the_sentence_says_what_a_point_of_r2_is() -> None:
              "value_per_metric_point": 0.004, "cost_per_retrain": 1.0}
     assert "a point is 0.01 of r2)" in value_sentence({"metric": "r2", "value": value})
     assert "a point is 1% of never's rmse)" in value_sentence({"metric": "rmse", "value": value})
+
+
+def test_a_never_of_zero_says_why_there_is_no_net_value(tmp_path: Path) -> None:
+    """A point is 1% of never's metric: when that is 0 (a level shift at the first batch
+    leaves never's predictions within 20% of no row) no gain has a size in points, and the
+    table, the JSON and the report say so instead of leaving net value out silently; with
+    several starts, from which start."""
+    import numpy as np
+    import pandas as pd
+
+    from retrainer.backtest.value import unpriced
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=1200)
+    data = tmp_path / "shift.csv"
+    pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=1200, freq="h"), "x": x,
+                  "y": np.where(np.arange(1200) < 600, 100.0, 1000.0) + 5 * x
+                  + rng.normal(size=1200)}).to_csv(data, index=False)
+    shown = CliRunner().invoke(app, [
+        "backtest", str(data), "--target", "y", "--time-column", "ts", "--batch", "100",
+        "--initial", "600", "--metric", "accuracy_within_20pct", "--policies", "never,always",
+        "--output", str(tmp_path / "out"), "--workers", "1"])
+    assert shown.exit_code == 0, shown.output
+    words = " ".join(shown.output.split())
+    assert "Net value (net) is not given: never's accuracy_within_20pct is 0, and a point is " \
+           "1% of it" in words
+    document = json.loads((tmp_path / "out" / "backtest.json").read_text())
+    never, always = document["policies"]
+    assert never["metric"] == 0 and always["metric"] > 0
+    assert never["net_value"] is None and always["net_value"] is None
+    assert "never's accuracy_within_20pct is 0" in document["value"]["note"]
+    assert "is not given: never&#x27;s accuracy_within_20pct is 0" in (
+        tmp_path / "out" / "report.html").read_text()
+    summary = run_backtest(BacktestOptions(
+        data=data, target="y", time_column="ts", batch="100", initial="600,700",
+        metric="accuracy_within_20pct", policies=("never",), output=tmp_path / "starts",
+        workers=1))
+    assert summary["value"]["note"].startswith("from 600 rows: never's accuracy_within_20pct")
+    # priced, or no never: no note
+    assert unpriced([policy("never", 0.5, 0), policy("always", 0.6, 3)], "f1") is None
+    assert unpriced([policy("always", 0.6, 3)], "f1") is None
+    assert "never has no rmse" in str(unpriced([policy("never", math.nan, 0)], "rmse"))

@@ -60,7 +60,7 @@ from retrainer.backtest.replay import (
     weighted_metric,
 )
 from retrainer.backtest.report import shares_of_always
-from retrainer.backtest.value import best_of, best_policy, net_values
+from retrainer.backtest.value import best_of, best_policy, net_values, unpriced
 from retrainer.config import ModelConfig
 from retrainer.data.columns import by_reason, target_leaks, unusable_columns
 from retrainer.domain.metrics import METRICS, MetricSpec
@@ -228,7 +228,8 @@ def _clock(options: BacktestOptions,
 def _price(policies: list[dict[str, Any]], spec: MetricSpec, base: ModelConfig,
            history: History) -> dict[str, Any]:
     """Which policy pays under the cost model of ``triggers.auto`` (backtest/value.py): each
-    policy's ``net_value`` (None without ``never``) and the cost model's summary."""
+    policy's ``net_value`` (None without ``never``) and the cost model's summary, with a
+    ``note`` that says why no policy has a net value when ``never`` ran (else None)."""
     cost, value = base.triggers.auto.cost_per_retrain, base.triggers.auto.value_per_metric_point
     days = (history.boundaries[-1] - history.boundaries[0]).total_seconds() / 86400
     net = net_values(policies, spec.greater_is_better, cost, value, days, spec.name)
@@ -236,7 +237,7 @@ def _price(policies: list[dict[str, Any]], spec: MetricSpec, base: ModelConfig,
         row["net_value"] = net.get(row["name"])
     best = best_policy(policies, spec.greater_is_better, cost, value, days, spec.name)
     return {"cost_per_retrain": cost, "value_per_metric_point": value, "days": round(days, 3),
-            **_best(best)}
+            **_best(best), "note": unpriced(policies, spec.name)}
 
 
 def _best(best: tuple[str, float, float] | None) -> dict[str, Any]:
@@ -390,6 +391,9 @@ def compare_starts(documents: list[dict[str, Any]]) -> dict[str, Any]:
                     for p in priced}, {p["name"]: p["retrains"] for p in priced},
                    value["cost_per_retrain"])
     value.update(_best(best))
+    unpriced_starts = [f"from {d['settings']['initial']}: {d['value']['note']}"
+                       for d in documents if d["value"].get("note")]
+    value["note"] = "; ".join(unpriced_starts) if unpriced_starts and not priced else None
     return {"dataset": first["dataset"], "rows": first["rows"], "metric": first["metric"],
             "higher_is_better": first["higher_is_better"],
             "starts": [d["settings"]["initial"] for d in documents], "policies": policies,

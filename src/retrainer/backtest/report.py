@@ -193,8 +193,11 @@ def shares_of_always(policies: list[dict[str, Any]], higher_is_better: bool
 
 def value_sentence(result: dict[str, Any]) -> str | None:
     """Which policy pays most under auto's cost model (the ``value`` of a backtest document or
-    of its summary over starts), and for which costs of a retrain; None unless ``never`` ran."""
+    of its summary over starts), and for which costs of a retrain, or why no policy has a net
+    value (``value``'s ``note``); None unless ``never`` ran."""
     value = result.get("value") or {}
+    if value.get("note"):
+        return f"Net value (net) is not given: {value['note']}."
     if not value.get("pays_most"):
         return None
     low, high = value["pays_most_for_costs"]  # set with pays_most (backtest/__init__.py)

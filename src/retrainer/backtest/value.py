@@ -57,6 +57,30 @@ def points_over_never(policies: list[dict[str, Any]], higher_is_better: bool, me
             for p in policies if (value := _finite(p.get("metric"))) is not None}
 
 
+def unpriced(policies: list[dict[str, Any]], metric: str = "") -> str | None:
+    """Why no policy has a net value although ``never`` ran (None when it did not run, or
+    when its metric prices a point): a ``never`` with no metric, or one whose metric is 0,
+    1% of which is no unit (an accuracy of 0, an F1 of 0 where it never predicts the
+    positive class, an RMSE of 0).
+
+    >>> unpriced([{"name": "never", "metric": 0.0}, {"name": "always", "metric": 0.4}], "f1")[:37]
+    "never's f1 is 0, and a point is 1% of"
+    >>> unpriced([{"name": "never", "metric": 0.0}], "r2") is None  # a point is 0.01 of R²
+    True
+    """
+    row = next((p for p in policies if p.get("name") == "never"), None)
+    if row is None:
+        return None
+    never = _finite(row.get("metric"))
+    if never is None:
+        return (f"never has no {metric or 'metric'} (it scored no batch, or its metric is "
+                "undefined on every batch it scored), so it has no gain to price")
+    if point_of(metric, never) == 0:
+        return (f"never's {metric or 'metric'} is 0, and a point is 1% of it: a gain over it "
+                "has no size in points (another --metric may price it)")
+    return None
+
+
 def priced_gains(policies: list[dict[str, Any]], higher_is_better: bool, value: float,
                  days: float, metric: str = "") -> dict[str, float]:
     """What each scored policy's gain over ``never`` was worth over ``days``; empty unless

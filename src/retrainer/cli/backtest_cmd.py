@@ -207,7 +207,10 @@ def _show_matched(document: dict[str, Any]) -> None:
 
 
 def _priced(result: dict[str, Any]) -> bool:
-    return any(row.get("net_value") is not None for row in result["policies"])
+    """Whether the table has a net value column: a policy has one, or ``value``'s ``note``
+    says why none has (its cells are then ``-``, and the note is printed under the table)."""
+    return (any(row.get("net_value") is not None for row in result["policies"])
+            or bool((result.get("value") or {}).get("note")))
 
 
 def _show_value(result: dict[str, Any]) -> None:
