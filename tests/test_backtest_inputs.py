@@ -400,3 +400,78 @@ def test_a_window_that_holds_too_few_rows_or_times_to_train_is_exit_2(tmp_path: 
     document = run_backtest(options(dated, tmp_path, window="3D", batch="7D", initial="28D",
                                     output=tmp_path / "d"))
     assert document["policies"][1]["untrained"] == 0
+
+
+def local_history(zone: str, start: str, end: str, seed: int = 0) -> pd.DataFrame:
+    time = pd.date_range(start, end, freq="h", tz=zone, inclusive="left")
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=len(time))
+    return pd.DataFrame({"ts": time, "x": x, "y": x + rng.normal(size=len(time))})
+
+
+@pytest.mark.parametrize("written", ["iso", "parquet"])
+def test_calendar_batches_are_cut_on_the_datas_local_calendar(tmp_path: Path,
+                                                              written: str) -> None:
+    """Times with a zone (ISO text with offsets, a Parquet timestamp with a time zone) cut
+    days at local midnight, across both daylight-saving changes: a day is 23 or 25 hours,
+    not a UTC day whose edge sits at 01:00 or 23:00 local time."""
+    from retrainer.backtest import Size, prepare_history
+
+    frame = local_history("Europe/Berlin", "2024-03-01", "2024-11-10")
+    path = tmp_path / "berlin.data"
+    if written == "iso":
+        frame.assign(ts=[t.isoformat() for t in frame["ts"]]).to_csv(path, index=False)
+    else:
+        frame.to_parquet(path)
+    history = prepare_history(read_history(path), "ts", "y", Size(1, "d"), Size(28, "d"))
+    local = [b.tz_convert("Europe/Berlin") for b in history.boundaries]
+    assert all((t.hour, t.minute) == (0, 0) for t in local)
+    assert [t.date() for t in local] == list(pd.date_range(
+        "2024-03-29", periods=len(local), freq="D").date)
+    hours = {(b - a) / pd.Timedelta(hours=1) for a, b in zip(
+        history.boundaries, history.boundaries[1:], strict=False)}
+    assert hours == {23.0, 24.0, 25.0}
+    weeks = prepare_history(read_history(path), "ts", "y", Size(1, "w"), Size(1, "m"))
+    assert all((b.tz_convert("Europe/Berlin").hour, b.tz_convert("Europe/Berlin").weekday())
+               == (0, 0) for b in weeks.boundaries)  # Mondays at midnight, from April 1st
+    hourly_batches = prepare_history(read_history(path), "ts", "y", Size(3, "h"),
+                                     Size(28, "d"))  # hours pass as on a stopwatch
+    assert {b - a for a, b in zip(hourly_batches.boundaries, hourly_batches.boundaries[1:],
+                                  strict=False)} == {pd.Timedelta(hours=3)}
+    short = tmp_path / "short.csv"  # the replay runs on those batches
+    frame.iloc[:24 * 45].assign(ts=[t.isoformat() for t in frame["ts"].iloc[:24 * 45]]).to_csv(
+        short, index=False)
+    document = run_backtest(options(short, tmp_path, time_column="ts", batch="2D",
+                                    initial="28D", window="14D"))
+    assert document["settings"]["batch_starts"][1:3] == ["2024-03-30T23:00:00+00:00",
+                                                         "2024-04-01T22:00:00+00:00"]
+    assert document["policies"][1]["untrained"] == 0
+
+
+def test_times_without_a_zone_or_in_utc_keep_utc_days(tmp_path: Path) -> None:
+    """Naive times and UTC ones (``Z``, ``+00:00``) are cut as before: a day is 24 hours
+    from the first row's time."""
+    from retrainer.backtest import Size, prepare_history
+
+    frame = local_history("UTC", "2024-03-01 05:00", "2024-05-01")
+    for text in (frame["ts"].dt.strftime("%Y-%m-%d %H:%M"),
+                 frame["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 pd.Series([t.isoformat() for t in frame["ts"]])):
+        history = prepare_history(frame.assign(ts=text), "ts", "y", Size(1, "d"), Size(28, "d"))
+        first = pd.Timestamp("2024-03-29 05:00", tz="UTC")
+        assert history.boundaries == [first + pd.Timedelta(days=k)
+                                      for k in range(len(history.boundaries))]
+        assert history.boundaries[-1] > pd.Timestamp("2024-04-30 23:00", tz="UTC")
+
+
+def test_a_local_midnight_that_does_not_happen_is_the_next_instant(tmp_path: Path) -> None:
+    """Havana's clocks go from 23:59 to 01:00 on 10 March 2024: that day's batch starts at
+    01:00, and the next ones at midnight again."""
+    from retrainer.backtest import Size, prepare_history
+
+    frame = local_history("America/Havana", "2024-02-01", "2024-03-20")
+    text = frame.assign(ts=[t.isoformat() for t in frame["ts"]])
+    history = prepare_history(text, "ts", "y", Size(1, "d"), Size(28, "d"))
+    local = [str(b.tz_convert("America/Havana")) for b in history.boundaries]
+    assert local[9:12] == ["2024-03-09 00:00:00-05:00", "2024-03-10 01:00:00-04:00",
+                           "2024-03-11 00:00:00-04:00"]

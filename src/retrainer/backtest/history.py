@@ -270,6 +270,7 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
     frame = frame.copy()
     is_datetime = False
     dropped = 0
+    offsets: pd.Series | None = None  # each row's offset from UTC, when they are local times
     if time_column is not None:
         if time_column not in frame.columns:
             raise UsageError(f"--time-column: no column {time_column!r}")
@@ -280,6 +281,7 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
             parsed = parse_timestamps(column, "the data")
             if parsed.isna().mean() > 0.01:
                 raise DataError(f"time column {time_column!r} holds values that are not dates")
+            offsets = utc_offsets(column, parsed)
             frame[time_column] = parsed
             is_datetime = True
         elif (unit := epoch_unit(column)) is not None:
@@ -287,7 +289,10 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
             is_datetime = True
         timed = frame.dropna(subset=[time_column])
         dropped, frame = len(frame) - len(timed), timed
-        frame = frame.sort_values(time_column, kind="stable").reset_index(drop=True)
+        frame = frame.sort_values(time_column, kind="stable")
+        if offsets is not None:
+            offsets = offsets.loc[frame.index]
+        frame = frame.reset_index(drop=True)
     if not is_datetime:
         if batch.unit or initial.unit:
             raise UsageError("periods (7D, 1M) need a --time-column holding dates or Unix times; "
@@ -305,8 +310,9 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
     # a row's worth of time on average: hourly rows dated by their day share a timestamp 24
     # at a time, so the gaps between timestamps (a day) would make 30 rows a month
     row_step = ((last - start) / (len(frame) - 1)).to_pytimedelta() if last > start else step
+    calendar = _Calendar(times, offsets) if offsets is not None else None
     if initial.unit:
-        first = start + initial.offset()
+        first = calendar.add(start, initial) if calendar else start + initial.offset()
     elif initial.count < len(frame):
         first = times.iloc[initial.count]
     else:
@@ -319,7 +325,8 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
     boundaries = [first]
     if batch.unit:
         while boundaries[-1] <= last:
-            boundaries.append(boundaries[-1] + batch.offset())
+            boundaries.append(calendar.add(boundaries[-1], batch) if calendar else
+                              boundaries[-1] + batch.offset())
     else:
         position = int(np.searchsorted(naive_utc(times), naive_utc(first), "left"))
         for index in range(position + batch.count, len(frame), batch.count):
@@ -327,6 +334,76 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
                 boundaries.append(times.iloc[index])
         boundaries.append(last + step)
     return History(frame, time_column, boundaries, start, row_step, dropped)
+
+
+#: a UTC offset after a time of day written as text: Z, +02:00, -0530, +05 (not a date's -30)
+_OFFSET = r"\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(Z|([+-])(\d{2}):?(\d{2})?)\s*$"
+
+
+def utc_offsets(column: pd.Series, parsed: pd.Series) -> pd.Series | None:
+    """Each row's offset from UTC (``column`` as read, ``parsed`` its UTC instants), when its
+    times are local times that are not all UTC's: a timestamp column with a time zone (as
+    Parquet stores one), or text whose every time ends in an offset (ISO 8601, ``+02:00``).
+    None for times without a zone (read as UTC) or in UTC: their calendar is UTC's.
+
+    >>> text = pd.Series(["2024-03-30T00:00+01:00", "2024-03-31T00:00+0100", None,
+    ...                   "2024-04-01T00:00+02:00"])
+    >>> [str(o) for o in utc_offsets(text, pd.to_datetime(text, utc=True, format="ISO8601"))]
+    ['0 days 01:00:00', '0 days 01:00:00', 'NaT', '0 days 02:00:00']
+    >>> utc_offsets(pd.Series(["2024-03-30 00:00"]), pd.to_datetime(["2024-03-30"], utc=True))
+    """
+    present = parsed.notna()
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        local = column.dt.tz_localize(None) - column.dt.tz_convert("UTC").dt.tz_localize(None)
+        offsets = local.astype("timedelta64[ns]")
+    elif pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+        found = column.astype("string").str.extract(_OFFSET)
+        if not found[0].notna()[present].all():
+            return None  # some times without an offset: no calendar to keep
+        sign = found[1].map({"+": 1, "-": -1}).fillna(1)
+        minutes = (found[2].astype(float).fillna(0) * 60 + found[3].astype(float).fillna(0))
+        offsets = pd.to_timedelta(sign * minutes, unit="min").astype("timedelta64[ns]")
+    else:
+        return None
+    offsets = offsets.where(present)
+    return None if (offsets[present] == pd.Timedelta(0)).all() else offsets
+
+
+class _Calendar:
+    """Periods on the data's local calendar: a day runs from local midnight to local
+    midnight, 23 or 25 hours across a daylight-saving change. From each row's offset from
+    UTC: a local time is the instant whose offset is the one of the row at (or next after)
+    it; a local time that happens twice is the earlier, one that does not happen (the clocks
+    went forward over it) is read with the smaller offset."""
+
+    def __init__(self, times: pd.Series, offsets: pd.Series):
+        self._utc = naive_utc(times)
+        self._offsets = offsets.to_numpy("timedelta64[ns]")
+        # largest first: of two instants with one local time, the earlier
+        self._distinct = sorted({pd.Timedelta(o) for o in np.unique(self._offsets)},
+                                reverse=True)
+        # the local time each instant ``add`` gave stands for: a day after a midnight that
+        # did not happen (read as 01:00) is the next midnight, not 01:00 again
+        self._walls: dict[pd.Timestamp, pd.Timestamp] = {}
+
+    def add(self, when: pd.Timestamp, size: Size) -> pd.Timestamp:
+        """``when`` plus the period ``size``: days, weeks, months and years on the local
+        calendar; hours and minutes as they pass (a local hour can be skipped or repeated)."""
+        if size.unit in ("min", "h"):
+            return when + size.offset()
+        utc = when.tz_convert(UTC).tz_localize(None)
+        wall = self._walls.get(when, utc + self._offset_at(utc)) + size.offset()
+        offset = next((o for o in self._distinct if self._offset_at(wall - o) == o),
+                      self._distinct[-1])
+        found = (wall - offset).tz_localize(UTC)
+        self._walls[found] = wall
+        return found
+
+    def _offset_at(self, utc: pd.Timestamp) -> pd.Timedelta:
+        """The offset of the row at or next after ``utc`` (naive), else of the last row."""
+        index = int(np.searchsorted(self._utc, utc.to_datetime64().astype("datetime64[ns]"),
+                                    "left"))
+        return pd.Timedelta(self._offsets[min(index, len(self._offsets) - 1)])
 
 
 def duration_text(span: timedelta) -> str:
