@@ -7,9 +7,11 @@ version is production and scored. Data comes from a ``ReplaySource``, so rows af
 do not exist yet and labels appear only ``label_delay`` after their row: no model sees a
 batch's labels before it has predicted that batch (prequential evaluation).
 
-Policies differ only in their ``triggers`` section; everything else (training, the gate,
-promotion) is the model's configuration, the same for every policy. Each replay gets a
-throwaway SQLite store and, unless ``registry="mlflow"``, an in-process registry.
+Policies differ only in their ``triggers`` section, and ``always`` and ``periodic:K`` in the
+retrains the replay asks for every K batches (``replay.scheduled_retrain``); everything else
+(training, the gate, promotion) is the model's configuration, the same for every policy.
+Each replay gets a throwaway SQLite store and, unless ``registry="mlflow"``, an in-process
+registry.
 """
 
 from __future__ import annotations
