@@ -225,8 +225,9 @@ def _first_null_limit(history: History, target: str, left_out: Sequence[str] = (
 
 def policy_triggers(policy: str, base: ModelConfig) -> TriggersConfig:
     """The ``triggers`` section that makes ``policy`` (the rest of the model is shared).
-    ``always`` and ``periodic:K`` have none but the first model's: the replay asks for their
-    retrains itself, every K batches (``schedule_every``)."""
+    ``always`` and ``periodic:K`` switch every trigger off, as ``never`` does (the first
+    model still comes from the initial trigger): the replay asks for their retrains itself,
+    every K batches (``schedule_every``)."""
     if policy == "config":
         return base.triggers
     off = TriggersConfig.model_validate({"auto": {"enabled": False}, "drift": {"enabled": False},
