@@ -92,6 +92,44 @@ def test_always_retrains_at_every_batch_of_rows_where_rows_crowd(tmp_path: Path)
     assert always["trained"] == list(range(len(always["per_batch"])))
 
 
+def test_fixed_schedules_retrain_at_every_kth_batch_however_long_the_batches(
+        tmp_path: Path) -> None:
+    """Batches of rows whose rows come an hour apart in some stretches and a day and a half
+    in others, so that batches last from 8 days to 300: always retrains before every batch
+    and periodic:3 before every third, not by the batches' mean length; each retrain was a
+    request of the schedule, and its decision says so."""
+    from retrainer.store import Store
+
+    rows = 2600
+    frame = drifting(rows)
+    spacing = [1, 1, 1, 36, 1, 36, 36, 1, 1, 1, 36, 36, 1]  # hours between rows, per 200
+    gaps = np.repeat(spacing, BATCH_ROWS)[:rows]
+    frame["time"] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
+        np.cumsum(gaps) - gaps[0], unit="h")
+    path = tmp_path / "uneven.csv"
+    frame.to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, policies=("always", "periodic:3")))
+    batches = document["batches"]
+    starts = pd.to_datetime(document["settings"]["batch_starts"])
+    lengths = np.diff(starts) / pd.Timedelta(days=1)
+    assert lengths.min() < 10 and lengths.max() > 250  # very uneven indeed
+    always, periodic = document["policies"]
+    assert always["trained"] == list(range(batches))
+    assert periodic["trained"] == list(range(0, batches, 3))
+    assert periodic["retrains"] == (batches - 1) // 3 and always["retrains"] == batches - 1
+    store = Store(f"sqlite:///{tmp_path / 'out' / 'state' / 'periodic-3' / 'state.db'}")
+    try:
+        fired = [d for d in store.decisions("backtest", trigger="schedule", limit=1000)
+                 if d.fired]
+        jobs = store.list_jobs("backtest", limit=1000)
+    finally:
+        store.close()
+    assert len(fired) == periodic["retrains"]
+    assert all("every 3 batches" in d.reason and d.evidence["every_batches"] == 3
+               for d in fired)
+    assert sorted(j.trigger for j in jobs) == ["initial"] + ["schedule"] * periodic["retrains"]
+
+
 def test_several_starts_replay_each_and_compare_them(history_csv: Path, tmp_path: Path) -> None:
     summary = run_backtest(options(history_csv, tmp_path, initial="600,1000"))
     out = tmp_path / "out"
@@ -697,10 +735,10 @@ def test_auto_policy_keeps_the_configs_auto_settings_even_where_auto_is_off() ->
         "time_column": "time", "task": "regression",
         "triggers": {"auto": {"enabled": False, "cost_per_retrain": 7.0,
                               "max_interval": "40d"}}})
-    auto = policy_triggers("auto", base, timedelta(days=7)).auto
+    auto = policy_triggers("auto", base).auto
     assert auto.enabled and auto.cost_per_retrain == 7.0
     assert auto.max_interval == timedelta(days=40)
-    assert not policy_triggers("never", base, timedelta(days=7)).auto.enabled
+    assert not policy_triggers("never", base).auto.enabled
 
 
 def test_row_order_is_time_without_a_time_column() -> None:

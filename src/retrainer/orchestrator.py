@@ -475,22 +475,29 @@ def tick(rt: Runtime, *, as_of: datetime | None = None, models: list[str] | None
 
 def request_retrain(rt: Runtime, model_name: str, *, reason: str, actor: str,
                     as_of: datetime | None = None, force: bool = False,
-                    on_event: EventCallback | None = None) -> tuple[Job, list[JobOutcome]]:
-    """The manual trigger: skips debounce and cooldown; budgets hold unless ``force``."""
+                    on_event: EventCallback | None = None, trigger: str = "manual",
+                    evidence: dict[str, Any] | None = None) -> tuple[Job, list[JobOutcome]]:
+    """The manual trigger: skips debounce and cooldown; budgets hold unless ``force``.
+
+    ``trigger`` names the request's decision and job: ``manual``, or ``schedule`` for a
+    request made on a fixed schedule from outside (a cron job, a backtest's ``periodic:K``),
+    whose job the gate then treats as a scheduled one (``validation.non_inferiority``).
+    ``evidence`` is kept with the decision and the job. Raises ``UsageError`` when held."""
     model = rt.config.model(model_name)
     as_of = as_of or rt.clock.now()
     champion = rt.store.champion(model.name)
     holds = _guard_manual(rt.store, _context(rt, model, as_of, champion, {}), force=force)
     text = reason + (f" — held: {'; '.join(holds)}" if holds else "")
     decision_id = rt.store.add_decision(TriggerDecision(
-        model=model.name, trigger="manual", as_of=as_of, condition_met=True, fired=not holds,
-        reason=text, evidence={"actor": actor, "force": force},
+        model=model.name, trigger=trigger, as_of=as_of, condition_met=True, fired=not holds,
+        reason=text, evidence={"actor": actor, "force": force, **(evidence or {})},
     ))
     if holds:
         budget = not force and any("budget" in hold for hold in holds)
         raise UsageError(f"retrain of {model.name!r} not started: {'; '.join(holds)}"
                          + (" (use --force to override a budget)" if budget else ""))
-    job, _ = start_job(rt, model, "manual", reason, as_of, {"manual": {"actor": actor}},
-                       [decision_id], actor=actor)
+    job, _ = start_job(rt, model, trigger, reason, as_of,
+                       {trigger: {"actor": actor, **(evidence or {})}}, [decision_id],
+                       actor=actor)
     outcomes = run_pending(rt, as_of, on_event=on_event) if job.state is JobState.QUEUED else []
     return rt.store.get_job(job.id), outcomes

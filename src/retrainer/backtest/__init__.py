@@ -7,9 +7,11 @@ version is production and scored. Data comes from a ``ReplaySource``, so rows af
 do not exist yet and labels appear only ``label_delay`` after their row: no model sees a
 batch's labels before it has predicted that batch (prequential evaluation).
 
-Policies differ only in their ``triggers`` section; everything else (training, the gate,
-promotion) is the model's configuration, the same for every policy. Each replay gets a
-throwaway SQLite store and, unless ``registry="mlflow"``, an in-process registry.
+Policies differ only in their ``triggers`` section, and ``always`` and ``periodic:K`` in the
+retrains the replay asks for every K batches (``replay.scheduled_retrain``); everything else
+(training, the gate, promotion) is the model's configuration, the same for every policy.
+Each replay gets a throwaway SQLite store and, unless ``registry="mlflow"``, an in-process
+registry.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from retrainer.backtest.policies import (
     parse_initials,
     parse_policies,
     policy_triggers,
+    schedule_every,
 )
 from retrainer.backtest.replay import (
     FollowUp,
@@ -266,19 +269,12 @@ class _Start:
         return f"{policy} @ {self.initial.text}" if self.several else policy
 
     def run(self, policy: str, period: int | None = None) -> PolicyRun:
-        """``policy``'s replay; with ``period``, on the triggers of ``periodic:period``."""
-        history = self.history
-        length = (history.boundaries[-1] - history.boundaries[0]) / history.batches
-        if policy == "always":  # every tick, however short: batches of rows are as long as
-            # their rows, and where rows crowd, one can be far shorter than half the mean
-            # (rows of one time can span a boundary: such a batch lasts no time at all)
-            length = min((b - a for a, b in zip(history.boundaries, history.boundaries[1:],
-                                                strict=False) if b > a), default=length)
-        triggers = policy_triggers(f"periodic:{period}" if period else policy, self.base,
-                                   length.to_pytimedelta())
+        """``policy``'s replay; with ``period``, on the schedule of ``periodic:period``."""
+        triggers = policy_triggers(policy, self.base)
         model = self.base.model_copy(update={"triggers": triggers}).model_dump(mode="json")
-        return PolicyRun(policy, model, history, self.delay, self.registry, self.where,
-                         self.threads, self.key(policy) if self.several else "", period)
+        return PolicyRun(policy, model, self.history, self.delay, self.registry, self.where,
+                         self.threads, self.key(policy) if self.several else "", period,
+                         schedule_every(policy, period))
 
     def matched_run(self, auto: PolicyResult) -> PolicyRun:
         return self.run(MATCHED, matched_period(self.history.batches, auto.retrains))

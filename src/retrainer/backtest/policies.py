@@ -18,7 +18,6 @@ from retrainer.backtest.history import SYNTHETIC_TIME, History, Size, duration_t
 from retrainer.config import (
     ModelConfig,
     ReadinessConfig,
-    ScheduleTriggerConfig,
     TriggersConfig,
     load_config,
 )
@@ -296,19 +295,17 @@ def _first_null_limit(history: History, target: str, left_out: Sequence[str] = (
     return min(1.0, max(defaults.max_null_share, sparsest + defaults.max_null_share_rise))
 
 
-def policy_triggers(policy: str, base: ModelConfig, batch_length: timedelta) -> TriggersConfig:
-    """The ``triggers`` section that makes ``policy`` (the rest of the model is shared)."""
+def policy_triggers(policy: str, base: ModelConfig) -> TriggersConfig:
+    """The ``triggers`` section that makes ``policy`` (the rest of the model is shared).
+    ``always`` and ``periodic:K`` switch every trigger off, as ``never`` does (the first
+    model still comes from the initial trigger): the replay asks for their retrains itself,
+    every K batches (``schedule_every``)."""
     if policy == "config":
         return base.triggers
     off = TriggersConfig.model_validate({"auto": {"enabled": False}, "drift": {"enabled": False},
                                          "performance": {"enabled": False}})
-    if policy == "never":
+    if policy in ("never", "always") or policy.startswith("periodic:"):
         return off
-    if policy == "always" or policy.startswith("periodic:"):
-        k = 1 if policy == "always" else int(policy.split(":")[1])
-        # half a batch of slack, so calendar batches of uneven length still fire every K ticks
-        every = (k - 0.5) * batch_length
-        return off.model_copy(update={"schedule": ScheduleTriggerConfig(every=every)})
     if policy == "drift":
         return off.model_copy(update={"drift": base.triggers.drift.model_copy(
             update={"enabled": True})})
@@ -319,6 +316,26 @@ def policy_triggers(policy: str, base: ModelConfig, batch_length: timedelta) -> 
     # the config's auto settings (cost model, intervals) apply even where it leaves auto off
     auto = base.triggers.auto.model_copy(update={"enabled": True})
     return off.model_copy(update={"auto": auto})
+
+
+def schedule_every(policy: str, period: int | None = None) -> int | None:
+    """The batches between the retrains of a fixed schedule: 1 for ``always``, K for
+    ``periodic:K`` (``period`` for ``periodic:auto``), None for a policy its triggers make.
+    A schedule counted in batches, not in time, fires at every K-th batch however long each
+    batch lasts (batches of rows where rows crowd or thin out, a time column with gaps).
+
+    >>> schedule_every("always"), schedule_every("periodic:4"), schedule_every(MATCHED, 6)
+    (1, 4, 6)
+    >>> schedule_every("auto") is None
+    True
+    """
+    if policy == "always":
+        return 1
+    if policy == MATCHED:
+        return period
+    if policy.startswith("periodic:"):
+        return int(policy.split(":", 1)[1])
+    return None
 
 
 def matched_period(batches: int, retrains: int) -> int:

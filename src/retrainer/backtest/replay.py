@@ -31,7 +31,9 @@ from retrainer.data.replay import naive_utc
 from retrainer.domain.metrics import METRICS
 
 if TYPE_CHECKING:
-    from retrainer.orchestrator import ModelTick
+    from retrainer.domain import Job
+    from retrainer.orchestrator import JobOutcome, ModelTick
+    from retrainer.runtime import Runtime
 
 
 @dataclass
@@ -77,6 +79,8 @@ class PolicyRun:
     threads: int
     label: str = ""  # names the run in progress and results; default: the policy
     period: int | None = None  # periodic:auto: the K of the schedule it replays
+    # always, periodic:K: the replay asks for a retrain every K batches, as a cron job would
+    every: int | None = None
 
     @property
     def key(self) -> str:
@@ -139,6 +143,9 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
         + ("" if run.registry == "mlflow" else
            "# its models lived in memory and ended with the replay (--registry mlflow keeps "
            "them)\n")
+        + ("" if run.every is None else
+           f"# {run.policy}: the replay asked for a retrain (trigger schedule) "
+           f"{_every_text(run.every)} since the last training job; no trigger below did\n")
         + yaml.safe_dump(config.model_dump(mode="json", exclude_defaults=True),
                          sort_keys=False))
     rt = Runtime(config=config, store=Store(f"sqlite:///{kept / 'state.db'}"),
@@ -147,13 +154,23 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
     times = naive_utc(history.frame[history.time_column])
     spec = METRICS[model.metric]
     result = PolicyResult(run.policy, math.nan, 0, 0, 0, 0.0, [], period=run.period)
+    last_trained: int | None = None  # the batch before which the newest job trained (or failed)
     try:
         for index in range(history.batches):
             start, end = history.boundaries[index], history.boundaries[index + 1]
             clock.set(start.to_pydatetime())
             report = orchestrator.tick(rt, isolate=False)
             tick = report.models[0]
-            outcome = report.outcome_for(model.name)
+            outcomes = [o for o in report.outcomes if o.model == model.name]
+            if tick.job is not None and tick.job.state is not JobState.SKIPPED:
+                last_trained = index  # the first model's job, from the initial trigger
+            elif (tick.job is None and run.every is not None and last_trained is not None
+                  and index - last_trained >= run.every):
+                job, done = scheduled_retrain(rt, model.name, run, index - last_trained)
+                outcomes.extend(done)
+                if job.state is not JobState.SKIPPED:  # a skipped job: asked again next batch
+                    last_trained = index
+            outcome = outcomes[-1] if outcomes else None
             if outcome is not None and outcome.state in (JobState.PROMOTED, JobState.REJECTED):
                 result.trained.append(index)
                 if outcome.state is JobState.PROMOTED:
@@ -208,6 +225,34 @@ def replay(run: PolicyRun, progress: Callable[[int, int], None] | None = None) -
     result.metric = weighted_metric(result.per_batch, result.rows)
     result.seconds = round(time.monotonic() - began, 2)
     return result
+
+
+def scheduled_retrain(rt: Runtime, model: str, run: PolicyRun,
+                      since: int) -> tuple[Job, list[JobOutcome]]:
+    """The retrain a fixed schedule (``run.every`` batches) asks for, ``since`` batches after
+    the last training job: through the orchestrator's manual path, as a team's cron job would
+    ask, named ``schedule`` so that the gate treats its job as a scheduled one. Counted in
+    batches, not in time (as ``schedule: {every: ...}`` would), it fires at every K-th batch
+    however long each lasts; like ``every``, it counts from the last job that trained, so a
+    skipped job is asked for again at the next batch."""
+    from retrainer import orchestrator
+
+    assert run.every is not None
+    return orchestrator.request_retrain(
+        rt, model, actor="backtest", trigger="schedule",
+        reason=f"{run.policy}: a retrain {_every_text(run.every)}; {since} "
+               f"batch{'es' if since > 1 else ''} since the last training job",
+        evidence={"policy": run.policy, "every_batches": run.every,
+                  "batches_since_training": since})
+
+
+def _every_text(batches: int) -> str:
+    """How often a schedule of ``batches`` retrains, in words.
+
+    >>> _every_text(1), _every_text(4)
+    ('every batch', 'every 4 batches')
+    """
+    return "every batch" if batches == 1 else f"every {batches} batches"
 
 
 # --- many replays -----------------------------------------------------------------------------
