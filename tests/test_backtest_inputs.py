@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from retrainer.backtest import BacktestOptions, read_history, run_backtest
 from retrainer.cli.app import app
 from retrainer.exceptions import RetrainerError, UsageError
+from retrainer.store import Store
 
 
 def hourly(rows: int = 1500, seed: int = 0) -> pd.DataFrame:
@@ -325,3 +326,28 @@ def test_rows_whose_time_cannot_be_read_are_dropped_with_a_note(tmp_path: Path) 
     note = "2 of 1,500 rows dropped: their time ('ts') is missing or cannot be read"
     assert told == [note] and document["settings"]["notes"] == [note]
     assert document["rows"] == 1498
+
+
+def monthly(months: int = 12, rows: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Snapshots: every row of a month dated its first day."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for index, month in enumerate(pd.date_range("2020-01-01", periods=months, freq="MS")):
+        x, z = rng.normal(size=rows), rng.normal(size=rows)
+        parts.append(pd.DataFrame({"month": month, "x": x, "z": z,
+                                   "y": x + 0.2 * index * z + rng.normal(size=rows) * 0.1}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_a_window_whose_rows_share_one_time_is_not_ready_rather_than_failed(
+        tmp_path: Path) -> None:
+    path = tmp_path / "snapshots.csv"
+    monthly().to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, batch="7D", initial="60D",
+                                    window="20D", policies=("always",)))
+    always = document["policies"][0]  # every 20-day window holds one snapshot, or none
+    assert always["untrained"] > 0 and "failed" not in json.dumps(document)
+    store = Store(f"sqlite:///{tmp_path / 'out' / 'state' / 'always' / 'state.db'}")
+    reasons = {job.state_reason for job in store.list_jobs("backtest", limit=1000)}
+    assert any("60 labelled rows, all at one time (2020-" in reason and
+               "none is older than the holdout to train on" in reason for reason in reasons)
