@@ -339,6 +339,19 @@ def monthly(months: int = 12, rows: int = 60, seed: int = 0) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def test_rows_dated_a_month_apart_get_monthly_batches_by_default(tmp_path: Path) -> None:
+    path = tmp_path / "snapshots.csv"
+    monthly().to_csv(path, index=False)
+    told: list[str] = []
+    document = run_backtest(options(path, tmp_path, batch=None, initial=None),
+                            on_note=told.append)  # weekly batches would be mostly empty
+    assert document["settings"]["batch"] == "1M" and document["batches"] == 8
+    assert told == ["batches of 1M, not 7D: the times in 'month' come 31 days apart (the "
+                    "median gap); --batch sets them"] == document["settings"]["notes"]
+    always = document["policies"][1]
+    assert always["unscored"] == 0 and always["untrained"] == 0 and always["retrains"] == 7
+
+
 def test_a_window_whose_rows_share_one_time_is_not_ready_rather_than_failed(
         tmp_path: Path) -> None:
     path = tmp_path / "snapshots.csv"

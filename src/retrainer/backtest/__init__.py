@@ -31,6 +31,7 @@ from retrainer.backtest.certainty import verdict
 from retrainer.backtest.history import (
     History,
     Size,
+    default_batch,
     epoch_unit,
     find_time,
     infer_task,
@@ -121,7 +122,16 @@ def run_backtest(options: BacktestOptions,
     column = options.time_column
     is_dated = column in frame.columns and (
         not pd.api.types.is_numeric_dtype(frame[column]) or epoch_unit(frame[column]) is not None)
-    batch = Size.parse(options.batch or ("7D" if is_dated else "1000"), "batch")
+    if options.batch or not is_dated:
+        batch = Size.parse(options.batch or "1000", "batch")
+    else:  # a week, or longer for rows whose times come further apart (monthly snapshots)
+        assert column is not None
+        batch, gap = default_batch(frame, column)
+        if gap is not None:
+            notes.append(f"batches of {batch.text}, not 7D: the times in {column!r} come "
+                         f"{gap:.3g} days apart (the median gap); --batch sets them")
+            if on_note:
+                on_note(notes[-1])
     initials = parse_initials(options, batch)
     several = len(initials) > 1
     output = Path(options.output)

@@ -3,6 +3,7 @@ task it implies, and the batches it is cut into."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, timedelta
@@ -252,6 +253,39 @@ def _runs_in_row_order(times: pd.Series) -> bool:
     present = times.dropna()
     return (len(present) >= 0.99 * len(times) and present.nunique() > 1
             and present.is_monotonic_increasing)
+
+
+#: longer batches for rows whose times come further apart than a week, shortest first
+_SPARSE_BATCHES = (Size(2, "w"), Size(1, "m"), Size(3, "m"), Size(6, "m"), Size(1, "y"))
+
+
+def default_batch(frame: pd.DataFrame, time_column: str) -> tuple[Size, float | None]:
+    """The batch when ``--batch`` is not given and ``time_column`` holds dates or Unix times:
+    ``7D``, or when its distinct times come further apart than a week (monthly snapshots),
+    the shortest of 2W, 1M, 3M, 6M and 1Y that spans the median gap between them, so that
+    batches are not mostly empty and a training window holds more than one time. Returns the
+    batch and, when it is not 7D, that median gap in days.
+
+    >>> months = pd.DataFrame({"t": pd.date_range("2020-01-01", periods=12, freq="MS")})
+    >>> default_batch(months, "t")[0].text, default_batch(months.head(0), "t")[0].text
+    ('1M', '7D')
+    """
+    week = Size(7, "d")
+    column = frame[time_column]
+    if pd.api.types.is_numeric_dtype(column):
+        unit = epoch_unit(column)
+        times = pd.to_datetime(column, unit=unit, utc=True) if unit else None
+    else:
+        times = parse_timestamps(column, "the data")
+    if times is None:
+        return week, None
+    distinct = times.dropna().drop_duplicates().sort_values()
+    gap = distinct.diff().dropna().median() / pd.Timedelta(days=1) if len(distinct) > 2 else 0
+    if not gap > 7:
+        return week, None
+    nominal = {"w": 7, "m": 365.25 / 12, "y": 365.25}
+    fits = [s for s in _SPARSE_BATCHES if s.count * nominal[str(s.unit)] >= 0.9 * gap]
+    return (fits[0] if fits else Size(math.ceil(gap / 365.25), "y")), float(gap)
 
 
 def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, batch: Size,

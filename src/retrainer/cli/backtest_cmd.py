@@ -40,7 +40,8 @@ def backtest(
         "--metric", help="Default: accuracy (classification), rmse (regression).")] = None,
     batch: Annotated[str | None, typer.Option(
         "--batch", help="Rows (1000) or, with a date time column, a period (30min, 12H, 7D, "
-        "2W, 1M, 1Y; m alone is refused: min or M). Default 7D, or 1000 rows.")] = None,
+        "2W, 1M, 1Y; m alone is refused: min or M). Default 7D (longer for rows dated "
+        "further apart: 1M for monthly snapshots), or 1000 rows.")] = None,
     initial: Annotated[str | None, typer.Option(
         "--initial", help="History before the first batch. Default: the window. A comma "
         "list (21D,28D,35D) replays every policy from each start and compares them.")] = None,
