@@ -364,3 +364,23 @@ def test_a_window_whose_rows_share_one_time_is_not_ready_rather_than_failed(
     reasons = {job.state_reason for job in store.list_jobs("backtest", limit=1000)}
     assert any("60 labelled rows, all at one time (2020-" in reason and
                "none is older than the holdout to train on" in reason for reason in reasons)
+
+
+def test_a_history_that_stops_for_years_is_priced_and_sized_on_its_rows(
+        tmp_path: Path) -> None:
+    frame = hourly()
+    frame.loc[1000:, "ts"] += pd.DateOffset(years=3)  # the sensor was off for three years
+    path = tmp_path / "gap.csv"
+    frame.to_csv(path, index=False)
+    told: list[str] = []
+    document = run_backtest(options(path, tmp_path, time_column="ts", batch=None, initial=None),
+                            on_note=told.append)
+    settings = document["settings"]
+    # four weekly batches of hourly rows, as without the gap (not 200 rows of ~5 days each)
+    assert settings["training_window"] == "28 days" and settings["monitoring_window"] == "7 days"
+    assert document["value"]["days"] < 70  # the days of batches with rows, not 3 years
+    assert told == settings["notes"] and len(told) == 1
+    assert re.fullmatch(r"1\d\d of 1\d\d batches hold no rows \(the longest run from 2024-02-\d\d"
+                        r" to 2027-02-\d\d\): jobs there find too few rows, and net values "
+                        r"count only the days of batches with rows", told[0])
+

@@ -144,6 +144,13 @@ def run_backtest(options: BacktestOptions,
                      f"({options.time_column!r}) is missing or cannot be read")
         if on_note:
             on_note(notes[-1])
+    empty, since, until = histories[0].empty_batches()
+    if empty and since is not None and until is not None:
+        notes.append(f"{empty:,} of {histories[0].batches:,} batches hold no rows (the longest "
+                     f"run from {since.date()} to {until.date()}): jobs there find too few "
+                     "rows, and net values count only the days of batches with rows")
+        if on_note:
+            on_note(notes[-1])
     left_out = {} if options.config else _left_out(options, histories[0], is_dated)
     starts: list[_Start] = []
     for initial, history in zip(initials, histories, strict=True):
@@ -235,7 +242,7 @@ def _price(policies: list[dict[str, Any]], spec: MetricSpec, base: ModelConfig,
     """Which policy pays under the cost model of ``triggers.auto`` (backtest/value.py): each
     policy's ``net_value`` (None without ``never``) and the cost model's summary."""
     cost, value = base.triggers.auto.cost_per_retrain, base.triggers.auto.value_per_metric_point
-    days = (history.boundaries[-1] - history.boundaries[0]).total_seconds() / 86400
+    days = history.days_with_rows()
     net = net_values(policies, spec.greater_is_better, cost, value, days, spec.name)
     for row in policies:
         row["net_value"] = net.get(row["name"])

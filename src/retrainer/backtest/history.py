@@ -139,6 +139,29 @@ class History:
     def batches(self) -> int:
         return len(self.boundaries) - 1
 
+    def empty_batches(self) -> tuple[int, pd.Timestamp | None, pd.Timestamp | None]:
+        """How many batches hold no rows, and the start and end of the longest run of them."""
+        times = naive_utc(self.frame[self.time_column])
+        edges = np.searchsorted(times, [naive_utc(b) for b in self.boundaries], "left")
+        empty = np.diff(edges) == 0
+        longest, run, span = 0, 0, (None, None)
+        for index, none in enumerate(empty):
+            run = run + 1 if none else 0
+            if run > longest:
+                longest, span = run, (self.boundaries[index + 1 - run], self.boundaries[index + 1])
+        return int(empty.sum()), span[0], span[1]
+
+    def days_with_rows(self) -> float:
+        """The days of the batches that hold rows: a stretch with none (the history stops
+        for a year) served no predictions, so a policy's gain there is worth nothing."""
+        times = naive_utc(self.frame[self.time_column])
+        edges = np.searchsorted(times, [naive_utc(b) for b in self.boundaries], "left")
+        held = np.diff(edges) > 0
+        if held.all():
+            return (self.boundaries[-1] - self.boundaries[0]).total_seconds() / 86400
+        lengths = pd.Series(self.boundaries).diff().iloc[1:] / pd.Timedelta(days=1)
+        return float(lengths[held].sum())
+
     def duration(self, size: Size, what: str = "") -> timedelta:
         """``size`` on the replay's clock; a period on a clock of row order (a batch a week,
         ours, not the data's) is a usage error of option ``what``."""
@@ -337,8 +360,13 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
     step = positive.median().to_pytimedelta() if len(positive) else BATCH_SPAN
     start, last = times.iloc[0], times.iloc[-1]
     # a row's worth of time on average: hourly rows dated by their day share a timestamp 24
-    # at a time, so the gaps between timestamps (a day) would make 30 rows a month
-    row_step = ((last - start) / (len(frame) - 1)).to_pytimedelta() if last > start else step
+    # at a time, so the gaps between timestamps (a day) would make 30 rows a month. A gap
+    # longer than a batch and than a hundred usual gaps (the history stops for a year) is
+    # no spacing of rows: counted, it would stretch every row count and the default window
+    reach = (start + batch.offset() - start) if batch.unit else pd.Timedelta(BATCH_SPAN)
+    stops = positive[positive > max(reach, 100 * pd.Timedelta(step))]
+    row_step = ((last - start - stops.sum()) / (len(frame) - 1 - len(stops))).to_pytimedelta(
+    ) if last > start else step
     if initial.unit:
         first = start + initial.offset()
     elif initial.count < len(frame):
