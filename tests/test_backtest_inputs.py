@@ -384,3 +384,15 @@ def test_a_history_that_stops_for_years_is_priced_and_sized_on_its_rows(
                         r" to 2027-02-\d\d\): jobs there find too few rows, and net values "
                         r"count only the days of batches with rows", told[0])
 
+
+def test_a_metric_of_the_other_task_names_the_task_inferred_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "levels.csv"
+    hourly().assign(y=lambda f: (f["x1"] > 0).astype(int) + (f["x2"] > 1)).to_csv(
+        path, index=False)
+    code, output = backtest(str(path), "--target", "y", "--metric", "mae",
+                            "-o", str(tmp_path / "out"))
+    assert code == 2
+    assert ("'mae' is not a classification metric (accuracy, roc_auc, log_loss, f1, brier); "
+            "classification was inferred from 'y' (whole numbers, 3 different values): --task "
+            "regression if it is one") in " ".join(output.split())
+    assert not (tmp_path / "out" / "backtest.json").exists()

@@ -115,13 +115,29 @@ def _numeric_columns(frame: pd.DataFrame) -> int:
 
 def infer_task(target: pd.Series) -> Task:
     """Classification for non-numeric, boolean or few-valued integer targets."""
+    return inferred_task(target)[0]
+
+
+def inferred_task(target: pd.Series) -> tuple[Task, str]:
+    """``infer_task`` and what it was told by, for a message that names the task it chose.
+
+    >>> inferred_task(pd.Series([3, 3, 4]))
+    (<Task.CLASSIFICATION: 'classification'>, 'whole numbers, 2 different values')
+    """
     values = target.dropna()
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return Task.CLASSIFICATION
+    if pd.api.types.is_bool_dtype(values):
+        return Task.CLASSIFICATION, "true and false"
+    if not pd.api.types.is_numeric_dtype(values):
+        return Task.CLASSIFICATION, "not numbers"
     numbers = values.to_numpy(dtype=float)
     numbers = numbers[np.isfinite(numbers)]
     integral = bool(np.all(np.equal(np.mod(numbers, 1), 0)))
-    return Task.CLASSIFICATION if integral and values.nunique() <= 20 else Task.REGRESSION
+    distinct = values.nunique()
+    if integral and distinct <= 20:
+        return Task.CLASSIFICATION, (f"whole numbers, {distinct} different value"
+                                     + ("" if distinct == 1 else "s"))
+    return Task.REGRESSION, "numbers" + ("" if integral else " with fractions") + (
+        f", {distinct:,} different values" if integral else "")
 
 
 @dataclass

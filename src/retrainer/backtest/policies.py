@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from retrainer.backtest.history import History, Size, infer_task
+from retrainer.backtest.history import History, Size, inferred_task
 from retrainer.config import (
     ModelConfig,
     ReadinessConfig,
@@ -127,7 +127,8 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     frame = history.frame
     target = options.target
     index, model = config_entry(options.config, target) if options.config else (0, None)
-    task = options.task or (model.task if model else infer_task(frame[target]))
+    inferred, why = inferred_task(frame[target])
+    task = options.task or (model.task if model else inferred)
     if task is Task.REGRESSION and not pd.api.types.is_numeric_dtype(frame[target]):
         raise UsageError(f"--task regression needs a numeric target; {target!r} is not")
     labels = frame[target].dropna()
@@ -141,8 +142,12 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     metric = options.metric or configured or (
         "accuracy" if task is Task.CLASSIFICATION else "rmse")
     if metric not in metrics_for(task):
+        other = next(t for t in Task if t is not task)
+        guessed = (f"; {task.value} was inferred from {target!r} ({why}): --task "
+                   f"{other.value} if it is one" if options.task is None and model is None
+                   and metric in metrics_for(other) else "")
         raise UsageError(f"--metric: {metric!r} is not a {task.value} metric "
-                         f"({', '.join(metrics_for(task))})")
+                         f"({', '.join(metrics_for(task))}){guessed}")
     if options.window:
         window = history.duration(Size.parse(options.window, "window"), "window")
     elif model is not None:
