@@ -396,3 +396,14 @@ def test_a_metric_of_the_other_task_names_the_task_inferred_and_the_fix(tmp_path
             "classification was inferred from 'y' (whole numbers, 3 different values): --task "
             "regression if it is one") in " ".join(output.split())
     assert not (tmp_path / "out" / "backtest.json").exists()
+
+
+def test_a_class_target_of_one_value_stops_before_replaying(tmp_path: Path) -> None:
+    path = tmp_path / "one.csv"
+    hourly().assign(y="ok").to_csv(path, index=False)
+    code, output = backtest(str(path), "--target", "y", "--time-column", "ts",
+                            "-o", str(tmp_path / "out"))
+    assert code == 1  # bad data, as a target with no values: not a job failing at every batch
+    assert ("classification: the target 'y' holds one value (ok) on every labelled row; a "
+            "classifier needs two classes to learn from") in " ".join(output.split())
+    assert not (tmp_path / "out" / "state").exists()

@@ -22,7 +22,7 @@ from retrainer.config import (
 )
 from retrainer.domain.metrics import Task, metrics_for
 from retrainer.domain.windows import human_duration
-from retrainer.exceptions import ConfigError, UsageError
+from retrainer.exceptions import ConfigError, DataError, UsageError
 from retrainer.monitoring.window import MIN_LABELLED_ROWS
 from retrainer.training.checks import trainer_problems
 
@@ -133,6 +133,10 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
         raise UsageError(f"--task regression needs a numeric target; {target!r} is not")
     labels = frame[target].dropna()
     distinct = labels.nunique()
+    if task is Task.CLASSIFICATION and distinct == 1:  # every job would fail to train
+        raise DataError(f"classification: the target {target!r} holds one value "
+                        f"({labels.iloc[0]}) on every labelled row; a classifier needs two "
+                        "classes to learn from")
     if task is Task.CLASSIFICATION and distinct > max(100, 0.5 * len(labels)):
         # a class per row: nothing to learn, and a booster grows a tree per class and round
         raise UsageError(f"classification: {target!r} has {distinct:,} different values in "
