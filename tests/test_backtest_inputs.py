@@ -407,3 +407,16 @@ def test_a_class_target_of_one_value_stops_before_replaying(tmp_path: Path) -> N
     assert ("classification: the target 'y' holds one value (ok) on every labelled row; a "
             "classifier needs two classes to learn from") in " ".join(output.split())
     assert not (tmp_path / "out" / "state").exists()
+
+
+def test_a_label_delay_past_the_last_batch_is_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    hourly().to_csv(path, index=False)  # 1,500 hours: the last 200-row batch starts at 1,400
+    code, output = backtest(str(path), "--target", "y", "--time-column", "ts", "--batch", "200",
+                            "--initial", "600", "--label-delay", "60D",
+                            "-o", str(tmp_path / "out"))
+    assert code == 2
+    assert ("--label-delay 60D: no label arrives before the replay ends (its last batch starts "
+            "58 days, 8:00:00 after the first row), so no model could be trained; give a "
+            "shorter delay") in " ".join(output.split())
+    assert not (tmp_path / "out" / "state").exists()

@@ -159,6 +159,12 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     else:
         window = 4 * history.duration(batch)
     delay = label_delay(options, history)
+    last_tick = history.boundaries[-2]  # the last batch's start: its tick sees labels older
+    if delay and history.start + delay >= last_tick:  # than this less the delay, and none is
+        raise UsageError(
+            f"--label-delay {options.label_delay}: no label arrives before the replay ends (its "
+            f"last batch starts {history.span_text((last_tick - history.start).to_pytimedelta())}"
+            " after the first row), so no model could be trained; give a shorter delay")
     if (options.window or model is not None) and window <= delay:
         which = (f"--window {options.window}" if options.window else
                  f"the config's training_window ({human_duration(window)})")
