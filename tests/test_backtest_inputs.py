@@ -420,3 +420,16 @@ def test_a_label_delay_past_the_last_batch_is_exit_2(tmp_path: Path) -> None:
             "58 days, 8:00:00 after the first row), so no model could be trained; give a "
             "shorter delay") in " ".join(output.split())
     assert not (tmp_path / "out" / "state").exists()
+
+
+def test_batches_without_labels_are_counted_under_the_table(tmp_path: Path) -> None:
+    frame = hourly()
+    frame.loc[1000:, "y"] = np.nan  # labels stop two batches into the replay
+    path = tmp_path / "history.csv"
+    frame.to_csv(path, index=False)
+    code, output = backtest(str(path), "--target", "y", "--time-column", "ts", "--batch", "200",
+                            "--initial", "600", "--policies", "never",
+                            "-o", str(tmp_path / "out"))
+    assert code == 0
+    assert ("3 of 5 batches have no labelled rows: every policy's rmse is over the other 2"
+            in " ".join(output.split()))

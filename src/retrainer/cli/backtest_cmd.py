@@ -151,6 +151,12 @@ def backtest(
     _show_certainty(document)
     _show_run_notes(document["policies"], document["batches"], document["metric"],
                     max(undefined_batches(row) for row in document["policies"]))
+    unlabelled = sum(rows == 0 for rows in document["policies"][0]["rows"])
+    if 0 < unlabelled < document["batches"]:  # all: the error below says so
+        err_console.print(
+            f"[yellow]{unlabelled} of {document['batches']} batches have no labelled rows: "
+            f"every policy's {document['metric']} is over the other "
+            f"{document['batches'] - unlabelled}[/]", highlight=False)
     console.print(f"{document['seconds']:.0f} s; wrote {output / 'backtest.json'} and "
                   f"{output / 'report.html'}", highlight=False)
     if not any(value is not None and value == value
