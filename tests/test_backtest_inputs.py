@@ -433,3 +433,28 @@ def test_batches_without_labels_are_counted_under_the_table(tmp_path: Path) -> N
     assert code == 0
     assert ("3 of 5 batches have no labelled rows: every policy's rmse is over the other 2"
             in " ".join(output.split()))
+
+
+def test_columns_named_twice_are_named_and_never_silently_the_target(tmp_path: Path) -> None:
+    frame = hourly(300).assign(x3=lambda f: f["x1"] * 2, y2=lambda f: f["x2"] * 3)
+    path = tmp_path / "twice.csv"
+    frame.set_axis(["ts", "x1", "x2", "y", "x1", "y"], axis=1).to_csv(path, index=False)
+    code, output = backtest(str(path), "--target", "y", "-o", str(tmp_path / "out"))
+    assert code == 2
+    assert ("--target: 2 columns of twice.csv are named 'y', read as y, y.1: give one of those, "
+            "or rename the columns") in " ".join(output.split())
+    told: list[str] = []
+    document = run_backtest(options(path, tmp_path, time_column="ts", batch="50", initial="100",
+                                    target="y.1", policies=("never",)), on_note=told.append)
+    assert told == ["columns named twice in twice.csv, read as x1, x1.1; y, y.1"]
+    assert document["settings"]["notes"] == told
+    pd.DataFrame({"a": [1, 2], "b": [3, 4]}).to_parquet(tmp_path / "twice.parquet")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "twice.parquet")
+    pq.write_table(pa.Table.from_arrays(table.columns, names=["a", "a"]),
+                   tmp_path / "twice.parquet")
+    with pytest.raises(RetrainerError, match=r"columns named twice: a; a history's columns need "
+                                             r"distinct names$"):
+        read_history(tmp_path / "twice.parquet")

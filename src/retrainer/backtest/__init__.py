@@ -112,6 +112,15 @@ def run_backtest(options: BacktestOptions,
         raise UsageError("--policies: the config policy needs --config (its triggers)")
     notes = config_overrides(options)
     frame = read_history(options.data)
+    twice: dict[str, list[str]] = frame.attrs.get("named_twice", {})
+    for option, name in (("--target", options.target), ("--time-column", options.time_column)):
+        if name in twice:
+            raise UsageError(f"{option}: {len(twice[name])} columns of {options.data.name} are "
+                             f"named {name!r}, read as {', '.join(twice[name])}: give one of "
+                             "those, or rename the columns")
+    if twice:
+        notes.append(f"columns named twice in {options.data.name}, read as " + "; ".join(
+            ", ".join(read) for read in twice.values()))
     found_time = None
     if options.time_column is None:
         clock, found_time = _clock(options, frame)

@@ -78,6 +78,10 @@ def read_history(path: Path) -> pd.DataFrame:
         if is_parquet(path):
             import pyarrow.parquet as pq
 
+            twice = _twice(pq.read_schema(path).names)
+            if twice:  # pyarrow's own error dumps the whole schema
+                raise DataError(f"{path}: columns named twice: {', '.join(twice)}; a "
+                                "history's columns need distinct names")
             frame = arrow_frame(pq.read_table(path))
             if any(name is not None for name in frame.index.names) or isinstance(
                     frame.index, pd.DatetimeIndex):  # a named index or times: a column here
@@ -93,11 +97,26 @@ def read_history(path: Path) -> pd.DataFrame:
                 if _numeric_columns(decimal) > _numeric_columns(frame):
                     frame = decimal
             frame = numbers_with_markers(frame)
+            # pandas reads a second "temp" as "temp.1": which name became which
+            names = _read_csv(path, header=None, nrows=1, dtype=str,
+                              **({"sep": separator} if separator else {})).iloc[0].tolist()
+            if len(names) == len(frame.columns) and _twice(names):
+                frame.attrs["named_twice"] = {
+                    name: [str(read) for given, read in zip(names, frame.columns, strict=True)
+                           if given == name] for name in _twice(names)}
+    except DataError:
+        raise
     except Exception as error:  # pandas/pyarrow raise many kinds for a bad file
         raise DataError(f"{path}: cannot read it ({error})") from error
     if frame.empty:
         raise DataError(f"{path}: the file has no rows")
     return frame
+
+
+def _twice(names: list[Any]) -> list[str]:
+    """The names given to more than one column, in order (an empty header cell is none)."""
+    seen = [str(n) for n in names if isinstance(n, str)]
+    return list(dict.fromkeys(n for n in seen if seen.count(n) > 1))
 
 
 def _read_csv(path: Path, **options: Any) -> pd.DataFrame:
