@@ -458,3 +458,18 @@ def test_columns_named_twice_are_named_and_never_silently_the_target(tmp_path: P
     with pytest.raises(RetrainerError, match=r"columns named twice: a; a history's columns need "
                                              r"distinct names$"):
         read_history(tmp_path / "twice.parquet")
+
+
+def test_dates_not_taken_for_the_clock_are_named_with_why(tmp_path: Path) -> None:
+    frame = hourly(1200)
+    path = tmp_path / "shuffled.csv"
+    frame.sample(frac=1, random_state=0).to_csv(path, index=False)  # as a query returns rows
+    told: list[str] = []
+    document = run_backtest(options(path, tmp_path, policies=("never",)), on_note=told.append)
+    assert told == ["row order is time: 'ts' holds dates, but they do not run in row order; "
+                    "--time-column ts sorts the rows by them"] == document["settings"]["notes"]
+    frame.assign(day=frame["ts"].dt.date).to_csv(path, index=False)
+    told.clear()
+    run_backtest(options(path, tmp_path, policies=("never",)), on_note=told.append)
+    assert told == ["row order is time: 2 columns hold dates (ts, day); --time-column names the "
+                    "clock"]

@@ -37,6 +37,7 @@ from retrainer.backtest.history import (
     infer_task,
     prepare_history,
     read_history,
+    unordered_dates,
 )
 from retrainer.backtest.policies import (
     DEFAULT_POLICIES,
@@ -125,6 +126,14 @@ def run_backtest(options: BacktestOptions,
     if options.time_column is None:
         clock, found_time = _clock(options, frame)
         options = replace(options, time_column=clock)
+        dates = [] if clock else [str(c) for c, why in unusable_columns(
+            frame, {options.target}).items() if why == "dates"]
+        if dates:  # a clock the data holds, not taken: say why, row order being time
+            notes.append("row order is time: " + (
+                f"{dates[0]!r} holds dates, but {unordered_dates(frame, dates[0])}; "
+                f"--time-column {dates[0]} sorts the rows by them" if len(dates) == 1 else
+                f"{len(dates)} columns hold dates ({', '.join(dates)}); --time-column names "
+                "the clock"))
     if on_note:
         for note in notes:
             on_note(note)

@@ -287,6 +287,24 @@ def find_time(frame: pd.DataFrame, target: str) -> tuple[str, str] | None:
     return None
 
 
+def unordered_dates(frame: pd.DataFrame, column: str) -> str:
+    """Why the only column of dates, ``column``, was not taken for the clock: its dates do
+    not run in row order, read two ways, or too few of them are dates.
+
+    >>> unordered_dates(pd.DataFrame({"d": ["2024-01-02", "2024-01-01"]}), "d")
+    'they do not run in row order'
+    """
+    values = frame[column]
+    times = (pd.to_datetime(values, utc=True) if pd.api.types.is_datetime64_any_dtype(values)
+             else _parsed(values))
+    if times is None:
+        return "they read two ways, month or day first"
+    if times.notna().mean() < 0.99:
+        return f"{times.isna().mean():.0%} of them are missing or not dates"
+    return ("they do not run in row order" if times.nunique() > 1
+            else "they are all the same time")
+
+
 def _parsed(text: pd.Series) -> pd.Series | None:
     try:
         return parse_timestamps(text, "the data")
