@@ -473,3 +473,17 @@ def test_dates_not_taken_for_the_clock_are_named_with_why(tmp_path: Path) -> Non
     run_backtest(options(path, tmp_path, policies=("never",)), on_note=told.append)
     assert told == ["row order is time: 2 columns hold dates (ts, day); --time-column names the "
                     "clock"]
+
+
+def test_rows_in_daily_bursts_keep_their_spacing_with_daily_batches(tmp_path: Path) -> None:
+    """A burst of rows a second apart once a day (a second later each day): the day between
+    bursts is the rows' spacing, not a stop of the history, though it outlasts a batch."""
+    frame = hourly(1200)
+    frame["ts"] = frame["ts"].dt.floor("D") + pd.to_timedelta(np.arange(1200), unit="s")
+    path = tmp_path / "bursts.csv"
+    frame.to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, time_column="ts", batch="1D",
+                                    initial="10D", policies=("always",)))
+    assert pd.Timedelta(document["settings"]["training_window"]) > pd.Timedelta(days=8)
+    always = document["policies"][0]  # min_rows was 86,400 (a second a row) and no job ran
+    assert always["untrained"] == 0 and always["unscored"] == 0

@@ -414,10 +414,11 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
     start, last = times.iloc[0], times.iloc[-1]
     # a row's worth of time on average: hourly rows dated by their day share a timestamp 24
     # at a time, so the gaps between timestamps (a day) would make 30 rows a month. A gap
-    # longer than a batch and than a hundred usual gaps (the history stops for a year) is
-    # no spacing of rows: counted, it would stretch every row count and the default window
-    reach = (start + batch.offset() - start) if batch.unit else pd.Timedelta(BATCH_SPAN)
-    stops = positive[positive > max(reach, 100 * pd.Timedelta(step))]
+    # over a quarter of the history and a hundred usual gaps (the history stops for years,
+    # or a few rows carry a placeholder date) is no spacing of rows: counted, it would
+    # stretch every row count and the default window. (Not a batch: rows that come in
+    # daily bursts are a day apart, a batch of 1D or less, and that is their spacing.)
+    stops = positive[positive > max((last - start) / 4, 100 * pd.Timedelta(step))]
     row_step = ((last - start - stops.sum()) / (len(frame) - 1 - len(stops))).to_pytimedelta(
     ) if last > start else step
     if initial.unit:
