@@ -487,3 +487,17 @@ def test_rows_in_daily_bursts_keep_their_spacing_with_daily_batches(tmp_path: Pa
     assert pd.Timedelta(document["settings"]["training_window"]) > pd.Timedelta(days=8)
     always = document["policies"][0]  # min_rows was 86,400 (a second a row) and no job ran
     assert always["untrained"] == 0 and always["unscored"] == 0
+
+
+def test_unix_times_with_a_few_zeros_for_missing_are_still_the_clock(tmp_path: Path) -> None:
+    frame = hourly()
+    frame["ts"] = (frame["ts"] - pd.Timestamp("1970-01-01")) // pd.Timedelta("1s")
+    frame.loc[[10, 900], "ts"] = 0  # an export's placeholder for a missing time
+    path = tmp_path / "epoch.csv"
+    frame.to_csv(path, index=False)
+    told: list[str] = []
+    document = run_backtest(options(path, tmp_path, time_column="ts", batch="7D",
+                                    initial="14D", policies=("never",)), on_note=told.append)
+    assert told == ["2 of 1,500 rows dropped: their time ('ts') is missing or cannot be read"]
+    assert document["rows"] == 1498 and document["settings"]["batch"] == "7D"
+    assert "ts" not in document["settings"]["left_out"]  # the clock, not a step counter

@@ -217,22 +217,40 @@ class History:
 
 
 def epoch_unit(column: pd.Series) -> str | None:
-    """``s``, ``ms``, ``us`` or ``ns`` when every value of a numeric column reads as a Unix
-    time of that unit between 1990 and 2100, else None (a row counter, say).
+    """``s``, ``ms``, ``us`` or ``ns`` when every value of a numeric column, or all but 1%,
+    reads as a Unix time of that unit between 1990 and 2100, else None (a row counter, say).
+    The others (a placeholder 0 for a missing time) are times that cannot be read:
+    ``epoch_times`` leaves them out.
 
     >>> epoch_unit(pd.Series([1_700_000_000, 1_700_003_600])), epoch_unit(pd.Series([0, 1]))
     ('s', None)
-    >>> epoch_unit(pd.Series([1.7e12]))
-    'ms'
+    >>> epoch_unit(pd.Series([1.7e12])), epoch_unit(pd.Series([0] + [1_700_000_000] * 99))
+    ('ms', 's')
     """
     values = column.dropna()
     if values.empty or pd.api.types.is_bool_dtype(column):
         return None
-    low, high = float(values.min()), float(values.max())
+    numbers = values.to_numpy(dtype=float)
     for unit, per_second in (("s", 1), ("ms", 1e3), ("us", 1e6), ("ns", 1e9)):
-        if _EPOCH_1990 * per_second <= low and high <= _EPOCH_2100 * per_second:
+        if _epoch_range(numbers, per_second).mean() >= 0.99:
             return unit
     return None
+
+
+def epoch_times(column: pd.Series, unit: str) -> pd.Series:
+    """A numeric column of Unix times in ``unit`` (``epoch_unit``) as UTC timestamps, NaT
+    where a value is not one between 1990 and 2100.
+
+    >>> [str(t) for t in epoch_times(pd.Series([0, 1_700_000_000]), "s")]
+    ['NaT', '2023-11-14 22:13:20+00:00']
+    """
+    per_second = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]
+    inside = _epoch_range(column.to_numpy(dtype=float, na_value=np.nan), per_second)
+    return pd.to_datetime(column.where(inside), unit=unit, utc=True)
+
+
+def _epoch_range(numbers: np.ndarray, per_second: float) -> np.ndarray:
+    return (numbers >= _EPOCH_1990 * per_second) & (numbers <= _EPOCH_2100 * per_second)
 
 
 #: columns a clock may be spread over, in order: year, month and day at least
@@ -350,7 +368,7 @@ def default_batch(frame: pd.DataFrame, time_column: str) -> tuple[Size, float | 
     column = frame[time_column]
     if pd.api.types.is_numeric_dtype(column):
         unit = epoch_unit(column)
-        times = pd.to_datetime(column, unit=unit, utc=True) if unit else None
+        times = epoch_times(column, unit) if unit else None
     else:
         times = parse_timestamps(column, "the data")
     if times is None:
@@ -393,7 +411,7 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
             frame[time_column] = parsed
             is_datetime = True
         elif (unit := epoch_unit(column)) is not None:
-            frame[time_column] = pd.to_datetime(column, unit=unit, utc=True)
+            frame[time_column] = epoch_times(column, unit)
             is_datetime = True
         timed = frame.dropna(subset=[time_column])
         dropped, frame = len(frame) - len(timed), timed
