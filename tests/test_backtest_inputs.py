@@ -501,3 +501,14 @@ def test_unix_times_with_a_few_zeros_for_missing_are_still_the_clock(tmp_path: P
     assert told == ["2 of 1,500 rows dropped: their time ('ts') is missing or cannot be read"]
     assert document["rows"] == 1498 and document["settings"]["batch"] == "7D"
     assert "ts" not in document["settings"]["left_out"]  # the clock, not a step counter
+
+
+def test_a_history_of_one_batch_says_the_policies_cannot_differ(tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    hourly(700).to_csv(path, index=False)  # four weeks and 28 hours: one batch after them
+    code, output = backtest(str(path), "--target", "y", "--time-column", "ts",
+                            "--policies", "never,always", "-o", str(tmp_path / "out"))
+    flat = " ".join(output.split())
+    assert code == 0 and "700 rows, 1 batch, rmse" in flat
+    assert ("one batch to replay: every policy scores it with the first model, so they cannot "
+            "differ; give a shorter --initial or --batch, or more history") in flat

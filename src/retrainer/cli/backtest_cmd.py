@@ -136,7 +136,8 @@ def backtest(
            "change these)") + "[/]", highlight=False)
     shares = shares_of_always(document["policies"], document["higher_is_better"])
     priced = _priced(document)
-    table = _policy_table(document, f"{document['batches']} batches",
+    batches = document["batches"]
+    table = _policy_table(document, f"{batches} batch" + ("" if batches == 1 else "es"),
                           [document["metric"], "retrains", "promoted", "rejected", "train s",
                            *(["net"] if priced else [])], bool(shares))
     for row in document["policies"]:
@@ -152,6 +153,10 @@ def backtest(
     _show_run_notes(document["policies"], document["batches"], document["metric"],
                     max(undefined_batches(row) for row in document["policies"]))
     unlabelled = sum(rows == 0 for rows in document["policies"][0]["rows"])
+    if batches == 1:
+        err_console.print("[yellow]one batch to replay: every policy scores it with the first "
+                          "model, so they cannot differ; give a shorter --initial or --batch, "
+                          "or more history[/]", highlight=False)
     if 0 < unlabelled < document["batches"]:  # all: the error below says so
         err_console.print(
             f"[yellow]{unlabelled} of {document['batches']} batches have no labelled rows: "
