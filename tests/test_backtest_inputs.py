@@ -466,13 +466,14 @@ def test_dates_not_taken_for_the_clock_are_named_with_why(tmp_path: Path) -> Non
     frame.sample(frac=1, random_state=0).to_csv(path, index=False)  # as a query returns rows
     told: list[str] = []
     document = run_backtest(options(path, tmp_path, policies=("never",)), on_note=told.append)
-    assert told == ["row order is time: 'ts' holds dates, but they do not run in row order; "
-                    "--time-column ts sorts the rows by them"] == document["settings"]["notes"]
+    assert told == ["'ts' holds dates, but they do not run in row order, so row order is "
+                    "time; --time-column ts sorts the rows by them"]
+    assert document["settings"]["notes"] == told
     frame.assign(day=frame["ts"].dt.date).to_csv(path, index=False)
     told.clear()
     run_backtest(options(path, tmp_path, policies=("never",)), on_note=told.append)
-    assert told == ["row order is time: 2 columns hold dates (ts, day); --time-column names the "
-                    "clock"]
+    assert told == ["2 columns hold dates (ts, day), so row order is time; --time-column names "
+                    "the clock"]
 
 
 def test_rows_in_daily_bursts_keep_their_spacing_with_daily_batches(tmp_path: Path) -> None:

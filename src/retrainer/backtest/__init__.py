@@ -129,11 +129,12 @@ def run_backtest(options: BacktestOptions,
         dates = [] if clock else [str(c) for c, why in unusable_columns(
             frame, {options.target}).items() if why == "dates"]
         if dates:  # a clock the data holds, not taken: say why, row order being time
-            notes.append("row order is time: " + (
-                f"{dates[0]!r} holds dates, but {unordered_dates(frame, dates[0])}; "
-                f"--time-column {dates[0]} sorts the rows by them" if len(dates) == 1 else
-                f"{len(dates)} columns hold dates ({', '.join(dates)}); --time-column names "
-                "the clock"))
+            notes.append((
+                f"{dates[0]!r} holds dates, but {unordered_dates(frame, dates[0])}" if len(
+                    dates) == 1 else f"{len(dates)} columns hold dates ({', '.join(dates)})")
+                + ", so row order is time; --time-column " + (
+                    f"{dates[0]} sorts the rows by them" if len(dates) == 1 else
+                    "names the clock"))
     if on_note:
         for note in notes:
             on_note(note)
