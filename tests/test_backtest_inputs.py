@@ -513,3 +513,16 @@ def test_a_history_of_one_batch_says_the_policies_cannot_differ(tmp_path: Path) 
     assert code == 0 and "700 rows, 1 batch, rmse" in flat
     assert ("one batch to replay: every policy scores it with the first model, so they cannot "
             "differ; give a shorter --initial or --batch, or more history") in flat
+
+
+@pytest.mark.parametrize("written", ["%Y-%m", "%b %Y", "%B %d, %Y"])
+def test_dates_written_with_words_or_as_months_are_the_clock_not_a_category(
+        tmp_path: Path, written: str) -> None:
+    path = tmp_path / "snapshots.csv"
+    frame = monthly(months=8, rows=30)
+    frame.assign(month=frame["month"].dt.strftime(written)).to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, batch=None, initial=None,
+                                    policies=("never",)))
+    settings = document["settings"]
+    assert settings["time_found_in"] == "month" and settings["batch"] == "1M"
+    assert document["batches"] == 4 and "month" not in settings["left_out"]
