@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from retrainer.backtest import BacktestOptions, read_history, run_backtest
 from retrainer.cli.app import app
+from retrainer.config import load_config
 from retrainer.exceptions import RetrainerError, UsageError
 from retrainer.store import Store
 
@@ -526,3 +527,18 @@ def test_dates_written_with_words_or_as_months_are_the_clock_not_a_category(
     settings = document["settings"]
     assert settings["time_found_in"] == "month" and settings["batch"] == "1M"
     assert document["batches"] == 4 and "month" not in settings["left_out"]
+
+
+def test_parquet_durations_are_seconds_not_a_category_each(tmp_path: Path) -> None:
+    frame = hourly(300)
+    frame["wait"] = pd.to_timedelta((frame["x2"].abs() * 600).round(), unit="s")
+    path = tmp_path / "durations.parquet"
+    frame.to_parquet(path)
+    read = read_history(path)
+    assert read["wait"].dtype == "float64"
+    assert read["wait"].tolist() == (frame["x2"].abs() * 600).round().tolist()
+    document = run_backtest(options(path, tmp_path, time_column="ts", batch="50", initial="100",
+                                    policies=("never",)))
+    model = load_config(tmp_path / "out" / "state" / "never" / "retrainer.yaml").models[0]
+    assert "wait" in (model.features or []) and "wait" not in model.categorical
+    assert document["batches"] == 4

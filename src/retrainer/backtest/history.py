@@ -67,10 +67,11 @@ class Size:
 
 def read_history(path: Path) -> pd.DataFrame:
     """A Parquet file (known by its first bytes, whatever its name; a named index, or one of
-    times, becoming a column; decimals as floats) or a CSV (gzip allowed; separated by
-    commas, or by ``;``, tabs or ``|`` when the header says so; UTF-8, else Windows-1252 or
-    Latin-1; with ``;``, decimal commas where they make more columns numeric; numbers with
-    placeholders such as ``?`` for missing values read as numbers), whole. Raises
+    times, becoming a column; decimals as floats, durations as seconds) or a CSV (gzip
+    allowed; separated by commas, or by ``;``, tabs or ``|`` when the header says so; UTF-8,
+    else Windows-1252 or Latin-1; with ``;``, decimal commas where they make more columns
+    numeric; numbers with placeholders such as ``?`` for missing values read as numbers),
+    whole. Raises
     UsageError when there is no such file and DataError on anything unreadable."""
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
@@ -86,6 +87,10 @@ def read_history(path: Path) -> pd.DataFrame:
             if any(name is not None for name in frame.index.names) or isinstance(
                     frame.index, pd.DatetimeIndex):  # a named index or times: a column here
                 frame = frame.reset_index()
+            spans = [c for c, dtype in frame.dtypes.items()
+                     if pd.api.types.is_timedelta64_dtype(dtype)]
+            if spans:  # durations as seconds: else a category per distinct duration
+                frame = frame.assign(**{str(c): frame[c].dt.total_seconds() for c in spans})
         else:
             frame = _read_csv(path)
             header = str(frame.columns[0]) if len(frame.columns) == 1 else ""
