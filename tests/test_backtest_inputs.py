@@ -542,3 +542,14 @@ def test_parquet_durations_are_seconds_not_a_category_each(tmp_path: Path) -> No
     model = load_config(tmp_path / "out" / "state" / "never" / "retrainer.yaml").models[0]
     assert "wait" in (model.features or []) and "wait" not in model.categorical
     assert document["batches"] == 4
+
+
+def test_a_header_with_spaces_after_its_commas_names_the_columns_without_them(
+        tmp_path: Path) -> None:
+    path = tmp_path / "spaced.csv"
+    path.write_text(hourly(300).to_csv(index=False).replace(",", ", "))
+    read = read_history(path)
+    assert list(read.columns) == ["ts", "x1", "x2", "y"] and read["y"].dtype == "float64"
+    document = run_backtest(options(path, tmp_path, time_column="ts", batch="50", initial="100",
+                                    policies=("never",)))
+    assert document["batches"] == 4 and document["settings"]["left_out"] == {}

@@ -70,8 +70,8 @@ def read_history(path: Path) -> pd.DataFrame:
     times, becoming a column; decimals as floats, durations as seconds) or a CSV (gzip
     allowed; separated by commas, or by ``;``, tabs or ``|`` when the header says so; UTF-8,
     else Windows-1252 or Latin-1; with ``;``, decimal commas where they make more columns
-    numeric; numbers with placeholders such as ``?`` for missing values read as numbers),
-    whole. Raises
+    numeric; numbers with placeholders such as ``?`` for missing values read as numbers;
+    names without the spaces around them), whole. Raises
     UsageError when there is no such file and DataError on anything unreadable."""
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
@@ -102,9 +102,13 @@ def read_history(path: Path) -> pd.DataFrame:
                 if _numeric_columns(decimal) > _numeric_columns(frame):
                     frame = decimal
             frame = numbers_with_markers(frame)
+            stripped = [str(c).strip() for c in frame.columns]
+            if len(set(stripped)) == len(stripped):  # "a, b, c": the names are a, b and c
+                frame.columns = pd.Index(stripped)
             # pandas reads a second "temp" as "temp.1": which name became which
-            names = _read_csv(path, header=None, nrows=1, dtype=str,
-                              **({"sep": separator} if separator else {})).iloc[0].tolist()
+            names = [n.strip() if isinstance(n, str) else n for n in _read_csv(
+                path, header=None, nrows=1, dtype=str,
+                **({"sep": separator} if separator else {})).iloc[0].tolist()]
             if len(names) == len(frame.columns) and _twice(names):
                 frame.attrs["named_twice"] = {
                     name: [str(read) for given, read in zip(names, frame.columns, strict=True)
