@@ -553,3 +553,14 @@ def test_a_header_with_spaces_after_its_commas_names_the_columns_without_them(
     document = run_backtest(options(path, tmp_path, time_column="ts", batch="50", initial="100",
                                     policies=("never",)))
     assert document["batches"] == 4 and document["settings"]["left_out"] == {}
+
+
+def test_a_name_in_the_wrong_case_is_exit_2_with_the_columns_it_may_mean(
+        tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    hourly(300).rename(columns={"y": "Sales"}).to_csv(path, index=False)
+    code, output = backtest(str(path), "--target", "sales", "-o", str(tmp_path / "out"))
+    assert code == 2 and "--target: no column 'sales'; did you mean 'Sales'?" in output
+    code, output = backtest(str(path), "--target", "Sales", "--time-column", "TS",
+                            "-o", str(tmp_path / "out"))
+    assert code == 2 and "--time-column: no column 'TS'; did you mean 'ts'?" in output

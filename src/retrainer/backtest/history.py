@@ -398,7 +398,8 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
     that is not Unix time, when given) is time and the rows get evenly spaced synthetic
     timestamps, a batch of them spanning ``BATCH_SPAN``."""
     if target not in frame.columns:
-        raise UsageError(f"--target: no column {target!r} (columns: {', '.join(frame.columns)})")
+        raise UsageError(f"--target: no column {target!r}{_near(frame, target)} (columns: "
+                         f"{', '.join(map(str, frame.columns))})")
     if frame[target].isna().all():
         raise DataError(f"the target column {target!r} has no values")
     if unusable_columns(frame[[target]], set()).get(target) == "dates":
@@ -409,7 +410,8 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
     dropped = 0
     if time_column is not None:
         if time_column not in frame.columns:
-            raise UsageError(f"--time-column: no column {time_column!r}")
+            raise UsageError(f"--time-column: no column {time_column!r}"
+                             f"{_near(frame, time_column)}")
         if time_column == target:
             raise UsageError(f"--time-column: {time_column!r} is the target")
         column = frame[time_column]
@@ -470,6 +472,12 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
                 boundaries.append(times.iloc[index])
         boundaries.append(last + step)
     return History(frame, time_column, boundaries, start, row_step, dropped)
+
+
+def _near(frame: pd.DataFrame, name: str) -> str:
+    """``; did you mean 'Cnt'?`` when a column has ``name`` in other case, else nothing."""
+    near = [str(c) for c in frame.columns if str(c).strip().lower() == name.strip().lower()]
+    return f"; did you mean {' or '.join(map(repr, near))}?" if near else ""
 
 
 def duration_text(span: timedelta) -> str:
