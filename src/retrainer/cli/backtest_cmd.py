@@ -327,7 +327,12 @@ def _number(value: float | None) -> str:
 
 
 def _value(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
+    """A net value to one decimal, never ``-0.0`` (a loss of 0.04 rounds to nothing).
+
+    >>> _value(-0.04), _value(12.345), _value(None)
+    ('0.0', '12.3', '-')
+    """
+    return "-" if value is None else f"{round(value, 1) + 0.0:.1f}"
 
 
 def _share(value: float | None) -> str:
