@@ -17,7 +17,9 @@ from typer.testing import CliRunner
 
 from retrainer.backtest import BacktestOptions, read_history, run_backtest
 from retrainer.cli.app import app
+from retrainer.config import load_config
 from retrainer.exceptions import RetrainerError, UsageError
+from retrainer.store import Store
 
 
 def hourly(rows: int = 1500, seed: int = 0) -> pd.DataFrame:
@@ -475,3 +477,247 @@ def test_a_local_midnight_that_does_not_happen_is_the_next_instant(tmp_path: Pat
     local = [str(b.tz_convert("America/Havana")) for b in history.boundaries]
     assert local[9:12] == ["2024-03-09 00:00:00-05:00", "2024-03-10 01:00:00-04:00",
                            "2024-03-11 00:00:00-04:00"]
+
+
+def monthly(months: int = 12, rows: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Snapshots: every row of a month dated its first day."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for index, month in enumerate(pd.date_range("2020-01-01", periods=months, freq="MS")):
+        x, z = rng.normal(size=rows), rng.normal(size=rows)
+        parts.append(pd.DataFrame({"month": month, "x": x, "z": z,
+                                   "y": x + 0.2 * index * z + rng.normal(size=rows) * 0.1}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_rows_dated_a_month_apart_get_monthly_batches_by_default(tmp_path: Path) -> None:
+    path = tmp_path / "snapshots.csv"
+    monthly().to_csv(path, index=False)
+    told: list[str] = []
+    document = run_backtest(options(path, tmp_path, batch=None, initial=None),
+                            on_note=told.append)  # weekly batches would be mostly empty
+    assert document["settings"]["batch"] == "1M" and document["batches"] == 8
+    assert told == ["batches of 1M, not 7D: the times in 'month' come 31 days apart (the "
+                    "median gap); --batch sets them"] == document["settings"]["notes"]
+    always = document["policies"][1]
+    assert always["unscored"] == 0 and always["untrained"] == 0 and always["retrains"] == 7
+
+
+def test_a_window_whose_rows_share_one_time_is_not_ready_rather_than_failed(
+        tmp_path: Path) -> None:
+    # daily rows, then one snapshot of 100 rows dated one day alone in its window, then daily
+    # rows again: the window suits the data (no exit 2 up front), that one window does not
+    rng = np.random.default_rng(0)
+    days = [*pd.date_range("2020-01-01", periods=120, freq="D"),
+            *[pd.Timestamp("2020-06-29")] * 100, *pd.date_range("2020-07-19", periods=60)]
+    x, z = rng.normal(size=len(days)), rng.normal(size=len(days))
+    path = tmp_path / "snapshot.csv"
+    noise = rng.normal(size=len(days)) * 0.1  # else x and z add up to y: no feature left
+    pd.DataFrame({"day": days, "x": x, "z": z, "y": x + 0.3 * z + noise}).to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, time_column="day", batch="7D",
+                                    initial="60D", window="20D", policies=("always",)))
+    always = document["policies"][0]
+    assert always["untrained"] > 0 and "failed" not in json.dumps(document)
+    store = Store(f"sqlite:///{tmp_path / 'out' / 'state' / 'always' / 'state.db'}")
+    reasons = {job.state_reason for job in store.list_jobs("backtest", limit=1000)}
+    assert any("100 labelled rows, all at one time (2020-06-29)" in reason and
+               "none is older than the holdout to train on" in reason for reason in reasons)
+
+
+def test_a_history_that_stops_for_years_is_priced_and_sized_on_its_rows(
+        tmp_path: Path) -> None:
+    frame = hourly()
+    frame.loc[1000:, "ts"] += pd.DateOffset(years=3)  # the sensor was off for three years
+    path = tmp_path / "gap.csv"
+    frame.to_csv(path, index=False)
+    told: list[str] = []
+    document = run_backtest(options(path, tmp_path, time_column="ts", batch=None, initial=None),
+                            on_note=told.append)
+    settings = document["settings"]
+    # four weekly batches of hourly rows, as without the gap (not 200 rows of ~5 days each)
+    assert settings["training_window"] == "28 days" and settings["monitoring_window"] == "7 days"
+    assert document["value"]["days"] < 70  # the days of batches with rows, not 3 years
+    assert told == settings["notes"] and len(told) == 1
+    assert re.fullmatch(r"1\d\d of 1\d\d batches hold no rows \(the longest run from 2024-02-\d\d"
+                        r" to 2027-02-\d\d\): jobs there find too few rows, and net values "
+                        r"count only the days of batches with rows", told[0])
+
+
+def test_a_metric_of_the_other_task_names_the_task_inferred_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "levels.csv"
+    hourly().assign(y=lambda f: (f["x1"] > 0).astype(int) + (f["x2"] > 1)).to_csv(
+        path, index=False)
+    code, output = backtest(str(path), "--target", "y", "--metric", "mae",
+                            "-o", str(tmp_path / "out"))
+    assert code == 2
+    assert ("'mae' is not a classification metric (accuracy, roc_auc, log_loss, f1, brier); "
+            "classification was inferred from 'y' (whole numbers, 3 different values): --task "
+            "regression if it is one") in " ".join(output.split())
+    assert not (tmp_path / "out" / "backtest.json").exists()
+
+
+def test_a_class_target_of_one_value_stops_before_replaying(tmp_path: Path) -> None:
+    path = tmp_path / "one.csv"
+    hourly().assign(y="ok").to_csv(path, index=False)
+    code, output = backtest(str(path), "--target", "y", "--time-column", "ts",
+                            "-o", str(tmp_path / "out"))
+    assert code == 1  # bad data, as a target with no values: not a job failing at every batch
+    assert ("classification: the target 'y' holds one value (ok) on every labelled row; a "
+            "classifier needs two classes to learn from") in " ".join(output.split())
+    assert not (tmp_path / "out" / "state").exists()
+
+
+def test_a_label_delay_past_the_last_batch_is_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    hourly().to_csv(path, index=False)  # 1,500 hours: the last 200-row batch starts at 1,400
+    code, output = backtest(str(path), "--target", "y", "--time-column", "ts", "--batch", "200",
+                            "--initial", "600", "--label-delay", "60D",
+                            "-o", str(tmp_path / "out"))
+    assert code == 2
+    assert ("--label-delay 60D: no label arrives before the replay ends (its last batch starts "
+            "58 days, 8:00:00 after the first row), so no model could be trained; give a "
+            "shorter delay") in " ".join(output.split())
+    assert not (tmp_path / "out" / "state").exists()
+
+
+def test_batches_without_labels_are_counted_under_the_table(tmp_path: Path) -> None:
+    frame = hourly()
+    frame.loc[1000:, "y"] = np.nan  # labels stop two batches into the replay
+    path = tmp_path / "history.csv"
+    frame.to_csv(path, index=False)
+    code, output = backtest(str(path), "--target", "y", "--time-column", "ts", "--batch", "200",
+                            "--initial", "600", "--policies", "never",
+                            "-o", str(tmp_path / "out"))
+    assert code == 0
+    assert ("3 of 5 batches have no labelled rows: every policy's rmse is over the other 2"
+            in " ".join(output.split()))
+
+
+def test_columns_named_twice_are_named_and_never_silently_the_target(tmp_path: Path) -> None:
+    frame = hourly(300).assign(x3=lambda f: f["x1"] * 2, y2=lambda f: f["x2"] * 3)
+    path = tmp_path / "twice.csv"
+    frame.set_axis(["ts", "x1", "x2", "y", "x1", "y"], axis=1).to_csv(path, index=False)
+    code, output = backtest(str(path), "--target", "y", "-o", str(tmp_path / "out"))
+    assert code == 2
+    assert ("--target: 2 columns of twice.csv are named 'y', read as y, y.1: give one of those, "
+            "or rename the columns") in " ".join(output.split())
+    told: list[str] = []
+    document = run_backtest(options(path, tmp_path, time_column="ts", batch="50", initial="100",
+                                    target="y.1", policies=("never",)), on_note=told.append)
+    assert told == ["columns named twice in twice.csv, read as x1, x1.1; y, y.1"]
+    assert document["settings"]["notes"] == told
+    pd.DataFrame({"a": [1, 2], "b": [3, 4]}).to_parquet(tmp_path / "twice.parquet")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "twice.parquet")
+    pq.write_table(pa.Table.from_arrays(table.columns, names=["a", "a"]),
+                   tmp_path / "twice.parquet")
+    with pytest.raises(RetrainerError, match=r"columns named twice: a; a history's columns need "
+                                             r"distinct names$"):
+        read_history(tmp_path / "twice.parquet")
+
+
+def test_dates_not_taken_for_the_clock_are_named_with_why(tmp_path: Path) -> None:
+    frame = hourly(1200)
+    path = tmp_path / "shuffled.csv"
+    frame.sample(frac=1, random_state=0).to_csv(path, index=False)  # as a query returns rows
+    told: list[str] = []
+    document = run_backtest(options(path, tmp_path, policies=("never",)), on_note=told.append)
+    assert told == ["'ts' holds dates, but they do not run in row order, so row order is "
+                    "time; --time-column ts sorts the rows by them"]
+    assert document["settings"]["notes"] == told
+    frame.assign(day=frame["ts"].dt.date).to_csv(path, index=False)
+    told.clear()
+    run_backtest(options(path, tmp_path, policies=("never",)), on_note=told.append)
+    assert told == ["2 columns hold dates (ts, day), so row order is time; --time-column names "
+                    "the clock"]
+
+
+def test_rows_in_daily_bursts_keep_their_spacing_with_daily_batches(tmp_path: Path) -> None:
+    """A burst of rows a second apart once a day (a second later each day): the day between
+    bursts is the rows' spacing, not a stop of the history, though it outlasts a batch."""
+    frame = hourly(1200)
+    frame["ts"] = frame["ts"].dt.floor("D") + pd.to_timedelta(np.arange(1200), unit="s")
+    path = tmp_path / "bursts.csv"
+    frame.to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, time_column="ts", batch="1D",
+                                    initial="10D", policies=("always",)))
+    assert pd.Timedelta(document["settings"]["training_window"]) > pd.Timedelta(days=8)
+    always = document["policies"][0]  # min_rows was 86,400 (a second a row) and no job ran
+    assert always["untrained"] == 0 and always["unscored"] == 0
+
+
+def test_unix_times_with_a_few_zeros_for_missing_are_still_the_clock(tmp_path: Path) -> None:
+    frame = hourly()
+    frame["ts"] = (frame["ts"] - pd.Timestamp("1970-01-01")) // pd.Timedelta("1s")
+    frame.loc[[10, 900], "ts"] = 0  # an export's placeholder for a missing time
+    path = tmp_path / "epoch.csv"
+    frame.to_csv(path, index=False)
+    told: list[str] = []
+    document = run_backtest(options(path, tmp_path, time_column="ts", batch="7D",
+                                    initial="14D", policies=("never",)), on_note=told.append)
+    assert told == ["2 of 1,500 rows dropped: their time ('ts') is missing or cannot be read"]
+    assert document["rows"] == 1498 and document["settings"]["batch"] == "7D"
+    assert "ts" not in document["settings"]["left_out"]  # the clock, not a step counter
+
+
+def test_a_history_of_one_batch_says_the_policies_cannot_differ(tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    hourly(700).to_csv(path, index=False)  # four weeks and 28 hours: one batch after them
+    code, output = backtest(str(path), "--target", "y", "--time-column", "ts",
+                            "--policies", "never,always", "-o", str(tmp_path / "out"))
+    flat = " ".join(output.split())
+    assert code == 0 and "700 rows, 1 batch, rmse" in flat
+    assert ("one batch to replay: every policy scores it with the first model, so they cannot "
+            "differ; give a shorter --initial or --batch, or more history") in flat
+
+
+@pytest.mark.parametrize("written", ["%Y-%m", "%b %Y", "%B %d, %Y"])
+def test_dates_written_with_words_or_as_months_are_the_clock_not_a_category(
+        tmp_path: Path, written: str) -> None:
+    path = tmp_path / "snapshots.csv"
+    frame = monthly(months=8, rows=30)
+    frame.assign(month=frame["month"].dt.strftime(written)).to_csv(path, index=False)
+    document = run_backtest(options(path, tmp_path, batch=None, initial=None,
+                                    policies=("never",)))
+    settings = document["settings"]
+    assert settings["time_found_in"] == "month" and settings["batch"] == "1M"
+    assert document["batches"] == 4 and "month" not in settings["left_out"]
+
+
+def test_parquet_durations_are_seconds_not_a_category_each(tmp_path: Path) -> None:
+    frame = hourly(300)
+    frame["wait"] = pd.to_timedelta((frame["x2"].abs() * 600).round(), unit="s")
+    path = tmp_path / "durations.parquet"
+    frame.to_parquet(path)
+    read = read_history(path)
+    assert read["wait"].dtype == "float64"
+    assert read["wait"].tolist() == (frame["x2"].abs() * 600).round().tolist()
+    document = run_backtest(options(path, tmp_path, time_column="ts", batch="50", initial="100",
+                                    policies=("never",)))
+    model = load_config(tmp_path / "out" / "state" / "never" / "retrainer.yaml").models[0]
+    assert "wait" in (model.features or []) and "wait" not in model.categorical
+    assert document["batches"] == 4
+
+
+def test_a_header_with_spaces_after_its_commas_names_the_columns_without_them(
+        tmp_path: Path) -> None:
+    path = tmp_path / "spaced.csv"
+    path.write_text(hourly(300).to_csv(index=False).replace(",", ", "))
+    read = read_history(path)
+    assert list(read.columns) == ["ts", "x1", "x2", "y"] and read["y"].dtype == "float64"
+    document = run_backtest(options(path, tmp_path, time_column="ts", batch="50", initial="100",
+                                    policies=("never",)))
+    assert document["batches"] == 4 and document["settings"]["left_out"] == {}
+
+
+def test_a_name_in_the_wrong_case_is_exit_2_with_the_columns_it_may_mean(
+        tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    hourly(300).rename(columns={"y": "Sales"}).to_csv(path, index=False)
+    code, output = backtest(str(path), "--target", "sales", "-o", str(tmp_path / "out"))
+    assert code == 2 and "--target: no column 'sales'; did you mean 'Sales'?" in output
+    code, output = backtest(str(path), "--target", "Sales", "--time-column", "TS",
+                            "-o", str(tmp_path / "out"))
+    assert code == 2 and "--time-column: no column 'TS'; did you mean 'ts'?" in output

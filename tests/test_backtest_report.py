@@ -210,3 +210,11 @@ def test_net_value_column_and_sentence_only_when_priced() -> None:
     assert page.count("<line class='net'") == 3
     assert "<title>drift: 6 - cost x 2</title>" in page  # 4.0 net + 1.0 x 2 retrains
     assert "<title>always: 6.5 - cost x 10</title>" in page
+
+
+def test_a_net_value_that_rounds_to_nothing_is_never_minus_zero() -> None:
+    from retrainer.backtest.report import _fmt_value
+    from retrainer.cli.backtest_cmd import _value
+
+    assert [_value(-0.04), _fmt_value(-0.04), _value(-0.05), _fmt_value(3.26)] == [
+        "0.0", "0.0", "-0.1", "3.3"]

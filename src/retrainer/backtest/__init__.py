@@ -33,11 +33,13 @@ from retrainer.backtest.certainty import verdict
 from retrainer.backtest.history import (
     History,
     Size,
+    default_batch,
     epoch_unit,
     find_time,
     infer_task,
     prepare_history,
     read_history,
+    unordered_dates,
 )
 from retrainer.backtest.output import clear_outputs, earlier_outputs
 from retrainer.backtest.policies import (
@@ -117,17 +119,44 @@ def run_backtest(options: BacktestOptions,
         raise UsageError("--policies: the config policy needs --config (its triggers)")
     notes = config_overrides(options)
     frame = read_history(options.data)
+    twice: dict[str, list[str]] = frame.attrs.get("named_twice", {})
+    for option, name in (("--target", options.target), ("--time-column", options.time_column)):
+        if name in twice:
+            raise UsageError(f"{option}: {len(twice[name])} columns of {options.data.name} are "
+                             f"named {name!r}, read as {', '.join(twice[name])}: give one of "
+                             "those, or rename the columns")
+    if twice:
+        notes.append(f"columns named twice in {options.data.name}, read as " + "; ".join(
+            ", ".join(read) for read in twice.values()))
     found_time = None
     if options.time_column is None:
         clock, found_time = _clock(options, frame)
         options = replace(options, time_column=clock)
+        dates = [] if clock else [str(c) for c, why in unusable_columns(
+            frame, {options.target}).items() if why == "dates"]
+        if dates:  # a clock the data holds, not taken: say why, row order being time
+            notes.append((
+                f"{dates[0]!r} holds dates, but {unordered_dates(frame, dates[0])}" if len(
+                    dates) == 1 else f"{len(dates)} columns hold dates ({', '.join(dates)})")
+                + ", so row order is time; --time-column " + (
+                    f"{dates[0]} sorts the rows by them" if len(dates) == 1 else
+                    "names the clock"))
     if on_note:
         for note in notes:
             on_note(note)
     column = options.time_column
     is_dated = column in frame.columns and (
         not pd.api.types.is_numeric_dtype(frame[column]) or epoch_unit(frame[column]) is not None)
-    batch = Size.parse(options.batch or ("7D" if is_dated else "1000"), "batch")
+    if options.batch or not is_dated:
+        batch = Size.parse(options.batch or "1000", "batch")
+    else:  # a week, or longer for rows whose times come further apart (monthly snapshots)
+        assert column is not None
+        batch, gap = default_batch(frame, column)
+        if gap is not None:
+            notes.append(f"batches of {batch.text}, not 7D: the times in {column!r} come "
+                         f"{gap:.3g} days apart (the median gap); --batch sets them")
+            if on_note:
+                on_note(notes[-1])
     initials = parse_initials(options, batch)
     several = len(initials) > 1
     output = Path(options.output)
@@ -138,6 +167,13 @@ def run_backtest(options: BacktestOptions,
     if histories[0].dropped:
         notes.append(f"{histories[0].dropped:,} of {len(frame):,} rows dropped: their time "
                      f"({options.time_column!r}) is missing or cannot be read")
+        if on_note:
+            on_note(notes[-1])
+    empty, since, until = histories[0].empty_batches()
+    if empty and since is not None and until is not None:
+        notes.append(f"{empty:,} of {histories[0].batches:,} batches hold no rows (the longest "
+                     f"run from {since.date()} to {until.date()}): jobs there find too few "
+                     "rows, and net values count only the days of batches with rows")
         if on_note:
             on_note(notes[-1])
     left_out = {} if options.config else _left_out(options, histories[0], is_dated)
@@ -234,7 +270,7 @@ def _price(policies: list[dict[str, Any]], spec: MetricSpec, base: ModelConfig,
     policy's ``net_value`` (None without ``never``) and the cost model's summary, with a
     ``note`` that says why no policy has a net value when ``never`` ran (else None)."""
     cost, value = base.triggers.auto.cost_per_retrain, base.triggers.auto.value_per_metric_point
-    days = (history.boundaries[-1] - history.boundaries[0]).total_seconds() / 86400
+    days = history.days_with_rows()
     net = net_values(policies, spec.greater_is_better, cost, value, days, spec.name)
     for row in policies:
         row["net_value"] = net.get(row["name"])

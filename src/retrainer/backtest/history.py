@@ -3,6 +3,7 @@ task it implies, and the batches it is cut into."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, timedelta
@@ -66,10 +67,11 @@ class Size:
 
 def read_history(path: Path) -> pd.DataFrame:
     """A Parquet file (known by its first bytes, whatever its name; a named index, or one of
-    times, becoming a column; decimals as floats) or a CSV (gzip allowed; separated by
-    commas, or by ``;``, tabs or ``|`` when the header says so; UTF-8, else Windows-1252 or
-    Latin-1; with ``;``, decimal commas where they make more columns numeric; numbers with
-    placeholders such as ``?`` for missing values read as numbers), whole. Raises
+    times, becoming a column; decimals as floats, durations as seconds) or a CSV (gzip
+    allowed; separated by commas, or by ``;``, tabs or ``|`` when the header says so; UTF-8,
+    else Windows-1252 or Latin-1; with ``;``, decimal commas where they make more columns
+    numeric; numbers with placeholders such as ``?`` for missing values read as numbers;
+    names without the spaces around them), whole. Raises
     UsageError when there is no such file and DataError on anything unreadable."""
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
@@ -77,10 +79,18 @@ def read_history(path: Path) -> pd.DataFrame:
         if is_parquet(path):
             import pyarrow.parquet as pq
 
+            twice = _twice(pq.read_schema(path).names)
+            if twice:  # pyarrow's own error dumps the whole schema
+                raise DataError(f"{path}: columns named twice: {', '.join(twice)}; a "
+                                "history's columns need distinct names")
             frame = arrow_frame(pq.read_table(path))
             if any(name is not None for name in frame.index.names) or isinstance(
                     frame.index, pd.DatetimeIndex):  # a named index or times: a column here
                 frame = frame.reset_index()
+            spans = [c for c, dtype in frame.dtypes.items()
+                     if pd.api.types.is_timedelta64_dtype(dtype)]
+            if spans:  # durations as seconds: else a category per distinct duration
+                frame = frame.assign(**{str(c): frame[c].dt.total_seconds() for c in spans})
         else:
             frame = _read_csv(path)
             header = str(frame.columns[0]) if len(frame.columns) == 1 else ""
@@ -92,11 +102,30 @@ def read_history(path: Path) -> pd.DataFrame:
                 if _numeric_columns(decimal) > _numeric_columns(frame):
                     frame = decimal
             frame = numbers_with_markers(frame)
+            stripped = [str(c).strip() for c in frame.columns]
+            if len(set(stripped)) == len(stripped):  # "a, b, c": the names are a, b and c
+                frame.columns = pd.Index(stripped)
+            # pandas reads a second "temp" as "temp.1": which name became which
+            names = [n.strip() if isinstance(n, str) else n for n in _read_csv(
+                path, header=None, nrows=1, dtype=str,
+                **({"sep": separator} if separator else {})).iloc[0].tolist()]
+            if len(names) == len(frame.columns) and _twice(names):
+                frame.attrs["named_twice"] = {
+                    name: [str(read) for given, read in zip(names, frame.columns, strict=True)
+                           if given == name] for name in _twice(names)}
+    except DataError:
+        raise
     except Exception as error:  # pandas/pyarrow raise many kinds for a bad file
         raise DataError(f"{path}: cannot read it ({error})") from error
     if frame.empty:
         raise DataError(f"{path}: the file has no rows")
     return frame
+
+
+def _twice(names: list[Any]) -> list[str]:
+    """The names given to more than one column, in order (an empty header cell is none)."""
+    seen = [str(n) for n in names if isinstance(n, str)]
+    return list(dict.fromkeys(n for n in seen if seen.count(n) > 1))
 
 
 def _read_csv(path: Path, **options: Any) -> pd.DataFrame:
@@ -114,13 +143,29 @@ def _numeric_columns(frame: pd.DataFrame) -> int:
 
 def infer_task(target: pd.Series) -> Task:
     """Classification for non-numeric, boolean or few-valued integer targets."""
+    return inferred_task(target)[0]
+
+
+def inferred_task(target: pd.Series) -> tuple[Task, str]:
+    """``infer_task`` and what it was told by, for a message that names the task it chose.
+
+    >>> inferred_task(pd.Series([3, 3, 4]))
+    (<Task.CLASSIFICATION: 'classification'>, 'whole numbers, 2 different values')
+    """
     values = target.dropna()
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return Task.CLASSIFICATION
+    if pd.api.types.is_bool_dtype(values):
+        return Task.CLASSIFICATION, "true and false"
+    if not pd.api.types.is_numeric_dtype(values):
+        return Task.CLASSIFICATION, "not numbers"
     numbers = values.to_numpy(dtype=float)
     numbers = numbers[np.isfinite(numbers)]
     integral = bool(np.all(np.equal(np.mod(numbers, 1), 0)))
-    return Task.CLASSIFICATION if integral and values.nunique() <= 20 else Task.REGRESSION
+    distinct = values.nunique()
+    if integral and distinct <= 20:
+        return Task.CLASSIFICATION, (f"whole numbers, {distinct} different value"
+                                     + ("" if distinct == 1 else "s"))
+    return Task.REGRESSION, "numbers" + ("" if integral else " with fractions") + (
+        f", {distinct:,} different values" if integral else "")
 
 
 @dataclass
@@ -137,6 +182,29 @@ class History:
     @property
     def batches(self) -> int:
         return len(self.boundaries) - 1
+
+    def empty_batches(self) -> tuple[int, pd.Timestamp | None, pd.Timestamp | None]:
+        """How many batches hold no rows, and the start and end of the longest run of them."""
+        times = naive_utc(self.frame[self.time_column])
+        edges = np.searchsorted(times, [naive_utc(b) for b in self.boundaries], "left")
+        empty = np.diff(edges) == 0
+        longest, run, span = 0, 0, (None, None)
+        for index, none in enumerate(empty):
+            run = run + 1 if none else 0
+            if run > longest:
+                longest, span = run, (self.boundaries[index + 1 - run], self.boundaries[index + 1])
+        return int(empty.sum()), span[0], span[1]
+
+    def days_with_rows(self) -> float:
+        """The days of the batches that hold rows: a stretch with none (the history stops
+        for a year) served no predictions, so a policy's gain there is worth nothing."""
+        times = naive_utc(self.frame[self.time_column])
+        edges = np.searchsorted(times, [naive_utc(b) for b in self.boundaries], "left")
+        held = np.diff(edges) > 0
+        if held.all():
+            return (self.boundaries[-1] - self.boundaries[0]).total_seconds() / 86400
+        lengths = pd.Series(self.boundaries).diff().iloc[1:] / pd.Timedelta(days=1)
+        return float(lengths[held].sum())
 
     def duration(self, size: Size, what: str = "") -> timedelta:
         """``size`` on the replay's clock; a period on a clock of row order (a batch a week,
@@ -158,22 +226,40 @@ class History:
 
 
 def epoch_unit(column: pd.Series) -> str | None:
-    """``s``, ``ms``, ``us`` or ``ns`` when every value of a numeric column reads as a Unix
-    time of that unit between 1990 and 2100, else None (a row counter, say).
+    """``s``, ``ms``, ``us`` or ``ns`` when every value of a numeric column, or all but 1%,
+    reads as a Unix time of that unit between 1990 and 2100, else None (a row counter, say).
+    The others (a placeholder 0 for a missing time) are times that cannot be read:
+    ``epoch_times`` leaves them out.
 
     >>> epoch_unit(pd.Series([1_700_000_000, 1_700_003_600])), epoch_unit(pd.Series([0, 1]))
     ('s', None)
-    >>> epoch_unit(pd.Series([1.7e12]))
-    'ms'
+    >>> epoch_unit(pd.Series([1.7e12])), epoch_unit(pd.Series([0] + [1_700_000_000] * 99))
+    ('ms', 's')
     """
     values = column.dropna()
     if values.empty or pd.api.types.is_bool_dtype(column):
         return None
-    low, high = float(values.min()), float(values.max())
+    numbers = values.to_numpy(dtype=float)
     for unit, per_second in (("s", 1), ("ms", 1e3), ("us", 1e6), ("ns", 1e9)):
-        if _EPOCH_1990 * per_second <= low and high <= _EPOCH_2100 * per_second:
+        if _epoch_range(numbers, per_second).mean() >= 0.99:
             return unit
     return None
+
+
+def epoch_times(column: pd.Series, unit: str) -> pd.Series:
+    """A numeric column of Unix times in ``unit`` (``epoch_unit``) as UTC timestamps, NaT
+    where a value is not one between 1990 and 2100.
+
+    >>> [str(t) for t in epoch_times(pd.Series([0, 1_700_000_000]), "s")]
+    ['NaT', '2023-11-14 22:13:20+00:00']
+    """
+    per_second = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]
+    inside = _epoch_range(column.to_numpy(dtype=float, na_value=np.nan), per_second)
+    return pd.to_datetime(column.where(inside), unit=unit, utc=True)
+
+
+def _epoch_range(numbers: np.ndarray, per_second: float) -> np.ndarray:
+    return (numbers >= _EPOCH_1990 * per_second) & (numbers <= _EPOCH_2100 * per_second)
 
 
 #: columns a clock may be spread over, in order: year, month and day at least
@@ -228,6 +314,24 @@ def find_time(frame: pd.DataFrame, target: str) -> tuple[str, str] | None:
     return None
 
 
+def unordered_dates(frame: pd.DataFrame, column: str) -> str:
+    """Why the only column of dates, ``column``, was not taken for the clock: its dates do
+    not run in row order, read two ways, or too few of them are dates.
+
+    >>> unordered_dates(pd.DataFrame({"d": ["2024-01-02", "2024-01-01"]}), "d")
+    'they do not run in row order'
+    """
+    values = frame[column]
+    times = (pd.to_datetime(values, utc=True) if pd.api.types.is_datetime64_any_dtype(values)
+             else _parsed(values))
+    if times is None:
+        return "they read two ways, month or day first"
+    if times.notna().mean() < 0.99:
+        return f"{times.isna().mean():.0%} of them are missing or not dates"
+    return ("they do not run in row order" if times.nunique() > 1
+            else "they are all the same time")
+
+
 def _parsed(text: pd.Series) -> pd.Series | None:
     try:
         return parse_timestamps(text, "the data")
@@ -254,6 +358,39 @@ def _runs_in_row_order(times: pd.Series) -> bool:
             and present.is_monotonic_increasing)
 
 
+#: longer batches for rows whose times come further apart than a week, shortest first
+_SPARSE_BATCHES = (Size(2, "w"), Size(1, "m"), Size(3, "m"), Size(6, "m"), Size(1, "y"))
+
+
+def default_batch(frame: pd.DataFrame, time_column: str) -> tuple[Size, float | None]:
+    """The batch when ``--batch`` is not given and ``time_column`` holds dates or Unix times:
+    ``7D``, or when its distinct times come further apart than a week (monthly snapshots),
+    the shortest of 2W, 1M, 3M, 6M and 1Y that spans the median gap between them, so that
+    batches are not mostly empty and a training window holds more than one time. Returns the
+    batch and, when it is not 7D, that median gap in days.
+
+    >>> months = pd.DataFrame({"t": pd.date_range("2020-01-01", periods=12, freq="MS")})
+    >>> default_batch(months, "t")[0].text, default_batch(months.head(0), "t")[0].text
+    ('1M', '7D')
+    """
+    week = Size(7, "d")
+    column = frame[time_column]
+    if pd.api.types.is_numeric_dtype(column):
+        unit = epoch_unit(column)
+        times = epoch_times(column, unit) if unit else None
+    else:
+        times = parse_timestamps(column, "the data")
+    if times is None:
+        return week, None
+    distinct = times.dropna().drop_duplicates().sort_values()
+    gap = distinct.diff().dropna().median() / pd.Timedelta(days=1) if len(distinct) > 2 else 0
+    if not gap > 7:
+        return week, None
+    nominal = {"w": 7, "m": 365.25 / 12, "y": 365.25}
+    fits = [s for s in _SPARSE_BATCHES if s.count * nominal[str(s.unit)] >= 0.9 * gap]
+    return (fits[0] if fits else Size(math.ceil(gap / 365.25), "y")), float(gap)
+
+
 def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, batch: Size,
                     initial: Size) -> History:
     """Sort by time and cut the batches. A numeric time column is read as Unix time when its
@@ -261,7 +398,8 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
     that is not Unix time, when given) is time and the rows get evenly spaced synthetic
     timestamps, a batch of them spanning ``BATCH_SPAN``."""
     if target not in frame.columns:
-        raise UsageError(f"--target: no column {target!r} (columns: {', '.join(frame.columns)})")
+        raise UsageError(f"--target: no column {target!r}{_near(frame, target)} (columns: "
+                         f"{', '.join(map(str, frame.columns))})")
     if frame[target].isna().all():
         raise DataError(f"the target column {target!r} has no values")
     if unusable_columns(frame[[target]], set()).get(target) == "dates":
@@ -273,7 +411,8 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
     offsets: pd.Series | None = None  # each row's offset from UTC, when they are local times
     if time_column is not None:
         if time_column not in frame.columns:
-            raise UsageError(f"--time-column: no column {time_column!r}")
+            raise UsageError(f"--time-column: no column {time_column!r}"
+                             f"{_near(frame, time_column)}")
         if time_column == target:
             raise UsageError(f"--time-column: {time_column!r} is the target")
         column = frame[time_column]
@@ -285,7 +424,7 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
             frame[time_column] = parsed
             is_datetime = True
         elif (unit := epoch_unit(column)) is not None:
-            frame[time_column] = pd.to_datetime(column, unit=unit, utc=True)
+            frame[time_column] = epoch_times(column, unit)
             is_datetime = True
         timed = frame.dropna(subset=[time_column])
         dropped, frame = len(frame) - len(timed), timed
@@ -308,8 +447,14 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
     step = positive.median().to_pytimedelta() if len(positive) else BATCH_SPAN
     start, last = times.iloc[0], times.iloc[-1]
     # a row's worth of time on average: hourly rows dated by their day share a timestamp 24
-    # at a time, so the gaps between timestamps (a day) would make 30 rows a month
-    row_step = ((last - start) / (len(frame) - 1)).to_pytimedelta() if last > start else step
+    # at a time, so the gaps between timestamps (a day) would make 30 rows a month. A gap
+    # over a quarter of the history and a hundred usual gaps (the history stops for years,
+    # or a few rows carry a placeholder date) is no spacing of rows: counted, it would
+    # stretch every row count and the default window. (Not a batch: rows that come in
+    # daily bursts are a day apart, a batch of 1D or less, and that is their spacing.)
+    stops = positive[positive > max((last - start) / 4, 100 * pd.Timedelta(step))]
+    row_step = ((last - start - stops.sum()) / (len(frame) - 1 - len(stops))).to_pytimedelta(
+    ) if last > start else step
     calendar = _Calendar(times, offsets) if offsets is not None else None
     if initial.unit:
         first = calendar.add(start, initial) if calendar else start + initial.offset()
@@ -334,6 +479,12 @@ def prepare_history(frame: pd.DataFrame, time_column: str | None, target: str, b
                 boundaries.append(times.iloc[index])
         boundaries.append(last + step)
     return History(frame, time_column, boundaries, start, row_step, dropped)
+
+
+def _near(frame: pd.DataFrame, name: str) -> str:
+    """``; did you mean 'Cnt'?`` when a column has ``name`` in other case, else nothing."""
+    near = [str(c) for c in frame.columns if str(c).strip().lower() == name.strip().lower()]
+    return f"; did you mean {' or '.join(map(repr, near))}?" if near else ""
 
 
 #: a UTC offset after a time of day written as text: Z, +02:00, -0530, +05 (not a date's -30)

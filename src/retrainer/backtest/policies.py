@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrainer.backtest.history import SYNTHETIC_TIME, History, Size, duration_text, infer_task
+from retrainer.backtest.history import (
+    SYNTHETIC_TIME,
+    History,
+    Size,
+    duration_text,
+    inferred_task,
+)
 from retrainer.config import (
     ModelConfig,
     ReadinessConfig,
@@ -24,7 +30,7 @@ from retrainer.config import (
 from retrainer.data.replay import naive_utc
 from retrainer.domain.metrics import Task, metrics_for
 from retrainer.domain.windows import human_duration
-from retrainer.exceptions import ConfigError, UsageError
+from retrainer.exceptions import ConfigError, DataError, UsageError
 from retrainer.monitoring.window import MIN_LABELLED_ROWS
 from retrainer.training.checks import trainer_problems
 from retrainer.training.trainers import is_booster
@@ -130,11 +136,16 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     frame = history.frame
     target = options.target
     index, model = config_entry(options.config, target) if options.config else (0, None)
-    task = options.task or (model.task if model else infer_task(frame[target]))
+    inferred, why = inferred_task(frame[target])
+    task = options.task or (model.task if model else inferred)
     if task is Task.REGRESSION and not pd.api.types.is_numeric_dtype(frame[target]):
         raise UsageError(f"--task regression needs a numeric target; {target!r} is not")
     labels = frame[target].dropna()
     distinct = labels.nunique()
+    if task is Task.CLASSIFICATION and distinct == 1:  # every job would fail to train
+        raise DataError(f"classification: the target {target!r} holds one value "
+                        f"({labels.iloc[0]}) on every labelled row; a classifier needs two "
+                        "classes to learn from")
     if task is Task.CLASSIFICATION and distinct > max(100, 0.5 * len(labels)):
         # a class per row: nothing to learn, and a booster grows a tree per class and round
         raise UsageError(f"classification: {target!r} has {distinct:,} different values in "
@@ -144,8 +155,12 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     metric = options.metric or configured or (
         "accuracy" if task is Task.CLASSIFICATION else "rmse")
     if metric not in metrics_for(task):
+        other = next(t for t in Task if t is not task)
+        guessed = (f"; {task.value} was inferred from {target!r} ({why}): --task "
+                   f"{other.value} if it is one" if options.task is None and model is None
+                   and metric in metrics_for(other) else "")
         raise UsageError(f"--metric: {metric!r} is not a {task.value} metric "
-                         f"({', '.join(metrics_for(task))})")
+                         f"({', '.join(metrics_for(task))}){guessed}")
     if options.window:
         window = history.duration(Size.parse(options.window, "window"), "window")
     elif model is not None:
@@ -153,6 +168,12 @@ def base_model(options: BacktestOptions, history: History, replay_name: str,
     else:
         window = 4 * history.duration(batch)
     delay = label_delay(options, history)
+    last_tick = history.boundaries[-2]  # the last batch's start: its tick sees labels older
+    if delay and history.start + delay >= last_tick:  # than this less the delay, and none is
+        raise UsageError(
+            f"--label-delay {options.label_delay}: no label arrives before the replay ends (its "
+            f"last batch starts {history.span_text((last_tick - history.start).to_pytimedelta())}"
+            " after the first row), so no model could be trained; give a shorter delay")
     if (options.window or model is not None) and window <= delay:
         which = (f"--window {options.window}" if options.window else
                  f"the config's training_window ({human_duration(window)})")

@@ -261,7 +261,7 @@ def _backtest_table(policies: list[dict[str, Any]], higher: bool) -> str:
 
 def _fmt_value(value: Any) -> str:
     number = _number(value)
-    return "-" if number is None else f"{number:.1f}"
+    return "-" if number is None else f"{round(number, 1) + 0.0:.1f}"  # never -0.0
 
 
 def _policy_legend(names: list[str], colours: list[str]) -> str:

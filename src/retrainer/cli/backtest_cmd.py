@@ -40,7 +40,8 @@ def backtest(
         "--metric", help="Default: accuracy (classification), rmse (regression).")] = None,
     batch: Annotated[str | None, typer.Option(
         "--batch", help="Rows (1000) or, with a date time column, a period (30min, 12H, 7D, "
-        "2W, 1M, 1Y; m alone is refused: min or M). Default 7D, or 1000 rows.")] = None,
+        "2W, 1M, 1Y; m alone is refused: min or M). Default 7D (longer for rows dated "
+        "further apart: 1M for monthly snapshots), or 1000 rows.")] = None,
     initial: Annotated[str | None, typer.Option(
         "--initial", help="History before the first batch. Default: the window. A comma "
         "list (21D,28D,35D) replays every policy from each start and compares them.")] = None,
@@ -135,7 +136,8 @@ def backtest(
            "change these)") + "[/]", highlight=False)
     shares = shares_of_always(document["policies"], document["higher_is_better"])
     priced = _priced(document)
-    table = _policy_table(document, f"{document['batches']} batches",
+    batches = document["batches"]
+    table = _policy_table(document, f"{batches} batch" + ("" if batches == 1 else "es"),
                           [document["metric"], "retrains", "promoted", "rejected", "train s",
                            *(["net"] if priced else [])], bool(shares))
     for row in document["policies"]:
@@ -150,6 +152,16 @@ def backtest(
     _show_certainty(document)
     _show_run_notes(document["policies"], document["batches"], document["metric"],
                     max(undefined_batches(row) for row in document["policies"]))
+    unlabelled = sum(rows == 0 for rows in document["policies"][0]["rows"])
+    if batches == 1:
+        err_console.print("[yellow]one batch to replay: every policy scores it with the first "
+                          "model, so they cannot differ; give a shorter --initial or --batch, "
+                          "or more history[/]", highlight=False)
+    if 0 < unlabelled < document["batches"]:  # all: the error below says so
+        err_console.print(
+            f"[yellow]{unlabelled} of {document['batches']} batches have no labelled rows: "
+            f"every policy's {document['metric']} is over the other "
+            f"{document['batches'] - unlabelled}[/]", highlight=False)
     console.print(f"{document['seconds']:.0f} s; wrote {output / 'backtest.json'} and "
                   f"{output / 'report.html'}", highlight=False)
     if not any(value is not None and value == value
@@ -318,7 +330,12 @@ def _number(value: float | None) -> str:
 
 
 def _value(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
+    """A net value to one decimal, never ``-0.0`` (a loss of 0.04 rounds to nothing).
+
+    >>> _value(-0.04), _value(12.345), _value(None)
+    ('0.0', '12.3', '-')
+    """
+    return "-" if value is None else f"{round(value, 1) + 0.0:.1f}"
 
 
 def _share(value: float | None) -> str:

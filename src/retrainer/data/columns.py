@@ -24,6 +24,14 @@ LEAK_SAMPLE_ROWS = 20_000
 EXACT = 1e-9
 
 
+#: dates not written as three numbers: a month (2020-01), a quarter (2020Q1), or with the
+#: month's name (Jan 2020, 12 Jan 2020, January 5, 2020); pandas reads each of them
+WORDED_DATE = (r"(?i)^\s*(\d{4}[-/.](0?[1-9]|1[0-2])|\d{4}\s*-?\s*Q[1-4]|(\d{1,2}\s+)?"
+               r"(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|"
+               r"sept?(ember)?|oct(ober)?|nov(ember)?|dec(ember)?)\.?\s+(\d{1,2},?\s+)?"
+               r"\d{4})\s*$")
+
+
 def unusable_columns(frame: pd.DataFrame, skip: set[str]) -> dict[str, str]:
     """Columns of ``frame`` (but ``skip``) no model should learn from, and why. Nested values
     (Parquet lists and structs) no model reads; dates (text or typed) and text identifiers,
@@ -36,6 +44,10 @@ def unusable_columns(frame: pd.DataFrame, skip: set[str]) -> dict[str, str]:
     >>> unusable_columns(frame, set())  # doctest: +NORMALIZE_WHITESPACE
     {'id': 'an identifier (a different value on almost every row)', 'day': 'dates',
      'No': 'a row counter (a different, increasing whole number on every row)'}
+    >>> months = pd.DataFrame({"ym": ["2020-01", "2020-12"] * 50, "named": ["Jan 2020"] * 100,
+    ...                        "size": ["XL 2020"] * 100})
+    >>> unusable_columns(months, set())
+    {'ym': 'dates', 'named': 'dates'}
     """
     found = {}
     present = frame.notna().sum()
@@ -60,7 +72,8 @@ def unusable_columns(frame: pd.DataFrame, skip: set[str]) -> dict[str, str]:
             found[str(column)] = "nested values (lists or records), which no model reads"
             continue
         values = values.astype(str)
-        if values.str.match(NUMERIC_DATE).mean() >= 0.99:
+        if (values.str.match(NUMERIC_DATE).mean() >= 0.99
+                or values.str.match(WORDED_DATE).mean() >= 0.99):
             found[str(column)] = "dates"
         elif values.nunique() >= 0.9 * len(values):
             found[str(column)] = "an identifier (a different value on almost every row)"

@@ -157,7 +157,21 @@ class SchemaCheck:
 
 
 class MinRowsCheck:
-    """At least ``model.min_rows`` rows have a target value."""
+    """At least ``model.min_rows`` rows have a target value, and some are older than the
+    holdout (the newest ``training.holdout_fraction`` of them, cut at a time): labelled rows
+    that all share one time (monthly snapshots in a window of weeks) leave none to train on.
+
+    >>> from retrainer.config import ModelConfig
+    >>> model = ModelConfig(name="m", source={"kind": "csv", "path": "d.csv"},
+    ...                     time_column="t", target="y", task="regression", min_rows=2)
+    >>> ctx = ReadinessContext(model, Window.latest(pd.Timestamp("2024-02-01", tz="UTC"),
+    ...                        pd.Timedelta(days=28)), features=[], expected_schema=None)
+    >>> once = pd.DataFrame({"t": [pd.Timestamp("2024-01-05", tz="UTC")] * 3, "y": [1, 2, 3]})
+    >>> MinRowsCheck().check(once, ctx).reason
+    '3 labelled rows, all at one time (2024-01-05): none is older than the holdout to train on'
+    >>> MinRowsCheck().check(pd.concat([once] * 3 + [once.assign(t=ctx.window.end)]), ctx).passed
+    True
+    """
 
     name = "min_rows"
 
@@ -170,6 +184,16 @@ class MinRowsCheck:
         reason = f"{labelled:,} labelled rows {verdict} minimum {needed:,}"
         if not passed and target not in frame.columns:
             reason += f" (target {target!r} is missing)"
+        time_column = ctx.model.time_column
+        if passed and labelled and time_column in frame.columns:
+            times = frame.loc[frame[target].notna().to_numpy(), time_column].sort_values()
+            recent = round(len(times) * ctx.model.training.holdout_fraction)
+            if recent and not (times < times.iloc[len(times) - recent]).any():
+                oldest = int((times == times.iloc[0]).sum())
+                when = "all" if oldest == len(times) else f"{oldest:,}"
+                return CheckResult(self.name, False, f"{labelled:,} labelled rows, {when} at one "
+                                   f"time ({_day_or_time(times.iloc[0])}): none is older than "
+                                   "the holdout to train on", {**details, "at_oldest": oldest})
         return CheckResult(self.name, passed, reason, details)
 
 
@@ -307,6 +331,12 @@ def _non_numeric_example(series: pd.Series) -> Any:
     converted = pd.to_numeric(values, errors="coerce")
     bad = values[converted.isna().to_numpy()]
     return bad.iloc[0] if len(bad) else None
+
+
+def _day_or_time(value: Any) -> str:
+    """A time as ISO text, its date alone at midnight."""
+    stamp = pd.Timestamp(value)
+    return stamp.date().isoformat() if stamp == stamp.normalize() else stamp.isoformat()
 
 
 def _utc(value: Any) -> pd.Timestamp:
