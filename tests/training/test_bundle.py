@@ -175,3 +175,25 @@ def test_non_numeric_feature_that_is_not_categorical_is_a_data_error():
 def test_predict_proba_is_refused_for_regression(regression_fit, train_test):
     with pytest.raises(UsageError):
         regression_fit.bundle.predict_proba(train_test[1])
+
+
+def test_predictions_are_remembered_by_row_and_equal_fresh_ones(train_test, make_model):
+    # numeric features only: rows are known by their values, whatever frame they come in
+    train, test = train_test
+    model = make_model("lightgbm", "classification", "level", params={"n_estimators": 40})
+    model = model.model_copy(update={"categorical": [], "exclude": [*model.exclude, "cbwd"]})
+    bundle = fit_candidate(train, model).bundle
+    assert not bundle.categories
+    fresh = lambda frame: bundle.estimator.predict(bundle.prepare(frame))  # noqa: E731
+    shuffled = test.iloc[:500].sample(frac=1, random_state=0)
+    for frame in (test.iloc[:300], test.iloc[200:500], shuffled, test.iloc[100:150],
+                  pd.concat([test.iloc[:3], test.iloc[:3]])):
+        np.testing.assert_array_equal(bundle.prediction(frame), fresh(frame))
+    assert len(bundle._rows["predictions"]) == 500
+    raw = bundle.raw_scores(bundle.prepare(test.iloc[:50]))
+    np.testing.assert_array_equal(raw, bundle.estimator.predict(bundle.prepare(test.iloc[:50]),
+                                                                raw_score=True))
+    # another estimator in the same bundle starts the memory again
+    bundle.estimator = fit_candidate(train.iloc[:1000], model).bundle.estimator
+    np.testing.assert_array_equal(bundle.prediction(test.iloc[:300]), fresh(test.iloc[:300]))
+    assert len(bundle._rows["predictions"]) == 300

@@ -94,6 +94,35 @@ def test_the_rounds_are_those_lightgbm_early_stopping_chooses(train_test, make_m
     assert warm.best_iteration == max(probe.best_iteration_ - fit.best_iteration, 1)
 
 
+@pytest.mark.parametrize("task, target", [("regression", "pm"), ("classification", "level")])
+def test_a_warm_fit_is_the_booster_lightgbm_continues(train_test, make_model, task, target):
+    # the warm probe and refit start from production's raw scores (computed once, remembered
+    # by its bundle) and production's trees are put before the new ones: that must be, tree
+    # for tree, the booster LightGBM's own init_model gives (wind direction is categorical)
+    train, test = train_test
+    model = make_model("lightgbm", task, target, params={"n_estimators": 60})
+    first = fit_candidate(train.iloc[: len(train) // 2], model)
+    production, rounds = first.bundle, first.total_rounds
+    later = train.iloc[len(train) // 4:]
+    warm = fit_candidate(later, model, warm=WarmStart(production, rounds, 300))
+    older, recent = time_split(later, "time", model.training.early_stopping_fraction)
+    cls = lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier
+    encode = (lambda y: y) if task == "regression" else (
+        lambda y: y.map({c: i for i, c in enumerate(production.classes)}))
+    probe = cls(**{**warm.params, "n_estimators": 300, "n_jobs": 1}).fit(
+        production.prepare(older), encode(older[target]),
+        eval_X=production.prepare(recent), eval_y=encode(recent[target]),
+        init_model=production.estimator,
+        callbacks=[lgb.early_stopping(model.training.early_stopping_rounds, verbose=False)])
+    assert warm.best_iteration == max(probe.best_iteration_ - rounds, 1)
+    by_hand = cls(**{**warm.params, "n_jobs": 1}).fit(
+        production.prepare(later), encode(later[target]), init_model=production.estimator)
+    assert warm.bundle.estimator.model_to_string() == by_hand.booster_.model_to_string()
+    assert warm.total_rounds == rounds + warm.best_iteration
+    np.testing.assert_array_equal(warm.bundle.prediction(test),
+                                  by_hand.booster_.predict(warm.bundle.prepare(test)))
+
+
 def test_user_params_override_defaults(train_test, make_model):
     train, _ = train_test
     fit = fit_candidate(train, make_model("lightgbm", params={"n_estimators": 15, "num_leaves": 7}))

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +111,9 @@ def fit_candidate(
     n_jobs = threads_for(len(train), n_jobs)
     estimator = make_estimator(cfg.trainer, model.task, chosen, cfg.seed, n_jobs)
     init = _booster_copy(warm.bundle.estimator, cfg.trainer) if warm else None
+    # LightGBM: production's raw scores of the rows, computed once (and remembered by its
+    # bundle across jobs) rather than by LightGBM for the probe and again for the refit
+    scores = warm.bundle.raw_scores if warm and cfg.trainer == "lightgbm" else None
     fitted: Any = None
     y_all = encode_target(train[model.target], template)
 
@@ -131,9 +134,11 @@ def fit_candidate(
                     cfg.early_stopping_rounds,
                     init=init,
                     init_rounds=warm.rounds if warm else 0,
+                    init_scores=scores,
                 )
                 estimator = clone(estimator).set_params(n_estimators=best)
-            fitted = _fit(estimator, cfg.trainer, template.prepare(train), y_all, init=init)
+            fitted = _fit(estimator, cfg.trainer, template.prepare(train), y_all, init=init,
+                          init_scores=scores)
     except (TrainingError, DataError):
         raise
     except Exception as error:
@@ -255,16 +260,22 @@ def _early_stopping_split(
 
 
 def _fit(estimator: Any, trainer: str, x: pd.DataFrame, y: np.ndarray, *,
-         init: Any = None, callbacks: Sequence[Any] = ()) -> Any:
+         init: Any = None, callbacks: Sequence[Any] = (),
+         init_scores: InitScores | None = None) -> Any:
     """Fit ``estimator`` and return what a bundle keeps (``predictor``). LightGBM's booster
     is taken at its last round: ``train`` would otherwise serialise and reload every tree
-    before returning (6% of a ten-class retrain), and the estimator is left unfitted."""
+    before returning (6% of a ten-class retrain), and the estimator is left unfitted.
+    With ``init_scores`` (LightGBM), the new rounds start from ``init``'s raw scores of
+    ``x`` and ``init``'s trees are then put before them: the booster ``init_model`` gives."""
     if trainer == "lightgbm":
+        start = ({"init_score": init_scores(x)} if init is not None and init_scores
+                 else {"init_model": init})
         try:
-            estimator.fit(x, y, init_model=init, callbacks=[*callbacks, _take_last_round])
+            estimator.fit(x, y, **start, callbacks=[*callbacks, _take_last_round])
+            booster = predictor(estimator, trainer)
         except _Finished as finished:
-            return finished.booster
-        return predictor(estimator, trainer)
+            booster = finished.booster
+        return _after(init, booster) if "init_score" in start else booster
     if trainer == "xgboost":
         if callbacks:
             estimator.set_params(callbacks=list(callbacks))
@@ -272,6 +283,19 @@ def _fit(estimator: Any, trainer: str, x: pd.DataFrame, y: np.ndarray, *,
     else:
         estimator.fit(x, y)
     return predictor(estimator, trainer)
+
+
+#: a booster's raw scores of prepared rows (``ModelBundle.raw_scores``)
+InitScores = Callable[[pd.DataFrame], np.ndarray]
+
+
+def _after(init: Any, booster: Any) -> Any:
+    """``booster`` with ``init``'s trees put before its own, as LightGBM does for a fit that
+    continues from ``init``: the model ``init_model`` would have given, tree for tree."""
+    from lightgbm.basic import _LIB, _safe_call
+
+    _safe_call(_LIB.LGBM_BoosterMerge(booster._handle, init._handle))
+    return booster
 
 
 class _Finished(Exception):  # a signal that carries the trained booster, not an error
@@ -317,16 +341,24 @@ def _best_rounds(
     *,
     init: Any = None,
     init_rounds: int = 0,
+    init_scores: InitScores | None = None,
 ) -> int:
     """Rounds to add (a 1-based count) that scored best on ``valid``; both libraries count
-    an init model's rounds in their best iteration, which is subtracted here."""
+    an init model's rounds in their best iteration, which is subtracted here. With
+    ``init_scores`` (LightGBM) the probe starts from ``init``'s raw scores instead of from
+    ``init`` itself: the same rounds, and it counts only its own."""
     probe = clone(estimator)
     if trainer == "lightgbm":
         import lightgbm as lgb
 
         stop = _StopOnBest(lgb.early_stopping(rounds, verbose=False))
+        start: dict[str, Any] = {"init_model": init}
+        if init is not None and init_scores:
+            start = {"init_score": init_scores(fit[0]),
+                     "eval_init_score": [init_scores(valid[0])]}
+            init_rounds = 0
         try:
-            probe.fit(*fit, eval_X=valid[0], eval_y=valid[1], init_model=init, callbacks=[stop])
+            probe.fit(*fit, eval_X=valid[0], eval_y=valid[1], callbacks=[stop], **start)
         except _Stopped as stopped:
             return max(stopped.best - init_rounds, 1)
         return max(int(probe.best_iteration_ or (init_rounds + probe.n_estimators))
