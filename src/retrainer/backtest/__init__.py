@@ -144,6 +144,12 @@ def run_backtest(options: BacktestOptions,
     if on_note:
         for note in notes:
             on_note(note)
+
+    def tell(note: str) -> None:  # a note kept in settings.notes and told now
+        notes.append(note)
+        if on_note:
+            on_note(note)
+
     column = options.time_column
     is_dated = column in frame.columns and (
         not pd.api.types.is_numeric_dtype(frame[column]) or epoch_unit(frame[column]) is not None)
@@ -153,10 +159,8 @@ def run_backtest(options: BacktestOptions,
         assert column is not None
         batch, gap = default_batch(frame, column)
         if gap is not None:
-            notes.append(f"batches of {batch.text}, not 7D: the times in {column!r} come "
-                         f"{gap:.3g} days apart (the median gap); --batch sets them")
-            if on_note:
-                on_note(notes[-1])
+            tell(f"batches of {batch.text}, not 7D: the times in {column!r} come "
+                 f"{gap:.3g} days apart (the median gap); --batch sets them")
     initials = parse_initials(options, batch)
     several = len(initials) > 1
     output = Path(options.output)
@@ -165,17 +169,13 @@ def run_backtest(options: BacktestOptions,
     threads = max(1, cores // workers)
     histories = [_history(options, frame, batch, initial) for initial in initials]
     if histories[0].dropped:
-        notes.append(f"{histories[0].dropped:,} of {len(frame):,} rows dropped: their time "
-                     f"({options.time_column!r}) is missing or cannot be read")
-        if on_note:
-            on_note(notes[-1])
+        tell(f"{histories[0].dropped:,} of {len(frame):,} rows dropped: their time "
+             f"({options.time_column!r}) is missing or cannot be read")
     empty, since, until = histories[0].empty_batches()
     if empty and since is not None and until is not None:
-        notes.append(f"{empty:,} of {histories[0].batches:,} batches hold no rows (the longest "
-                     f"run from {since.date()} to {until.date()}): jobs there find too few "
-                     "rows, and net values count only the days of batches with rows")
-        if on_note:
-            on_note(notes[-1])
+        tell(f"{empty:,} of {histories[0].batches:,} batches hold no rows (the longest "
+             f"run from {since.date()} to {until.date()}): jobs there find too few "
+             "rows, and net values count only the days of batches with rows")
     left_out = {} if options.config else _left_out(options, histories[0], is_dated)
     starts: list[_Start] = []
     for initial, history in zip(initials, histories, strict=True):

@@ -185,9 +185,7 @@ class History:
 
     def empty_batches(self) -> tuple[int, pd.Timestamp | None, pd.Timestamp | None]:
         """How many batches hold no rows, and the start and end of the longest run of them."""
-        times = naive_utc(self.frame[self.time_column])
-        edges = np.searchsorted(times, [naive_utc(b) for b in self.boundaries], "left")
-        empty = np.diff(edges) == 0
+        empty = self._rows_per_batch() == 0
         longest, run, span = 0, 0, (None, None)
         for index, none in enumerate(empty):
             run = run + 1 if none else 0
@@ -198,13 +196,16 @@ class History:
     def days_with_rows(self) -> float:
         """The days of the batches that hold rows: a stretch with none (the history stops
         for a year) served no predictions, so a policy's gain there is worth nothing."""
-        times = naive_utc(self.frame[self.time_column])
-        edges = np.searchsorted(times, [naive_utc(b) for b in self.boundaries], "left")
-        held = np.diff(edges) > 0
+        held = self._rows_per_batch() > 0
         if held.all():
             return (self.boundaries[-1] - self.boundaries[0]).total_seconds() / 86400
         lengths = pd.Series(self.boundaries).diff().iloc[1:] / pd.Timedelta(days=1)
         return float(lengths[held].sum())
+
+    def _rows_per_batch(self) -> np.ndarray:
+        times = naive_utc(self.frame[self.time_column])
+        edges = np.searchsorted(times, [naive_utc(b) for b in self.boundaries], "left")
+        return np.diff(edges)
 
     def duration(self, size: Size, what: str = "") -> timedelta:
         """``size`` on the replay's clock; a period on a clock of row order (a batch a week,
